@@ -1,0 +1,201 @@
+"""Running a state change: one transaction for state, tasks, audit event and outbox rows."""
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+from django.contrib.contenttypes.models import ContentType
+from django.core.exceptions import PermissionDenied
+from django.db import transaction
+from django.http import Http404
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django_fsm import ConcurrentTransition, can_proceed, has_transition_perm
+from viewflow.workflow.exceptions import FlowLockFailed
+from viewflow.workflow.models import Process, Task
+from viewflow.workflow.status import PROCESS, STATUS
+
+from . import audit
+from .flows import pending_requests
+from .models import AuditChain, OutboxMessage, Unit, User
+from .models.units import can_see_unit
+
+
+class ActionError(Exception):
+    """A user-facing refusal with a message in the user's language."""
+
+    def __init__(self, message):
+        super().__init__(message)
+        self.message = message
+
+
+class AlreadyHandled(ActionError):
+    """Someone else changed the case first."""
+
+
+@dataclass
+class Actor:
+    user: User
+    ip: str | None = None
+
+
+@dataclass
+class Change:
+    """What a transition method reports back for the audit record."""
+
+    reason: str = ""
+    data: dict = field(default_factory=dict)
+
+
+class NotVisible(Http404):
+    """The case does not exist for this user. Audited as a denied access after rollback."""
+
+    def __init__(self, actor: Actor, *, action: str, target: str, object_id):
+        super().__init__(_("No such case, or you may not see it."))
+        self.audit = dict(action="access_denied", user=actor.user, outcome="denied", ip=actor.ip,
+                          data={"target": target, "id": str(object_id), "attempted": action})
+
+
+class Denied(PermissionDenied):
+    """The user's role may not take this action. Audited after rollback."""
+
+    def __init__(self, actor: Actor, *, action: str, case):
+        super().__init__(_("Your role may not take this action on this case."))
+        self.audit = dict(action=action, user=actor.user, case=case, outcome="denied",
+                          from_state=case.status, ip=actor.ip)
+
+
+def start_case(model, *, actor: Actor, **fields):
+    """Create a case in its initial state with its viewflow process, audit chain and event."""
+    flow_class = model.flow_class
+    with transaction.atomic():
+        process = Process.objects.create(flow_class=flow_class, status=PROCESS.NEW)
+        case = model(process=process, created_by=actor.user, **fields)
+        case.save(force_insert=True)
+        AuditChain.objects.create(key=audit.case_chain(case.pk))
+        audit.record(action="create", user=actor.user, case=case, to_state=case.status, ip=actor.ip,
+                     data={"unit": case.unit_id})
+        _sync_tasks(case, actor)
+    return case
+
+
+@contextmanager
+def locked_case(model, case_id, *, actor: Actor, action: str):
+    """Lock the case's process row (the flow's lock_impl) and load the case, scoped to the user.
+
+    Everything inside runs in one transaction. A case the user may not see is a 404 with a
+    denied-access audit event; lock contention is reported as already handled.
+    """
+    flow_class = model.flow_class
+    try:
+        with flow_class.lock_impl(flow_class, case_id):
+            case = model.objects.select_related("unit", "supervisor_unit").filter(pk=case_id).first()
+            if case is None or not can_see_unit(actor.user, case.unit):
+                raise NotVisible(actor, action=action, target="case", object_id=case_id)
+            yield case
+    except (NotVisible, Denied) as exc:
+        audit.record(**exc.audit)  # the transaction above rolled back; the refusal stays on record
+        raise
+    except FlowLockFailed:
+        raise AlreadyHandled(_("Someone else is handling this case right now; please try again."))
+    except ConcurrentTransition:
+        raise AlreadyHandled(_("This case has already been handled by someone else."))
+
+
+def perform(model, case_id, action: str, *, actor: Actor, **params):
+    """Run the FSM transition `action` on a case: state, tasks, audit event and outbox rows
+    in one transaction.
+
+    Raises Http404 for a case the user may not see, PermissionDenied for an action the
+    user's role may not take, AlreadyHandled when the state no longer allows it.
+    """
+    with locked_case(model, case_id, actor=actor, action=action) as case:
+        method = getattr(case, action, None)
+        if method is None or not hasattr(method, "_django_fsm"):
+            raise ActionError(_("Unknown action."))
+        if not case.is_open or not can_proceed(method, check_conditions=False):
+            raise AlreadyHandled(
+                _("This case has already been handled; it is now “%(state)s”.")
+                % {"state": case.get_status_display()}
+            )
+        if not has_transition_perm(method, actor.user):
+            raise Denied(actor, action=action, case=case)
+        from_state = case.status
+        change = method(actor=actor, **params) or Change()
+        case.updated_at = timezone.now()
+        case.save()
+        audit.record(action=action, user=actor.user, case=case, from_state=from_state,
+                     to_state=case.status, reason=change.reason, ip=actor.ip, data=change.data)
+        _sync_tasks(case, actor)
+    return case
+
+
+def available_actions(case, user) -> list[str]:
+    """Names of the transitions this user may take on this case now."""
+    if not case.is_open:
+        return []
+    return [t.name for t in case.get_available_user_status_transitions(user)]
+
+
+def _unit_content_type():
+    return ContentType.objects.get_for_model(Unit)
+
+
+def _sync_tasks(case, actor: Actor):
+    """Make the open viewflow tasks match what the case's state says is awaited."""
+    flow = case.flow_class.instance
+    expected = flow.waits(case, pending_requests(case))
+    open_tasks = list(Task.objects.filter(process_id=case.pk, status__in=[STATUS.NEW, STATUS.ASSIGNED]))
+    done, cancelled = [], []
+    for task in open_tasks:
+        key = (task.flow_task.name, task.owner_permission, int(task.owner_permission_obj_pk))
+        match = next((w for w in expected if (w.node, w.role, w.unit_id) == key), None)
+        if match is not None:
+            expected.discard(match)
+        elif task.owner_permission == actor.user.role and int(task.owner_permission_obj_pk) == actor.user.unit_id:
+            done.append(task.pk)
+        else:
+            cancelled.append(task.pk)
+    now = timezone.now()
+    if done:
+        Task.objects.filter(pk__in=done).update(status=STATUS.DONE, owner=actor.user, finished=now)
+    if cancelled:
+        Task.objects.filter(pk__in=cancelled).update(status=STATUS.CANCELED, finished=now)
+    if not expected:
+        return
+    content_type = _unit_content_type()
+    new_tasks = [
+        Task(process_id=case.pk, flow_task=flow.node(w.node), flow_task_type="HUMAN",
+             status=STATUS.NEW, created=now, owner_permission=w.role,
+             owner_permission_content_type=content_type, owner_permission_obj_pk=str(w.unit_id))
+        for w in expected
+    ]
+    Task.objects.bulk_create(new_tasks)
+    _queue_notifications(case, expected, now)
+
+
+def _queue_notifications(case, waits, now):
+    """Outbox rows for everyone who now has something to do; relayed after commit."""
+    from django.db.models import Q
+
+    query = Q()
+    for w in waits:
+        query |= Q(role=w.role, unit_id=w.unit_id)
+    recipients = User.objects.filter(query, is_active=True).values_list("pk", flat=True)
+    subject = _("To do: %(number)s %(title)s") % {"number": case.number, "title": case.title}
+    stamp = now.strftime("%Y%m%d%H%M%S%f")
+    rows = [OutboxMessage(key=f"task:{case.pk}:{stamp}:{uid}", recipient_id=uid, case_id=case.pk,
+                          subject=subject[:200], created_at=now) for uid in recipients]
+    if rows:
+        OutboxMessage.objects.bulk_create(rows, ignore_conflicts=True)
+        transaction.on_commit(enqueue_relay)
+
+
+def enqueue_relay():
+    """Ask the worker to relay the outbox; the web request never waits on the broker."""
+    from .tasks import relay_outbox
+
+    try:
+        relay_outbox.apply_async(retry=False)
+    except Exception:  # broker down: the periodic relay catches up later
+        import logging
+
+        logging.getLogger(__name__).warning("broker unavailable; outbox relay deferred", exc_info=True)

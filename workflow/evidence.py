@@ -1,0 +1,189 @@
+"""Checking, storing and serving evidence files.
+
+A file is accepted only when its name's extension is on the allowlist, its content
+sniffs as that same type, and it carries no markup a browser could run. Stored names
+are UUIDs under EVIDENCE_ROOT, outside the web root.
+"""
+import hashlib
+import io
+import os
+import re
+import tempfile
+import unicodedata
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from django.conf import settings
+from django.core.exceptions import PermissionDenied
+from django.utils.translation import gettext as _
+
+from . import audit
+from .engine import Actor, AlreadyHandled, locked_case
+from .models import Evidence
+
+# extension -> (content type, family)
+ALLOWED = {
+    "jpg": ("image/jpeg", "jpeg"), "jpeg": ("image/jpeg", "jpeg"), "png": ("image/png", "png"),
+    "gif": ("image/gif", "gif"), "webp": ("image/webp", "webp"), "pdf": ("application/pdf", "pdf"),
+    "doc": ("application/msword", "ole"), "xls": ("application/vnd.ms-excel", "ole"),
+    "docx": ("application/vnd.openxmlformats-officedocument.wordprocessingml.document", "ooxml:word/"),
+    "xlsx": ("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", "ooxml:xl/"),
+    "pptx": ("application/vnd.openxmlformats-officedocument.presentationml.presentation", "ooxml:ppt/"),
+}
+SIGNATURES = {
+    "jpeg": (b"\xff\xd8\xff",), "png": (b"\x89PNG\r\n\x1a\n",), "gif": (b"GIF87a", b"GIF89a"),
+    "pdf": (b"%PDF-",), "ole": (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1",), "zip": (b"PK\x03\x04",),
+}
+ACTIVE_CONTENT = re.compile(rb"<\s*(script|html|body|iframe|svg|object|embed)\b|javascript:|/JavaScript|/JS\s*\(",
+                            re.IGNORECASE)
+INVISIBLE = {"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"}
+
+
+class EvidenceRejected(Exception):
+    def __init__(self, message, status=400):
+        super().__init__(message)
+        self.message, self.status = message, status
+
+
+@dataclass
+class CheckedFile:
+    display_name: str
+    extension: str
+    content_type: str
+    data: bytes
+
+
+def clean_display_name(name: str) -> str:
+    """A safe name to show and offer as the download name: no path, no control or bidi characters."""
+    name = (name or "").replace("\\", "/").split("/")[-1]
+    name = "".join(ch for ch in unicodedata.normalize("NFC", name) if unicodedata.category(ch) not in INVISIBLE)
+    name = name.strip().lstrip(".").strip()
+    if len(name) > 150:
+        stem, dot, ext = name.rpartition(".")
+        name = (stem[: 140] + dot + ext[:9]) if dot else name[:150]
+    return name or "file"
+
+
+def _family_of(data: bytes) -> str | None:
+    for family, signatures in SIGNATURES.items():
+        if any(data.startswith(sig) for sig in signatures):
+            return family
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "webp"
+    return None
+
+
+def _check_ooxml(data: bytes, prefix: str):
+    limit_bytes = settings.EVIDENCE_MAX_UNZIPPED_BYTES
+    limit_entries = settings.EVIDENCE_MAX_ZIP_ENTRIES
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            entries = archive.infolist()  # reads the central directory only; nothing is extracted
+    except (zipfile.BadZipFile, ValueError, OSError):
+        raise EvidenceRejected(_("The office document is damaged and cannot be opened."))
+    if len(entries) > limit_entries:
+        raise EvidenceRejected(_("The office document has too many parts (more than %(n)d).") % {"n": limit_entries})
+    if sum(e.file_size for e in entries) > limit_bytes:
+        raise EvidenceRejected(_("The office document expands to more than %(mb)d MB and was refused.")
+                               % {"mb": limit_bytes // (1024 * 1024)})
+    names = {e.filename for e in entries}
+    if "[Content_Types].xml" not in names or not any(n.startswith(prefix) for n in names):
+        raise EvidenceRejected(_("The file's content does not match its extension."))
+    if any(n.lower().endswith((".js", ".html", ".htm", ".exe", ".bin")) and "vbaProject" not in n for n in names):
+        raise EvidenceRejected(_("The office document contains embedded programs or web pages."))
+
+
+def _check_image(data: bytes, family: str):
+    from PIL import Image
+
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            image.verify()
+            fmt = (image.format or "").lower()
+    except Exception:
+        raise EvidenceRejected(_("The image is damaged and cannot be opened."))
+    if fmt.replace("jpg", "jpeg") != family:
+        raise EvidenceRejected(_("The file's content does not match its extension."))
+
+
+def inspect_upload(upload) -> CheckedFile:
+    """Validate an uploaded file. Raises EvidenceRejected with a message for the user."""
+    max_bytes = settings.EVIDENCE_MAX_BYTES
+    if upload.size > max_bytes:
+        raise EvidenceRejected(_("The file is larger than %(mb)s MB; please compress it or split it.")
+                               % {"mb": round(max_bytes / (1024 * 1024), 1)}, status=413)
+    raw_name = upload.name or ""
+    if "\x00" in raw_name:
+        raise EvidenceRejected(_("The file name contains invalid characters."))
+    display_name = clean_display_name(raw_name)
+    extension = display_name.rpartition(".")[2].lower() if "." in display_name else ""
+    if extension not in ALLOWED:
+        raise EvidenceRejected(_("Only images (JPG, PNG, GIF, WebP), PDF and Office documents are accepted."))
+    data = upload.read(max_bytes + 1)
+    if len(data) > max_bytes:
+        raise EvidenceRejected(_("The file is larger than %(mb)s MB; please compress it or split it.")
+                               % {"mb": round(max_bytes / (1024 * 1024), 1)}, status=413)
+    if not data:
+        raise EvidenceRejected(_("The file is empty."))
+    content_type, family = ALLOWED[extension]
+    sniffed = _family_of(data)
+    expected = "zip" if family.startswith("ooxml:") else family
+    if sniffed != expected:
+        raise EvidenceRejected(_("The file's content does not match its extension."))
+    if family.startswith("ooxml:"):
+        _check_ooxml(data, family.split(":", 1)[1])
+    elif ACTIVE_CONTENT.search(data):
+        raise EvidenceRejected(_("The file contains web-page or script content and was refused."))
+    if content_type.startswith("image/"):
+        _check_image(data, family)
+    return CheckedFile(display_name, extension, content_type, data)
+
+
+def evidence_path(evidence: Evidence) -> Path:
+    return Path(settings.EVIDENCE_ROOT) / evidence.storage_name
+
+
+def _write(evidence: Evidence, data: bytes):
+    path = evidence_path(evidence)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".upload-")
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(data)
+    os.chmod(tmp, 0o640)
+    os.replace(tmp, path)
+
+
+def attach_evidence(model, case_id, *, actor: Actor, upload, note: str = "") -> Evidence:
+    """Check, store and record one evidence file on a case, under the case lock."""
+    checked = inspect_upload(upload)
+    evidence = None
+    try:
+        with locked_case(model, case_id, actor=actor, action="upload_evidence") as case:
+            if not case.may_upload(actor.user):
+                if case.may_upload(actor.user, any_state=True):
+                    raise AlreadyHandled(_("Evidence can no longer be added in the case's current state."))
+                raise PermissionDenied(_("Your role may not add evidence to this case."))
+            evidence = Evidence(case=case, uploaded_by=actor.user, display_name=checked.display_name,
+                                content_type=checked.content_type, extension=checked.extension,
+                                size=len(checked.data), sha256=hashlib.sha256(checked.data).hexdigest(),
+                                note=(note or "")[:200])
+            _write(evidence, checked.data)
+            evidence.save(force_insert=True)
+            audit.record(action="upload_evidence", user=actor.user, case=case, ip=actor.ip,
+                         from_state=case.status, to_state=case.status,
+                         data={"evidence": str(evidence.pk), "name": evidence.display_name,
+                               "sha256": evidence.sha256, "size": evidence.size})
+    except BaseException:
+        if evidence is not None:
+            evidence_path(evidence).unlink(missing_ok=True)  # nothing half-stored
+        raise
+    return evidence
+
+
+def sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(1024 * 1024), b""):
+            digest.update(chunk)
+    return digest.hexdigest()

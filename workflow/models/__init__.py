@@ -1,0 +1,12 @@
+from .audit import AuditChain, AuditEvent
+from .calendar import CalendarDay, CalendarYear
+from .cases import Case, CaseQuerySet, CaseRequest, Comment
+from .evidence import Evidence
+from .outbox import Notification, OutboxMessage
+from .units import Role, Unit, UnitKind, User
+
+__all__ = [
+    "AuditChain", "AuditEvent", "CalendarDay", "CalendarYear", "Case", "CaseQuerySet",
+    "CaseRequest", "Comment", "Evidence", "Notification", "OutboxMessage", "Role", "Unit",
+    "UnitKind", "User",
+]

@@ -1,0 +1,154 @@
+"""The case base shared by every supervised case type."""
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+from django_fsm import ConcurrentTransitionMixin, FSMField
+from viewflow.workflow.models import Process
+
+from .units import SUPERVISORY_ROLES, Unit
+
+
+class CaseQuerySet(models.QuerySet):
+    def visible_to(self, user):
+        """The one place that scopes cases by the user's unit."""
+        if not user.is_authenticated or user.unit_id is None:
+            return self.none()
+        if user.role in SUPERVISORY_ROLES:
+            return self.filter(unit__path__startswith=user.unit.path)
+        return self.filter(unit_id=user.unit_id)
+
+    def open(self):
+        return self.exclude(status__in=Case.TERMINAL_STATES)
+
+    def overdue(self, today=None):
+        today = today or timezone.localdate()
+        return self.open().filter(deadline__lt=today)
+
+
+class Case(ConcurrentTransitionMixin, models.Model):
+    """One supervised matter owned by one unit.
+
+    The primary key is shared with viewflow's Process row, so locking the process
+    (``select_for_update_lock``) locks the case. ``status`` is the single truth of the
+    case's state; the viewflow tasks that say who acts next are derived from it.
+    """
+
+    TERMINAL_STATES = ("closed", "cancelled")
+    UPLOAD_STATES: tuple[str, ...] = ()
+
+    process = models.OneToOneField(
+        Process, primary_key=True, on_delete=models.PROTECT, related_name="case"
+    )
+    case_type = models.CharField(_("case type"), max_length=32, db_index=True)
+    number = models.CharField(_("case number"), max_length=40, unique=True)
+    title = models.CharField(_("title"), max_length=200)
+    description = models.TextField(_("problem description"))
+    unit = models.ForeignKey(
+        Unit, on_delete=models.PROTECT, related_name="cases", verbose_name=_("responsible unit")
+    )
+    supervisor_unit = models.ForeignKey(
+        Unit, on_delete=models.PROTECT, related_name="supervised_cases",
+        verbose_name=_("supervising unit"),
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+",
+        verbose_name=_("opened by"),
+    )
+    status = FSMField(_("state"), default="draft", protected=True, db_index=True)
+    deadline = models.DateField(_("deadline"), null=True, blank=True)
+    deadline_days = models.PositiveSmallIntegerField(_("working days allowed"), default=10)
+    calendar_warning = models.CharField(_("calendar warning"), max_length=200, blank=True)
+    created_at = models.DateTimeField(_("created"), default=timezone.now)
+    updated_at = models.DateTimeField(_("updated"), default=timezone.now)
+    issued_at = models.DateTimeField(_("issued"), null=True, blank=True)
+    closed_at = models.DateTimeField(_("closed"), null=True, blank=True)
+
+    objects = CaseQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("case")
+        verbose_name_plural = _("cases")
+        indexes = [
+            models.Index(fields=["unit", "status"]),
+            models.Index(fields=["deadline", "status"]),
+            models.Index(fields=["case_type", "-created_at"]),
+        ]
+
+    def __str__(self):
+        return f"{self.number} {self.title}"
+
+    @property
+    def is_open(self):
+        return self.status not in self.TERMINAL_STATES
+
+    def may_upload(self, user, any_state=False) -> bool:
+        """The responsible unit's handler adds evidence while the case is being rectified."""
+        from .units import Role
+
+        allowed = user.role == Role.HANDLER and user.unit_id == self.unit_id
+        return allowed and (any_state or self.status in self.UPLOAD_STATES)
+
+    def get_status_display(self):
+        return self.status
+
+    def light(self, today=None):
+        """Traffic light for the deadline: green, yellow (due within 2 days or today), red (overdue)."""
+        if not self.deadline or not self.is_open:
+            return "none"
+        today = today or timezone.localdate()
+        remaining = (self.deadline - today).days
+        if remaining < 0:
+            return "red"
+        if remaining <= 2:
+            return "yellow"
+        return "green"
+
+
+class CaseRequest(models.Model):
+    """A side request on a case that needs a chain of approvals (extension, cancellation)."""
+
+    class Kind(models.TextChoices):
+        EXTENSION = "extension", _("Extension")
+        CANCEL = "cancel", _("Cancellation")
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("Pending")
+        GRANTED = "granted", _("Granted")
+        REJECTED = "rejected", _("Rejected")
+
+    case = models.ForeignKey(Case, on_delete=models.PROTECT, related_name="requests")
+    kind = models.CharField(_("kind"), max_length=16, choices=Kind.choices)
+    status = models.CharField(_("status"), max_length=16, choices=Status.choices, default=Status.PENDING)
+    chain = models.JSONField(_("approval chain"), default=list)
+    step = models.PositiveSmallIntegerField(default=0)
+    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    reason = models.TextField(_("reason"))
+    new_deadline = models.DateField(_("requested deadline"), null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    decided_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("case request")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["case", "kind"], condition=models.Q(status="pending"),
+                name="one_pending_request_per_kind",
+            )
+        ]
+
+    @property
+    def waiting_role(self):
+        return self.chain[self.step] if self.status == self.Status.PENDING else None
+
+
+class Comment(models.Model):
+    """A message in a case's discussion thread."""
+
+    case = models.ForeignKey(Case, on_delete=models.PROTECT, related_name="comments")
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    body = models.TextField(_("comment"))
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["created_at"]

@@ -1,0 +1,42 @@
+"""Who may take a transition: small predicates combined on each FSM transition.
+
+A transition's permission is a query (`has_transition_perm`), so the UI shows exactly
+the actions that the engine will accept.
+"""
+from .models import AuditEvent
+
+
+def role_at(role: str, where: str = "unit"):
+    """The user holds `role` in the case's responsible unit or its supervising unit."""
+
+    def check(case, user) -> bool:
+        unit_id = case.unit_id if where == "unit" else case.supervisor_unit_id
+        return getattr(user, "role", None) == role and user.unit_id == unit_id
+
+    check.role, check.where = role, where
+    return check
+
+
+def all_of(*checks):
+    def check(case, user) -> bool:
+        return all(c(case, user) for c in checks)
+
+    check.role = next((c.role for c in checks if hasattr(c, "role")), None)
+    check.where = next((c.where for c in checks if hasattr(c, "where")), None)
+    return check
+
+
+def not_opener(case, user) -> bool:
+    """Separation of duties: whoever opened the case does not sign it off."""
+    return case.created_by_id != user.pk
+
+
+def did_not(*actions):
+    """Separation of duties: whoever took any of `actions` on this case may not take this one."""
+
+    def check(case, user) -> bool:
+        return not AuditEvent.objects.filter(
+            case_id=case.pk, actor_id=user.pk, action__in=actions, outcome=AuditEvent.Outcome.OK
+        ).exists()
+
+    return check

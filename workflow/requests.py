@@ -1,0 +1,121 @@
+"""Side requests on any case: extension (unit head → inspector → leader) and cancellation."""
+from datetime import date
+
+from django.db import models
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django_fsm import transition
+
+from .engine import ActionError, AlreadyHandled, Change
+from .models import CaseRequest, Role
+from .permissions import role_at
+
+EXTENSION_CHAIN = [Role.UNIT_HEAD, Role.INSPECTOR, Role.LEADER]
+CANCEL_CHAIN = [Role.LEADER]
+
+
+def _waiting_for(role_checks):
+    def check(case, user) -> bool:
+        return case.is_open and any(c(case, user) for c in role_checks)
+
+    return check
+
+
+_chain_roles = {
+    Role.UNIT_HEAD: role_at(Role.UNIT_HEAD, "unit"),
+    Role.INSPECTOR: role_at(Role.INSPECTOR, "supervisor"),
+    Role.LEADER: role_at(Role.LEADER, "supervisor"),
+}
+
+
+class SideRequestsMixin(models.Model):
+    """Transitions that open and decide side requests. Mixed into concrete case models."""
+
+    EXTENSION_SOURCES: tuple[str, ...] = ()
+
+    class Meta:
+        abstract = True
+
+    def _pending(self, kind):
+        return CaseRequest.objects.filter(case_id=self.pk, kind=kind, status=CaseRequest.Status.PENDING).first()
+
+    def _decide(self, kind, actor, approve: bool, reason: str) -> CaseRequest:
+        req = self._pending(kind)
+        if req is None or req.waiting_role != actor.user.role:
+            raise AlreadyHandled(_("This request has already been decided."))
+        if not approve and not reason.strip():
+            raise ActionError(_("Please give the reason for rejecting."))
+        if approve and req.step + 1 < len(req.chain):
+            req.step += 1
+            req.save(update_fields=["step"])
+        else:
+            req.status = CaseRequest.Status.GRANTED if approve else CaseRequest.Status.REJECTED
+            req.decided_at = timezone.now()
+            req.save(update_fields=["status", "decided_at"])
+        return req
+
+    # Extension -----------------------------------------------------------------------
+    @transition(field="status", source="*", target=None,
+                permission=_waiting_for([role_at(Role.HANDLER, "unit")]))
+    def request_extension(self, *, actor, new_deadline: date, reason: str = "", **_kw):
+        if self.status not in self.EXTENSION_SOURCES:
+            raise ActionError(_("An extension cannot be requested in this state."))
+        if not reason.strip():
+            raise ActionError(_("Please give the reason for the extension."))
+        today = timezone.localdate()
+        if self.deadline and today > self.deadline:
+            raise ActionError(_("The deadline has passed; an extension must be requested before it."))
+        if self.deadline and new_deadline <= self.deadline:
+            raise ActionError(_("The new deadline must be later than the current one."))
+        if self._pending(CaseRequest.Kind.EXTENSION):
+            raise AlreadyHandled(_("An extension request is already pending."))
+        CaseRequest.objects.create(case=self, kind=CaseRequest.Kind.EXTENSION, chain=EXTENSION_CHAIN,
+                                   requested_by=actor.user, reason=reason, new_deadline=new_deadline)
+        return Change(reason=reason, data={"new_deadline": new_deadline.isoformat()})
+
+    @transition(field="status", source="*", target=None, permission=_waiting_for(list(_chain_roles.values())))
+    def approve_extension(self, *, actor, reason: str = "", **_kw):
+        req = self._decide(CaseRequest.Kind.EXTENSION, actor, True, reason)
+        if req.status == CaseRequest.Status.GRANTED:
+            self.deadline = req.new_deadline
+            self.calendar_warning = ""
+        return Change(reason=reason, data={"step": req.step, "status": req.status})
+
+    @transition(field="status", source="*", target=None, permission=_waiting_for(list(_chain_roles.values())))
+    def reject_extension(self, *, actor, reason: str = "", **_kw):
+        req = self._decide(CaseRequest.Kind.EXTENSION, actor, False, reason)
+        return Change(reason=reason, data={"status": req.status})
+
+    # Cancellation --------------------------------------------------------------------
+    @transition(field="status", source="*", target=None,
+                permission=_waiting_for([role_at(Role.INSPECTOR, "supervisor")]))
+    def request_cancel(self, *, actor, reason: str = "", **_kw):
+        if self.status == "draft":
+            raise ActionError(_("A draft can be discarded directly."))
+        if not reason.strip():
+            raise ActionError(_("Please give the reason for cancelling."))
+        if self._pending(CaseRequest.Kind.CANCEL):
+            raise AlreadyHandled(_("A cancellation request is already pending."))
+        CaseRequest.objects.create(case=self, kind=CaseRequest.Kind.CANCEL, chain=CANCEL_CHAIN,
+                                   requested_by=actor.user, reason=reason)
+        return Change(reason=reason)
+
+    @transition(field="status", source="*", target="cancelled",
+                permission=_waiting_for([role_at(Role.LEADER, "supervisor")]))
+    def approve_cancel(self, *, actor, reason: str = "", **_kw):
+        self._decide(CaseRequest.Kind.CANCEL, actor, True, reason)
+        self.closed_at = timezone.now()
+        self._close_pending_requests()
+        return Change(reason=reason)
+
+    @transition(field="status", source="*", target=None,
+                permission=_waiting_for([role_at(Role.LEADER, "supervisor")]))
+    def reject_cancel(self, *, actor, reason: str = "", **_kw):
+        self._decide(CaseRequest.Kind.CANCEL, actor, False, reason)
+        return Change(reason=reason)
+
+    def _close_pending_requests(self):
+        """A case that ends leaves no request waiting."""
+        CaseRequest.objects.filter(case_id=self.pk, status=CaseRequest.Status.PENDING).update(
+            status=CaseRequest.Status.REJECTED, decided_at=timezone.now()
+        )
