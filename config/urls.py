@@ -3,4 +3,8 @@ from django.urls import include, path
 
 urlpatterns = [
     path("admin/", admin.site.urls),
+    path("i18n/", include("django.conf.urls.i18n")),
+    path("api/v1/", include("processes.rectification.api_urls")),
+    path("rectification/", include("processes.rectification.urls")),
+    path("", include("workflow.urls")),
 ]

@@ -1,4 +1,5 @@
 """Running a state change: one transaction for state, tasks, audit event and outbox rows."""
+import logging
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
@@ -63,12 +64,12 @@ class Denied(PermissionDenied):
                           from_state=case.status, ip=actor.ip)
 
 
-def start_case(model, *, actor: Actor, **fields):
+def start_case(model, *, actor: Actor, number_factory, **fields):
     """Create a case in its initial state with its viewflow process, audit chain and event."""
     flow_class = model.flow_class
     with transaction.atomic():
         process = Process.objects.create(flow_class=flow_class, status=PROCESS.NEW)
-        case = model(process=process, created_by=actor.user, **fields)
+        case = model(process=process, created_by=actor.user, number=number_factory(process.pk), **fields)
         case.save(force_insert=True)
         AuditChain.objects.create(key=audit.case_chain(case.pk))
         audit.record(action="create", user=actor.user, case=case, to_state=case.status, ip=actor.ip,
@@ -125,6 +126,9 @@ def perform(model, case_id, action: str, *, actor: Actor, **params):
         audit.record(action=action, user=actor.user, case=case, from_state=from_state,
                      to_state=case.status, reason=change.reason, ip=actor.ip, data=change.data)
         _sync_tasks(case, actor)
+        if not case.is_open:
+            finished = PROCESS.CANCELED if case.status == "cancelled" else PROCESS.DONE
+            Process.objects.filter(pk=case.pk).update(status=finished, finished=case.updated_at)
     return case
 
 
@@ -195,7 +199,5 @@ def enqueue_relay():
 
     try:
         relay_outbox.apply_async(retry=False)
-    except Exception:  # broker down: the periodic relay catches up later
-        import logging
-
-        logging.getLogger(__name__).warning("broker unavailable; outbox relay deferred", exc_info=True)
+    except Exception as exc:  # broker down: the periodic relay catches up later
+        logging.getLogger(__name__).warning("broker unavailable; outbox relay deferred: %r", exc)

@@ -18,10 +18,14 @@ class Wait:
     unit_id: int
 
 
-def case_task_view(request, **kwargs):  # pragma: no cover - tasks are acted on from the case page
-    from django.shortcuts import redirect
+def case_task_view(request, **kwargs):
+    """A task is acted on from its case's page."""
+    from django.shortcuts import get_object_or_404, redirect
 
-    return redirect("case-detail", pk=kwargs["process_pk"])
+    from .models import Case
+
+    case = get_object_or_404(Case.objects.visible_to(request.user), pk=kwargs["process_pk"])
+    return redirect(case.get_absolute_url())
 
 
 class CaseFlow(Flow):

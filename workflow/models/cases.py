@@ -82,6 +82,11 @@ class Case(ConcurrentTransitionMixin, models.Model):
     def is_open(self):
         return self.status not in self.TERMINAL_STATES
 
+    def get_absolute_url(self):
+        from django.urls import reverse
+
+        return reverse(f"{self.case_type}:detail", args=[self.pk])
+
     def may_upload(self, user, any_state=False) -> bool:
         """The responsible unit's handler adds evidence while the case is being rectified."""
         from .units import Role

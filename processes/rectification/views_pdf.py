@@ -1,0 +1,1 @@
+"""The 整改通知书 PDF view (being written)."""
