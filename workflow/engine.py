@@ -117,6 +117,8 @@ def perform(model, case_id, action: str, *, actor: Actor, **params):
                 _("This case has already been handled; it is now “%(state)s”.")
                 % {"state": case.get_status_display()}
             )
+        if not can_proceed(method):
+            raise AlreadyHandled(_("This request has already been decided."))
         if not has_transition_perm(method, actor.user):
             raise Denied(actor, action=action, case=case)
         from_state = case.status

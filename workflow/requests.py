@@ -14,11 +14,31 @@ EXTENSION_CHAIN = [Role.UNIT_HEAD, Role.INSPECTOR, Role.LEADER]
 CANCEL_CHAIN = [Role.LEADER]
 
 
-def _waiting_for(role_checks):
+def _may(role_checks):
+    """The user holds one of the roles, at the right unit, on an open case."""
+
     def check(case, user) -> bool:
         return case.is_open and any(c(case, user) for c in role_checks)
 
     return check
+
+
+def _waiting_for_user(kind):
+    """A pending request of `kind` waits for the user's role at the right unit."""
+
+    def check(case, user) -> bool:
+        req = case.pending_request(kind)
+        role_check = _chain_roles.get(req.waiting_role) if req else None
+        return case.is_open and role_check is not None and role_check(case, user)
+
+    return check
+
+
+def _pending_exists(kind):
+    def condition(case) -> bool:
+        return case.pending_request(kind) is not None
+
+    return condition
 
 
 _chain_roles = {
@@ -36,11 +56,22 @@ class SideRequestsMixin(models.Model):
     class Meta:
         abstract = True
 
+    def pending_request(self, kind) -> CaseRequest | None:
+        """The pending request of `kind`, read once per loaded case."""
+        if not hasattr(self, "_pending_cache"):
+            self._pending_cache = {r.kind: r for r in CaseRequest.objects.filter(
+                case_id=self.pk, status=CaseRequest.Status.PENDING)}
+        return self._pending_cache.get(kind)
+
     def _pending(self, kind):
-        return CaseRequest.objects.filter(case_id=self.pk, kind=kind, status=CaseRequest.Status.PENDING).first()
+        return self.pending_request(kind)
+
+    def _forget_pending(self):
+        self.__dict__.pop("_pending_cache", None)
 
     def _decide(self, kind, actor, approve: bool, reason: str) -> CaseRequest:
         req = self._pending(kind)
+        self._forget_pending()
         if req is None or req.waiting_role != actor.user.role:
             raise AlreadyHandled(_("This request has already been decided."))
         if not approve and not reason.strip():
@@ -56,7 +87,7 @@ class SideRequestsMixin(models.Model):
 
     # Extension -----------------------------------------------------------------------
     @transition(field="status", source="*", target=None,
-                permission=_waiting_for([role_at(Role.HANDLER, "unit")]))
+                permission=_may([role_at(Role.HANDLER, "unit")]))
     def request_extension(self, *, actor, new_deadline: date, reason: str = "", **_kw):
         if self.status not in self.EXTENSION_SOURCES:
             raise ActionError(_("An extension cannot be requested in this state."))
@@ -69,11 +100,13 @@ class SideRequestsMixin(models.Model):
             raise ActionError(_("The new deadline must be later than the current one."))
         if self._pending(CaseRequest.Kind.EXTENSION):
             raise AlreadyHandled(_("An extension request is already pending."))
+        self._forget_pending()
         CaseRequest.objects.create(case=self, kind=CaseRequest.Kind.EXTENSION, chain=EXTENSION_CHAIN,
                                    requested_by=actor.user, reason=reason, new_deadline=new_deadline)
         return Change(reason=reason, data={"new_deadline": new_deadline.isoformat()})
 
-    @transition(field="status", source="*", target=None, permission=_waiting_for(list(_chain_roles.values())))
+    @transition(field="status", source="*", target=None, conditions=[_pending_exists(CaseRequest.Kind.EXTENSION)],
+                permission=_waiting_for_user(CaseRequest.Kind.EXTENSION))
     def approve_extension(self, *, actor, reason: str = "", **_kw):
         req = self._decide(CaseRequest.Kind.EXTENSION, actor, True, reason)
         if req.status == CaseRequest.Status.GRANTED:
@@ -81,14 +114,15 @@ class SideRequestsMixin(models.Model):
             self.calendar_warning = ""
         return Change(reason=reason, data={"step": req.step, "status": req.status})
 
-    @transition(field="status", source="*", target=None, permission=_waiting_for(list(_chain_roles.values())))
+    @transition(field="status", source="*", target=None, conditions=[_pending_exists(CaseRequest.Kind.EXTENSION)],
+                permission=_waiting_for_user(CaseRequest.Kind.EXTENSION))
     def reject_extension(self, *, actor, reason: str = "", **_kw):
         req = self._decide(CaseRequest.Kind.EXTENSION, actor, False, reason)
         return Change(reason=reason, data={"status": req.status})
 
     # Cancellation --------------------------------------------------------------------
     @transition(field="status", source="*", target=None,
-                permission=_waiting_for([role_at(Role.INSPECTOR, "supervisor")]))
+                permission=_may([role_at(Role.INSPECTOR, "supervisor")]))
     def request_cancel(self, *, actor, reason: str = "", **_kw):
         if self.status == "draft":
             raise ActionError(_("A draft can be discarded directly."))
@@ -96,20 +130,21 @@ class SideRequestsMixin(models.Model):
             raise ActionError(_("Please give the reason for cancelling."))
         if self._pending(CaseRequest.Kind.CANCEL):
             raise AlreadyHandled(_("A cancellation request is already pending."))
+        self._forget_pending()
         CaseRequest.objects.create(case=self, kind=CaseRequest.Kind.CANCEL, chain=CANCEL_CHAIN,
                                    requested_by=actor.user, reason=reason)
         return Change(reason=reason)
 
-    @transition(field="status", source="*", target="cancelled",
-                permission=_waiting_for([role_at(Role.LEADER, "supervisor")]))
+    @transition(field="status", source="*", target="cancelled", conditions=[_pending_exists(CaseRequest.Kind.CANCEL)],
+                permission=_waiting_for_user(CaseRequest.Kind.CANCEL))
     def approve_cancel(self, *, actor, reason: str = "", **_kw):
         self._decide(CaseRequest.Kind.CANCEL, actor, True, reason)
         self.closed_at = timezone.now()
         self._close_pending_requests()
         return Change(reason=reason)
 
-    @transition(field="status", source="*", target=None,
-                permission=_waiting_for([role_at(Role.LEADER, "supervisor")]))
+    @transition(field="status", source="*", target=None, conditions=[_pending_exists(CaseRequest.Kind.CANCEL)],
+                permission=_waiting_for_user(CaseRequest.Kind.CANCEL))
     def reject_cancel(self, *, actor, reason: str = "", **_kw):
         self._decide(CaseRequest.Kind.CANCEL, actor, False, reason)
         return Change(reason=reason)

@@ -1,1 +1,50 @@
-"""The 整改通知书 PDF view (being written)."""
+"""The 整改通知书 (rectification notice) as a PDF download."""
+from django.contrib.auth.decorators import login_required
+from django.http import Http404
+from django.utils.translation import gettext as _
+
+from workflow import audit
+from workflow.http import client_ip
+from workflow.pdf import pdf_response, render_pdf
+
+from .models import RectificationCase, Source, State
+
+# The notice is a fixed-language legal document: how each source reads in its body text.
+SOURCE_TEXT = {
+    Source.INSPECTION: "监督检查",
+    Source.AUDIT: "审计检查",
+    Source.HOTLINE: "投诉举报核查",
+    Source.LEADER: "专项督查",
+}
+
+
+def _lines(text: str) -> list[str]:
+    return [line.strip() for line in (text or "").splitlines() if line.strip()]
+
+
+def notice_context(case: RectificationCase) -> dict:
+    return {
+        "case": case,
+        "unit": case.unit,
+        "supervisor": case.supervisor_unit,
+        "contact": case.created_by,
+        "source_text": SOURCE_TEXT.get(case.source, "监督检查"),
+        "problems": _lines(case.description),
+        "requirements": _lines(case.requirement),
+    }
+
+
+@login_required
+def notice_pdf(request, pk):
+    """Download the notice of an issued case the user may see; anything else is a 404."""
+    case = (RectificationCase.objects.visible_to(request.user)
+            .select_related("unit", "supervisor_unit", "created_by").filter(pk=pk).first())
+    if case is None:
+        if RectificationCase.objects.filter(pk=pk).exists():
+            audit.record(action="access_denied", outcome="denied", user=request.user,
+                         ip=client_ip(request), data={"target": "notice", "id": str(pk)})
+        raise Http404(_("No such case, or you may not see it."))
+    if case.status == State.DRAFT or case.issued_at is None or case.deadline is None:
+        raise Http404(_("No such case, or you may not see it."))
+    pdf = render_pdf("pdf/rectification_notice.html", notice_context(case), request=request)
+    return pdf_response(pdf, f"整改通知书-{case.number}.pdf", fallback=f"notice-{case.pk}.pdf")

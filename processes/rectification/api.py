@@ -1,0 +1,378 @@
+"""JSON API for rectification cases (v1). Thin: parse input, call selectors or services, serialise.
+
+Reads go through ``selectors`` (scoped with ``visible_to``); writes go through ``services``.
+Errors from the engine are turned into responses by ``workflow.api.exception_handler``.
+"""
+import inspect
+from functools import cache
+
+from django.urls import reverse
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy as _lazy
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_field
+from rest_framework import generics, serializers, status
+from rest_framework.exceptions import NotFound, ValidationError
+from rest_framework.pagination import PageNumberPagination
+from rest_framework.parsers import FormParser, MultiPartParser
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from workflow import audit
+from workflow.engine import ActionError, available_actions
+from workflow.http import actor_for, client_ip
+from workflow.models import Comment, Evidence, Unit
+from workflow.views import evidence_download
+
+from . import selectors, services
+from .models import RectificationCase, Source, State
+
+LIGHTS = ("none", "green", "yellow", "red")
+
+
+@cache
+def transition_names() -> frozenset[str]:
+    """Every transition the model defines; the only actions the API accepts."""
+    field = RectificationCase._meta.get_field("status")
+    return frozenset(t.name for t in field.get_all_transitions(RectificationCase))
+
+
+def required_params(action: str) -> list[str]:
+    """Keyword parameters the transition method needs and has no default for (e.g. reassign's unit)."""
+    signature = inspect.signature(getattr(RectificationCase, action))
+    return [p.name for p in signature.parameters.values()
+            if p.kind is p.KEYWORD_ONLY and p.default is p.empty and p.name != "actor"]
+
+
+def _not_visible(request, target, pk):
+    audit.record(action="access_denied", user=request.user, outcome="denied", ip=client_ip(request),
+                 data={"target": target, "id": str(pk), "via": "api"})
+    raise NotFound(_("No such case, or you may not see it.") if target == "case"
+                   else _("No such unit, or you may not see it."))
+
+
+# Output --------------------------------------------------------------------------------
+class ErrorSerializer(serializers.Serializer):
+    """An error: a message in the user's language."""
+
+    detail = serializers.CharField()
+
+
+ERRORS = {
+    400: OpenApiResponse(OpenApiTypes.OBJECT, description="Invalid input: {field: [messages]} or {detail: message}"),
+    403: OpenApiResponse(ErrorSerializer, description="Your role may not do this"),
+    404: OpenApiResponse(ErrorSerializer, description="No such case or unit, or you may not see it"),
+    409: OpenApiResponse(ErrorSerializer, description="Already handled; the case's state no longer allows it"),
+}
+
+
+class UnitBriefSerializer(serializers.ModelSerializer):
+    """A unit as shown inside a case."""
+
+    class Meta:
+        model = Unit
+        fields = ["id", "code", "name"]
+
+
+class EvidenceSerializer(serializers.ModelSerializer):
+    """One evidence file; the download goes through the unit-scoped download view."""
+
+    name = serializers.CharField(source="display_name")
+    uploaded_by = serializers.CharField(source="uploaded_by.display_name")
+    download_url = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Evidence
+        fields = ["id", "name", "content_type", "size", "sha256", "note", "uploaded_by", "created_at",
+                  "download_url"]
+
+    @extend_schema_field(OpenApiTypes.URI)
+    def get_download_url(self, evidence) -> str:
+        url = reverse("api-rectification-evidence-file", args=[evidence.case_id, evidence.pk])
+        request = self.context.get("request")
+        return request.build_absolute_uri(url) if request else url
+
+
+class CommentSerializer(serializers.ModelSerializer):
+    """A message in the case's discussion thread."""
+
+    author = serializers.CharField(source="author.display_name")
+
+    class Meta:
+        model = Comment
+        fields = ["id", "author", "body", "created_at"]
+
+
+class CaseListSerializer(serializers.ModelSerializer):
+    """A case as a row of the list."""
+
+    id = serializers.IntegerField(source="pk", read_only=True)
+    status_label = serializers.CharField()
+    unit = UnitBriefSerializer()
+    light = serializers.SerializerMethodField()
+
+    class Meta:
+        model = RectificationCase
+        fields = ["id", "number", "title", "status", "status_label", "source", "unit", "deadline", "light",
+                  "created_at", "issued_at", "closed_at"]
+
+    @extend_schema_field(serializers.ChoiceField(choices=LIGHTS))
+    def get_light(self, case) -> str:
+        return case.light()
+
+
+class CaseDetailSerializer(CaseListSerializer):
+    """A case with its evidence, thread, pending requests and what the requesting user may do."""
+
+    supervisor_unit = UnitBriefSerializer()
+    created_by = serializers.CharField(source="created_by.display_name")
+    source_label = serializers.CharField(source="get_source_display")
+    evidence = serializers.SerializerMethodField()
+    comments = serializers.SerializerMethodField()
+    pending_requests = serializers.SerializerMethodField()
+    available_actions = serializers.SerializerMethodField()
+    may_upload = serializers.SerializerMethodField()
+
+    class Meta(CaseListSerializer.Meta):
+        fields = CaseListSerializer.Meta.fields + [
+            "description", "requirement", "source_label", "basis", "supervisor_unit", "created_by",
+            "deadline_days", "calendar_warning", "long_term", "report_every_days", "returns", "signed_at",
+            "submitted_at", "updated_at", "evidence", "comments", "pending_requests", "available_actions",
+            "may_upload",
+        ]
+
+    def _user(self):
+        return self.context["request"].user
+
+    @extend_schema_field(EvidenceSerializer(many=True))
+    def get_evidence(self, case):
+        items = Evidence.objects.filter(case_id=case.pk).select_related("uploaded_by")
+        return EvidenceSerializer(items, many=True, context=self.context).data
+
+    @extend_schema_field(CommentSerializer(many=True))
+    def get_comments(self, case):
+        items = Comment.objects.filter(case_id=case.pk).select_related("author")
+        return CommentSerializer(items, many=True).data
+
+    @extend_schema_field(serializers.ListField(child=serializers.DictField()))
+    def get_pending_requests(self, case) -> list:
+        return [{"kind": r.kind, "reason": r.reason, "waiting_role": r.waiting_role,
+                 "new_deadline": r.new_deadline.isoformat() if r.new_deadline else None,
+                 "created_at": serializers.DateTimeField().to_representation(r.created_at)}
+                for r in case.requests.filter(status="pending")]
+
+    @extend_schema_field(serializers.ListField(child=serializers.ChoiceField(choices=sorted(transition_names()))))
+    def get_available_actions(self, case) -> list:
+        return available_actions(case, self._user())
+
+    def get_may_upload(self, case) -> bool:
+        return case.may_upload(self._user())
+
+
+# Input ---------------------------------------------------------------------------------
+@extend_schema_field(OpenApiTypes.INT)
+class VisibleUnitField(serializers.PrimaryKeyRelatedField):
+    """A unit id resolved only among the units the requesting user may see."""
+
+    default_error_messages = {"does_not_exist": _lazy("No such unit, or you may not see it.")}
+
+    def get_queryset(self):
+        return Unit.objects.visible_to(self.context["request"].user)
+
+
+class CaseFieldsSerializer(serializers.Serializer):
+    """The problem itself, shared by create and dispatch."""
+
+    title = serializers.CharField(max_length=200)
+    description = serializers.CharField(max_length=10000)
+    requirement = serializers.CharField(max_length=10000)
+    source = serializers.ChoiceField(choices=Source.choices, default=Source.INSPECTION)
+    basis = serializers.CharField(max_length=200, allow_blank=True, default="")
+    deadline_days = serializers.IntegerField(min_value=1, max_value=365, default=10)
+
+
+class CaseCreateSerializer(CaseFieldsSerializer):
+    """Open one case for one unit; ``issue`` sends it at once instead of saving a draft."""
+
+    unit = VisibleUnitField()
+    issue = serializers.BooleanField(default=False)
+
+
+class DispatchSerializer(CaseFieldsSerializer):
+    """One problem for many units: each gets its own issued case."""
+
+    units = VisibleUnitField(many=True, allow_empty=False)
+
+    def validate_units(self, units):
+        return list({unit.pk: unit for unit in units}.values())
+
+
+class DispatchResultSerializer(serializers.Serializer):
+    """The cases a dispatch created."""
+
+    batch = serializers.IntegerField()
+    cases = CaseListSerializer(many=True)
+
+
+class TransitionSerializer(serializers.Serializer):
+    """Parameters of a transition; which ones an action needs depends on the action."""
+
+    reason = serializers.CharField(max_length=5000, allow_blank=True, required=False)
+    new_deadline = serializers.DateField(required=False)
+    unit = VisibleUnitField(required=False)
+    report_every_days = serializers.IntegerField(min_value=1, max_value=365, required=False)
+
+
+class EvidenceUploadSerializer(serializers.Serializer):
+    """One evidence file (multipart field ``file``) with an optional note."""
+
+    file = serializers.FileField()
+    note = serializers.CharField(max_length=200, allow_blank=True, default="")
+
+
+class CommentCreateSerializer(serializers.Serializer):
+    """A new message in the case's thread."""
+
+    body = serializers.CharField(max_length=5000)
+
+
+class CaseListQuerySerializer(serializers.Serializer):
+    """List filters; ``unit`` includes the units below it."""
+
+    status = serializers.ChoiceField(choices=State.choices, required=False)
+    unit = serializers.IntegerField(min_value=1, required=False)
+    overdue = serializers.BooleanField(required=False, help_text="1 for open cases past their deadline")
+    source = serializers.ChoiceField(choices=Source.choices, required=False)
+    created_from = serializers.DateField(required=False)
+    created_to = serializers.DateField(required=False)
+    q = serializers.CharField(max_length=100, required=False, help_text="title or number contains")
+
+
+# Views ---------------------------------------------------------------------------------
+class CasePagination(PageNumberPagination):
+    """50 a page by default; clients may ask for up to 200."""
+
+    page_size_query_param = "page_size"
+    max_page_size = 200
+
+
+class CaseListCreateView(generics.ListCreateAPIView):
+    """List the cases the user may see, or open a new one (inspectors)."""
+
+    serializer_class = CaseListSerializer
+    pagination_class = CasePagination
+
+    def get_serializer_class(self):
+        return CaseCreateSerializer if self.request.method == "POST" else CaseListSerializer
+
+    def get_queryset(self):
+        query = CaseListQuerySerializer(data=self.request.query_params)
+        query.is_valid(raise_exception=True)
+        filters = query.validated_data
+        unit = None
+        if "unit" in filters:
+            unit = Unit.objects.visible_to(self.request.user).filter(pk=filters["unit"]).first()
+            if unit is None:
+                _not_visible(self.request, "unit-filter", filters["unit"])
+        return selectors.case_list(
+            self.request.user, unit=unit, status=filters.get("status", ""), overdue=filters.get("overdue", False),
+            source=filters.get("source", ""), date_from=filters.get("created_from"),
+            date_to=filters.get("created_to"), q=filters.get("q", ""),
+        )
+
+    @extend_schema(summary="List visible cases", parameters=[CaseListQuerySerializer], responses={200: CaseListSerializer(many=True), **ERRORS})
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
+
+    @extend_schema(summary="Open a case", request=CaseCreateSerializer, responses={201: CaseDetailSerializer, **ERRORS})
+    def post(self, request, *args, **kwargs):
+        serializer = CaseCreateSerializer(data=request.data, context=self.get_serializer_context())
+        serializer.is_valid(raise_exception=True)
+        case = services.case_create(actor=actor_for(request), **serializer.validated_data)
+        body = CaseDetailSerializer(case, context=self.get_serializer_context()).data
+        return Response(body, status=status.HTTP_201_CREATED)
+
+
+class CaseDetailView(APIView):
+    """One case, with what the requesting user may do next."""
+
+    @extend_schema(responses={200: CaseDetailSerializer, 404: ERRORS[404]})
+    def get(self, request, pk):
+        case = selectors.case_detail(request.user, pk)
+        if case is None:
+            _not_visible(request, "case", pk)
+        return Response(CaseDetailSerializer(case, context={"request": request}).data)
+
+
+class DispatchView(APIView):
+    """Send one problem to many units at once, all or none."""
+
+    @extend_schema(request=DispatchSerializer, responses={201: DispatchResultSerializer, **ERRORS})
+    def post(self, request):
+        serializer = DispatchSerializer(data=request.data, context={"request": request})
+        serializer.is_valid(raise_exception=True)
+        cases = services.case_dispatch(actor=actor_for(request), **serializer.validated_data)
+        body = {"batch": cases[0].batch_id, "cases": CaseListSerializer(cases, many=True).data}
+        return Response(body, status=status.HTTP_201_CREATED)
+
+
+class TransitionView(APIView):
+    """Take one action (a state-machine transition) on a case."""
+
+    @extend_schema(
+        request=TransitionSerializer, responses={200: CaseDetailSerializer, **ERRORS},
+        parameters=[OpenApiParameter("action", str, OpenApiParameter.PATH, enum=sorted(transition_names()))],
+    )
+    def post(self, request, pk, action):
+        if action not in transition_names():
+            raise ActionError(_("Unknown action."))
+        serializer = TransitionSerializer(data=request.data, context={"request": request})
+        serializer.is_valid(raise_exception=True)
+        params = serializer.validated_data
+        missing = [name for name in required_params(action) if name not in params]
+        if missing:
+            raise ValidationError({name: [_("This field is required.")] for name in missing})
+        case = services.case_act(actor=actor_for(request), case_id=pk, action=action, **params)
+        return Response(CaseDetailSerializer(case, context={"request": request}).data)
+
+
+class EvidenceView(APIView):
+    """Add one evidence file to a case (the responsible unit's handler, while rectifying)."""
+
+    parser_classes = [MultiPartParser, FormParser]
+
+    @extend_schema(request={"multipart/form-data": EvidenceUploadSerializer},
+                   responses={201: EvidenceSerializer, 413: OpenApiResponse(ErrorSerializer, description="File too large"),
+                              **ERRORS})
+    def post(self, request, pk):
+        serializer = EvidenceUploadSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        evidence = services.case_add_evidence(actor=actor_for(request), case_id=pk,
+                                              upload=serializer.validated_data["file"],
+                                              note=serializer.validated_data["note"])
+        return Response(EvidenceSerializer(evidence, context={"request": request}).data,
+                        status=status.HTTP_201_CREATED)
+
+
+class EvidenceFileView(APIView):
+    """Download one evidence file with token or session auth.
+
+    Delegates to the web download view so the scope check, audit and headers stay in one place.
+    """
+
+    @extend_schema(responses={(200, "application/octet-stream"): OpenApiTypes.BINARY, 404: ERRORS[404]})
+    def get(self, request, pk, evidence_id):
+        if not Evidence.objects.filter(pk=evidence_id, case_id=pk).exists():
+            _not_visible(request, "evidence", evidence_id)
+        return evidence_download(request._request, evidence_id)  # DRF has set the user on it
+
+
+class CommentView(APIView):
+    """Add a message to a case's thread."""
+
+    @extend_schema(request=CommentCreateSerializer, responses={201: CommentSerializer, **ERRORS})
+    def post(self, request, pk):
+        serializer = CommentCreateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        comment = services.case_comment(actor=actor_for(request), case_id=pk, body=serializer.validated_data["body"])
+        return Response(CommentSerializer(comment).data, status=status.HTTP_201_CREATED)

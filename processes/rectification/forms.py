@@ -1,0 +1,120 @@
+"""Forms for rectification cases and the metadata of each action's form."""
+from dataclasses import dataclass
+
+from django import forms
+from django.utils.translation import gettext_lazy as _
+
+from workflow.models import Unit
+
+from .models import Source, State
+
+
+@dataclass(frozen=True)
+class ActionSpec:
+    label: str
+    reason: str = ""          # label of the reason field; empty means no reason field
+    reason_required: bool = False
+    extra: tuple[str, ...] = ()
+    style: str = "primary"
+
+
+ACTIONS = {
+    "issue": ActionSpec(_("Issue to the unit")),
+    "discard": ActionSpec(_("Discard the draft"), _("Note"), style="danger"),
+    "sign": ActionSpec(_("Sign for the case")),
+    "refuse": ActionSpec(_("Wrongly addressed: ask to change the unit"), _("Why is this case not ours?"), True, style="danger"),
+    "reassign": ActionSpec(_("Send to another unit"), _("Note"), extra=("unit",)),
+    "reject_refusal": ActionSpec(_("Keep the unit responsible"), _("Reason"), True, style="danger"),
+    "report_progress": ActionSpec(_("Report progress"), _("Progress so far"), True, style="secondary"),
+    "submit": ActionSpec(_("Submit the rectification report"), _("What was rectified"), True),
+    "head_approve": ActionSpec(_("Approve and send up"), _("Opinion")),
+    "head_reject": ActionSpec(_("Send back to the handler"), _("Reason"), True, style="danger"),
+    "start_review": ActionSpec(_("Start reviewing"), style="secondary"),
+    "accept": ActionSpec(_("Accept the rectification"), _("Review opinion")),
+    "return_case": ActionSpec(_("Return for more rectification"), _("Reasons for returning"), True, style="danger"),
+    "accept_long_term": ActionSpec(_("Accept as long-term rectification"), _("Why it continues"), True,
+                                   extra=("report_every_days",), style="secondary"),
+    "sign_off": ActionSpec(_("Sign off and close the case"), _("Sign-off opinion")),
+    "reject_sign_off": ActionSpec(_("Do not sign off: back to review"), _("Reason"), True, style="danger"),
+    "request_extension": ActionSpec(_("Request an extension"), _("Reason for the extension"), True,
+                                    extra=("new_deadline",), style="secondary"),
+    "approve_extension": ActionSpec(_("Approve the extension"), _("Opinion")),
+    "reject_extension": ActionSpec(_("Reject the extension"), _("Reason"), True, style="danger"),
+    "request_cancel": ActionSpec(_("Propose cancelling the case"), _("Reason for cancelling"), True, style="danger"),
+    "approve_cancel": ActionSpec(_("Approve the cancellation"), _("Opinion"), style="danger"),
+    "reject_cancel": ActionSpec(_("Reject the cancellation"), _("Reason"), True),
+}
+# Labels for timeline entries that are not transitions.
+EVENT_LABELS = {
+    "create": _("Case opened"), "upload_evidence": _("Evidence uploaded"), "comment": _("Comment"),
+    **{name: spec.label for name, spec in ACTIONS.items()},
+}
+
+
+class ActionForm(forms.Form):
+    """One action's form: an optional reason plus the action's own fields."""
+
+    form_token = forms.CharField(widget=forms.HiddenInput, required=False)
+    reason = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), required=False, max_length=5000)
+    new_deadline = forms.DateField(label=_("New deadline"), required=False,
+                                   widget=forms.DateInput(attrs={"type": "date"}))
+    unit = forms.ModelChoiceField(label=_("New unit"), queryset=Unit.objects.none(), required=False)
+    report_every_days = forms.IntegerField(label=_("Report progress every (days)"), min_value=1, max_value=365,
+                                           required=False, initial=30)
+
+    def __init__(self, *args, spec: ActionSpec, units=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.spec = spec
+        if spec.reason:
+            self.fields["reason"].label = spec.reason
+            self.fields["reason"].required = spec.reason_required
+        else:
+            del self.fields["reason"]
+        for name in ("new_deadline", "unit", "report_every_days"):
+            if name not in spec.extra:
+                del self.fields[name]
+            else:
+                self.fields[name].required = True
+        if "unit" in self.fields and units is not None:
+            self.fields["unit"].queryset = units
+
+    def params(self):
+        data = {k: v for k, v in self.cleaned_data.items() if k != "form_token" and v not in (None, "")}
+        return data
+
+
+class CaseForm(forms.Form):
+    """Open a case for one unit, or the same problem for several units at once."""
+
+    units = forms.ModelMultipleChoiceField(label=_("Responsible units"), queryset=Unit.objects.none(),
+                                           widget=forms.SelectMultiple(attrs={"size": 8}))
+    title = forms.CharField(label=_("Title"), max_length=200)
+    source = forms.ChoiceField(label=_("Source"), choices=Source.choices)
+    basis = forms.CharField(label=_("Basis"), max_length=200, required=False,
+                            help_text=_("e.g. the inspection or audit this problem came from"))
+    description = forms.CharField(label=_("Problem description"), widget=forms.Textarea(attrs={"rows": 5}))
+    requirement = forms.CharField(label=_("Rectification requirements"), widget=forms.Textarea(attrs={"rows": 4}))
+    deadline_days = forms.IntegerField(label=_("Working days allowed"), min_value=1, max_value=365, initial=10)
+    issue_now = forms.BooleanField(label=_("Issue now (otherwise save as a draft)"), required=False, initial=True)
+
+    def __init__(self, *args, units=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        if units is not None:
+            self.fields["units"].queryset = units
+
+
+class FilterForm(forms.Form):
+    status = forms.ChoiceField(label=_("State"), choices=[("", _("All states"))] + list(State.choices), required=False)
+    unit = forms.ModelChoiceField(label=_("Unit"), queryset=Unit.objects.none(), required=False,
+                                  empty_label=_("All units"))
+    source = forms.ChoiceField(label=_("Source"), choices=[("", _("All sources"))] + list(Source.choices),
+                               required=False)
+    overdue = forms.BooleanField(label=_("Overdue only"), required=False)
+    date_from = forms.DateField(label=_("Opened from"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    date_to = forms.DateField(label=_("to"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    q = forms.CharField(label=_("Search"), required=False, max_length=100)
+
+    def __init__(self, *args, units=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        if units is not None:
+            self.fields["unit"].queryset = units

@@ -1,0 +1,152 @@
+"""Rectification pages. Thin: they parse input, call services or selectors, and render."""
+import uuid
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.http import Http404
+from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from workflow import audit
+from workflow.engine import ActionError, available_actions
+from workflow.evidence import EvidenceRejected
+from workflow.http import actor_for, client_ip
+from workflow.models import Role, Unit
+from workflow.selectors import case_timeline
+
+from . import selectors, services
+from .forms import ACTIONS, EVENT_LABELS, ActionForm, CaseForm, FilterForm
+from .models import RectificationCase
+
+DONE_TOKENS = "rectification_done_tokens"
+
+
+def _not_found(request, target, pk):
+    audit.record(action="access_denied", user=request.user, outcome="denied", ip=client_ip(request),
+                 data={"target": target, "id": str(pk)})
+    raise Http404(_("No such case, or you may not see it."))
+
+
+@login_required
+def case_list(request):
+    units = Unit.objects.visible_to(request.user)
+    raw_unit = request.GET.get("unit")
+    if raw_unit and not units.filter(pk=raw_unit if raw_unit.isdigit() else 0).exists():
+        _not_found(request, "unit-filter", raw_unit)
+    form = FilterForm(request.GET or None, units=units)
+    filters = form.cleaned_data if form.is_valid() else {}
+    cases = selectors.case_list(request.user, **{k: v for k, v in filters.items() if v})
+    page = Paginator(cases, 50).get_page(request.GET.get("page"))
+    query = request.GET.copy()
+    query.pop("page", None)
+    return render(request, "rectification/case_list.html", {
+        "form": form, "page": page, "query": query.urlencode(),
+        "can_create": request.user.role == Role.INSPECTOR,
+    })
+
+
+@login_required
+def case_new(request):
+    if request.user.role != Role.INSPECTOR:
+        raise Http404(_("Only inspectors open rectification cases."))
+    units = selectors.target_units(request.user)
+    form = CaseForm(request.POST or None, units=units)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        fields = {k: data[k] for k in ("title", "description", "requirement", "source", "basis", "deadline_days")}
+        try:
+            chosen = list(data["units"])
+            if len(chosen) > 1:
+                cases = services.case_dispatch(actor=actor_for(request), units=chosen, **fields)
+                messages.success(request, _("%(n)d cases were issued, one for each unit.") % {"n": len(cases)})
+                return redirect("rectification:list")
+            case = services.case_create(actor=actor_for(request), unit=chosen[0], issue=data["issue_now"], **fields)
+            messages.success(request, _("Case %(number)s saved.") % {"number": case.number})
+            return redirect(case.get_absolute_url())
+        except ActionError as exc:
+            form.add_error(None, exc.message)
+    return render(request, "rectification/case_form.html", {"form": form})
+
+
+@login_required
+def case_detail(request, pk):
+    case = selectors.case_detail(request.user, pk)
+    if case is None:
+        _not_found(request, "case", pk)
+    names = available_actions(case, request.user)
+    units = selectors.target_units(request.user) if "reassign" in names else None
+    token = uuid.uuid4().hex
+    forms = [(name, ACTIONS[name], ActionForm(spec=ACTIONS[name], units=units, initial={"form_token": token}))
+             for name in names if name in ACTIONS]
+    events = list(case_timeline(case))
+    for event in events:
+        event.label = EVENT_LABELS.get(event.action, event.action)
+    return render(request, "rectification/case_detail.html", {
+        "case": case, "action_forms": forms, "events": events,
+        "evidence": case.evidence.select_related("uploaded_by"),
+        "reports": selectors.case_reports(case),
+        "requests": case.requests.filter(status="pending"),
+        "comments": case.comments.select_related("author"),
+        "may_upload": case.may_upload(request.user), "light": case.light(),
+    })
+
+
+@login_required
+@require_POST
+def case_act(request, pk, action):
+    spec = ACTIONS.get(action)
+    if spec is None:
+        raise Http404(_("Unknown action."))
+    units = selectors.target_units(request.user) if action == "reassign" else None
+    form = ActionForm(request.POST, spec=spec, units=units)
+    token = request.POST.get("form_token", "")
+    done = request.session.get(DONE_TOKENS, [])
+    if token and token in done:
+        messages.info(request, _("This form was already submitted; the result is shown below."))
+        return redirect("rectification:detail", pk=pk)
+    if not form.is_valid():
+        for errors in form.errors.values():
+            for error in errors:
+                messages.error(request, error)
+        return redirect("rectification:detail", pk=pk)
+    try:
+        services.case_act(actor=actor_for(request), case_id=pk, action=action, **form.params())
+    except ActionError as exc:
+        messages.error(request, exc.message)
+    else:
+        if token:
+            request.session[DONE_TOKENS] = (done + [token])[-50:]
+        messages.success(request, _("Done: %(action)s.") % {"action": spec.label})
+    return redirect("rectification:detail", pk=pk)
+
+
+@login_required
+@require_POST
+def case_upload(request, pk):
+    files = request.FILES.getlist("file")
+    if not files:
+        messages.error(request, _("Choose a file to upload."))
+    for upload in files:
+        try:
+            services.case_add_evidence(actor=actor_for(request), case_id=pk, upload=upload,
+                                       note=request.POST.get("note", ""))
+        except (EvidenceRejected, ActionError) as exc:
+            message = _("%(name)s: %(error)s") % {"name": upload.name[:80], "error": exc.message}
+            if getattr(exc, "status", 400) == 413:
+                return render(request, "workflow/error.html", {"message": message, "back": pk}, status=413)
+            messages.error(request, message)
+        else:
+            messages.success(request, _("%(name)s uploaded.") % {"name": upload.name[:80]})
+    return redirect("rectification:detail", pk=pk)
+
+
+@login_required
+@require_POST
+def case_comment(request, pk):
+    try:
+        services.case_comment(actor=actor_for(request), case_id=pk, body=request.POST.get("body", ""))
+    except ActionError as exc:
+        messages.error(request, exc.message)
+    return redirect("rectification:detail", pk=pk)

@@ -1,0 +1,26 @@
+"""Reads shared by every case type: the inbox and a case's timeline."""
+from viewflow.workflow.models import Task
+from viewflow.workflow.status import STATUS
+
+from .models import AuditEvent
+
+
+def inbox_todo(user):
+    """Open tasks waiting for the user's role in the user's unit (待办)."""
+    if not user.is_authenticated or user.unit_id is None:
+        return Task.objects.none()
+    return (Task.objects.filter(status__in=[STATUS.NEW, STATUS.ASSIGNED], owner_permission=user.role,
+                                owner_permission_obj_pk=str(user.unit_id))
+            .select_related("process__case__unit").order_by("created"))
+
+
+def inbox_done(user):
+    """Tasks the user completed (已办), newest first."""
+    if not user.is_authenticated:
+        return Task.objects.none()
+    return (Task.objects.filter(owner=user, status=STATUS.DONE)
+            .select_related("process__case__unit").order_by("-finished"))
+
+
+def case_timeline(case):
+    return AuditEvent.objects.filter(case_id=case.pk, outcome=AuditEvent.Outcome.OK).order_by("seq")

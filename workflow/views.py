@@ -1,0 +1,62 @@
+"""Pages shared by every case type: inbox, notifications, evidence download."""
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.http import FileResponse, Http404
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from . import audit, selectors
+from .evidence import evidence_path
+from .http import client_ip
+from .models import Evidence
+from .models.units import can_see_unit
+
+
+@login_required
+def home(request):
+    return redirect("inbox")
+
+
+@login_required
+def inbox(request):
+    tab = "done" if request.GET.get("tab") == "done" else "todo"
+    tasks = selectors.inbox_done(request.user) if tab == "done" else selectors.inbox_todo(request.user)
+    page = Paginator(tasks, 30).get_page(request.GET.get("page"))
+    return render(request, "workflow/inbox.html", {
+        "tab": tab, "page": page, "todo_count": selectors.inbox_todo(request.user).count(),
+    })
+
+
+@login_required
+def notifications(request):
+    items = request.user.notifications.select_related("case")[:100]
+    return render(request, "workflow/notifications.html", {"items": items})
+
+
+@login_required
+@require_POST
+def notifications_read(request):
+    request.user.notifications.filter(read_at__isnull=True).update(read_at=timezone.now())
+    return redirect("notifications")
+
+
+@login_required
+def evidence_download(request, pk):
+    """Serve a file only after the case's unit scope check; always with nosniff and a sandbox."""
+    evidence = Evidence.objects.select_related("case__unit").filter(pk=pk).first()
+    if evidence is None or not can_see_unit(request.user, evidence.case.unit):
+        audit.record(action="access_denied", user=request.user, outcome="denied", ip=client_ip(request),
+                     data={"target": "evidence", "id": str(pk)})
+        raise Http404(_("No such file, or you may not see it."))
+    path = evidence_path(evidence)
+    if not path.exists():
+        raise Http404(_("The file is missing from storage; please tell the administrator."))
+    inline = request.GET.get("inline") == "1" and evidence.is_image
+    response = FileResponse(open(path, "rb"), as_attachment=not inline, filename=evidence.display_name,
+                            content_type=evidence.content_type)
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Content-Security-Policy"] = "default-src 'none'; img-src 'self'; sandbox"
+    response["Cache-Control"] = "private, no-store"
+    return response
