@@ -1,7 +1,7 @@
 """JSON API for rectification cases (v1). Thin: parse input, call selectors or services, serialise.
 
 Reads go through ``selectors`` (scoped with ``visible_to``); writes go through ``services``.
-Errors from the engine are turned into responses by ``workflow.api.exception_handler``.
+Engine errors become responses in ``workflow.api.exception_handler``.
 """
 import inspect
 from functools import cache
@@ -10,7 +10,8 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as _lazy
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_field
+from drf_spectacular.utils import (OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_field,
+                                   inline_serializer)
 from rest_framework import generics, serializers, status
 from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.pagination import PageNumberPagination
@@ -21,13 +22,11 @@ from rest_framework.views import APIView
 from workflow import audit
 from workflow.engine import ActionError, available_actions
 from workflow.http import actor_for, client_ip
-from workflow.models import Comment, Evidence, Unit
+from workflow.models import CaseRequest, Comment, Evidence, Unit
 from workflow.views import evidence_download
 
 from . import selectors, services
 from .models import RectificationCase, Source, State
-
-LIGHTS = ("none", "green", "yellow", "red")
 
 
 @cache
@@ -38,34 +37,38 @@ def transition_names() -> frozenset[str]:
 
 
 def required_params(action: str) -> list[str]:
-    """Keyword parameters the transition method needs and has no default for (e.g. reassign's unit)."""
-    signature = inspect.signature(getattr(RectificationCase, action))
-    return [p.name for p in signature.parameters.values()
-            if p.kind is p.KEYWORD_ONLY and p.default is p.empty and p.name != "actor"]
+    """Keyword parameters the transition needs and has no default for (reassign's unit, ...)."""
+    params = inspect.signature(getattr(RectificationCase, action)).parameters.values()
+    return [p.name for p in params if p.kind is p.KEYWORD_ONLY and p.default is p.empty and p.name != "actor"]
 
 
-def _not_visible(request, target, pk):
+def _not_visible(request, target, pk, message):
+    """A 404 that, like the web pages, leaves a denied-access event on the audit trail."""
     audit.record(action="access_denied", user=request.user, outcome="denied", ip=client_ip(request),
                  data={"target": target, "id": str(pk), "via": "api"})
-    raise NotFound(_("No such case, or you may not see it.") if target == "case"
-                   else _("No such unit, or you may not see it."))
+    raise NotFound(message)
 
 
-# Output --------------------------------------------------------------------------------
-class ErrorSerializer(serializers.Serializer):
-    """An error: a message in the user's language."""
+def _valid(serializer_class, request, data=None) -> dict:
+    serializer = serializer_class(data=request.data if data is None else data, context={"request": request})
+    serializer.is_valid(raise_exception=True)
+    return serializer.validated_data
 
-    detail = serializers.CharField()
+
+def _case_response(case, request, code=status.HTTP_200_OK) -> Response:
+    return Response(CaseDetailSerializer(case, context={"request": request}).data, status=code)
 
 
+ERROR = inline_serializer("Error", {"detail": serializers.CharField()})
 ERRORS = {
     400: OpenApiResponse(OpenApiTypes.OBJECT, description="Invalid input: {field: [messages]} or {detail: message}"),
-    403: OpenApiResponse(ErrorSerializer, description="Your role may not do this"),
-    404: OpenApiResponse(ErrorSerializer, description="No such case or unit, or you may not see it"),
-    409: OpenApiResponse(ErrorSerializer, description="Already handled; the case's state no longer allows it"),
+    403: OpenApiResponse(ERROR, description="Your role may not do this"),
+    404: OpenApiResponse(ERROR, description="No such case or unit, or you may not see it"),
+    409: OpenApiResponse(ERROR, description="Already handled; the case's state no longer allows it"),
 }
 
 
+# Output --------------------------------------------------------------------------------
 class UnitBriefSerializer(serializers.ModelSerializer):
     """A unit as shown inside a case."""
 
@@ -75,7 +78,7 @@ class UnitBriefSerializer(serializers.ModelSerializer):
 
 
 class EvidenceSerializer(serializers.ModelSerializer):
-    """One evidence file; the download goes through the unit-scoped download view."""
+    """One evidence file and where to download it."""
 
     name = serializers.CharField(source="display_name")
     uploaded_by = serializers.CharField(source="uploaded_by.display_name")
@@ -83,8 +86,7 @@ class EvidenceSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Evidence
-        fields = ["id", "name", "content_type", "size", "sha256", "note", "uploaded_by", "created_at",
-                  "download_url"]
+        fields = ["id", "name", "content_type", "size", "sha256", "note", "uploaded_by", "created_at", "download_url"]
 
     @extend_schema_field(OpenApiTypes.URI)
     def get_download_url(self, evidence) -> str:
@@ -94,13 +96,24 @@ class EvidenceSerializer(serializers.ModelSerializer):
 
 
 class CommentSerializer(serializers.ModelSerializer):
-    """A message in the case's discussion thread."""
+    """A message in the case's discussion thread (also the input of a new one)."""
 
-    author = serializers.CharField(source="author.display_name")
+    author = serializers.CharField(source="author.display_name", read_only=True)
 
     class Meta:
         model = Comment
         fields = ["id", "author", "body", "created_at"]
+        read_only_fields = ["created_at"]
+
+
+class CaseRequestSerializer(serializers.ModelSerializer):
+    """A pending extension or cancellation request and the role it waits for."""
+
+    waiting_role = serializers.CharField(read_only=True, allow_null=True)
+
+    class Meta:
+        model = CaseRequest
+        fields = ["id", "kind", "reason", "new_deadline", "waiting_role", "created_at"]
 
 
 class CaseListSerializer(serializers.ModelSerializer):
@@ -116,7 +129,7 @@ class CaseListSerializer(serializers.ModelSerializer):
         fields = ["id", "number", "title", "status", "status_label", "source", "unit", "deadline", "light",
                   "created_at", "issued_at", "closed_at"]
 
-    @extend_schema_field(serializers.ChoiceField(choices=LIGHTS))
+    @extend_schema_field(serializers.ChoiceField(choices=["none", "green", "yellow", "red"]))
     def get_light(self, case) -> str:
         return case.light()
 
@@ -127,8 +140,8 @@ class CaseDetailSerializer(CaseListSerializer):
     supervisor_unit = UnitBriefSerializer()
     created_by = serializers.CharField(source="created_by.display_name")
     source_label = serializers.CharField(source="get_source_display")
-    evidence = serializers.SerializerMethodField()
-    comments = serializers.SerializerMethodField()
+    evidence = EvidenceSerializer(many=True, read_only=True)
+    comments = CommentSerializer(many=True, read_only=True)
     pending_requests = serializers.SerializerMethodField()
     available_actions = serializers.SerializerMethodField()
     may_upload = serializers.SerializerMethodField()
@@ -141,32 +154,16 @@ class CaseDetailSerializer(CaseListSerializer):
             "may_upload",
         ]
 
-    def _user(self):
-        return self.context["request"].user
-
-    @extend_schema_field(EvidenceSerializer(many=True))
-    def get_evidence(self, case):
-        items = Evidence.objects.filter(case_id=case.pk).select_related("uploaded_by")
-        return EvidenceSerializer(items, many=True, context=self.context).data
-
-    @extend_schema_field(CommentSerializer(many=True))
-    def get_comments(self, case):
-        items = Comment.objects.filter(case_id=case.pk).select_related("author")
-        return CommentSerializer(items, many=True).data
-
-    @extend_schema_field(serializers.ListField(child=serializers.DictField()))
-    def get_pending_requests(self, case) -> list:
-        return [{"kind": r.kind, "reason": r.reason, "waiting_role": r.waiting_role,
-                 "new_deadline": r.new_deadline.isoformat() if r.new_deadline else None,
-                 "created_at": serializers.DateTimeField().to_representation(r.created_at)}
-                for r in case.requests.filter(status="pending")]
+    @extend_schema_field(CaseRequestSerializer(many=True))
+    def get_pending_requests(self, case):
+        return CaseRequestSerializer(case.requests.filter(status=CaseRequest.Status.PENDING), many=True).data
 
     @extend_schema_field(serializers.ListField(child=serializers.ChoiceField(choices=sorted(transition_names()))))
     def get_available_actions(self, case) -> list:
-        return available_actions(case, self._user())
+        return available_actions(case, self.context["request"].user)
 
     def get_may_upload(self, case) -> bool:
-        return case.may_upload(self._user())
+        return case.may_upload(self.context["request"].user)
 
 
 # Input ---------------------------------------------------------------------------------
@@ -207,13 +204,6 @@ class DispatchSerializer(CaseFieldsSerializer):
         return list({unit.pk: unit for unit in units}.values())
 
 
-class DispatchResultSerializer(serializers.Serializer):
-    """The cases a dispatch created."""
-
-    batch = serializers.IntegerField()
-    cases = CaseListSerializer(many=True)
-
-
 class TransitionSerializer(serializers.Serializer):
     """Parameters of a transition; which ones an action needs depends on the action."""
 
@@ -230,18 +220,12 @@ class EvidenceUploadSerializer(serializers.Serializer):
     note = serializers.CharField(max_length=200, allow_blank=True, default="")
 
 
-class CommentCreateSerializer(serializers.Serializer):
-    """A new message in the case's thread."""
-
-    body = serializers.CharField(max_length=5000)
-
-
 class CaseListQuerySerializer(serializers.Serializer):
     """List filters; ``unit`` includes the units below it."""
 
     status = serializers.ChoiceField(choices=State.choices, required=False)
     unit = serializers.IntegerField(min_value=1, required=False)
-    overdue = serializers.BooleanField(required=False, help_text="1 for open cases past their deadline")
+    overdue = serializers.BooleanField(required=False, help_text="1: only open cases past their deadline")
     source = serializers.ChoiceField(choices=Source.choices, required=False)
     created_from = serializers.DateField(required=False)
     created_to = serializers.DateField(required=False)
@@ -259,38 +243,33 @@ class CasePagination(PageNumberPagination):
 class CaseListCreateView(generics.ListCreateAPIView):
     """List the cases the user may see, or open a new one (inspectors)."""
 
-    serializer_class = CaseListSerializer
     pagination_class = CasePagination
 
     def get_serializer_class(self):
         return CaseCreateSerializer if self.request.method == "POST" else CaseListSerializer
 
     def get_queryset(self):
-        query = CaseListQuerySerializer(data=self.request.query_params)
-        query.is_valid(raise_exception=True)
-        filters = query.validated_data
+        filters = _valid(CaseListQuerySerializer, self.request, self.request.query_params)
         unit = None
         if "unit" in filters:
             unit = Unit.objects.visible_to(self.request.user).filter(pk=filters["unit"]).first()
             if unit is None:
-                _not_visible(self.request, "unit-filter", filters["unit"])
+                _not_visible(self.request, "unit-filter", filters["unit"], _("No such unit, or you may not see it."))
         return selectors.case_list(
             self.request.user, unit=unit, status=filters.get("status", ""), overdue=filters.get("overdue", False),
             source=filters.get("source", ""), date_from=filters.get("created_from"),
             date_to=filters.get("created_to"), q=filters.get("q", ""),
         )
 
-    @extend_schema(summary="List visible cases", parameters=[CaseListQuerySerializer], responses={200: CaseListSerializer(many=True), **ERRORS})
+    @extend_schema(summary="List visible cases", parameters=[CaseListQuerySerializer],
+                   responses={200: CaseListSerializer(many=True), **ERRORS})
     def get(self, request, *args, **kwargs):
         return super().get(request, *args, **kwargs)
 
     @extend_schema(summary="Open a case", request=CaseCreateSerializer, responses={201: CaseDetailSerializer, **ERRORS})
     def post(self, request, *args, **kwargs):
-        serializer = CaseCreateSerializer(data=request.data, context=self.get_serializer_context())
-        serializer.is_valid(raise_exception=True)
-        case = services.case_create(actor=actor_for(request), **serializer.validated_data)
-        body = CaseDetailSerializer(case, context=self.get_serializer_context()).data
-        return Response(body, status=status.HTTP_201_CREATED)
+        case = services.case_create(actor=actor_for(request), **_valid(CaseCreateSerializer, request))
+        return _case_response(case, request, status.HTTP_201_CREATED)
 
 
 class CaseDetailView(APIView):
@@ -300,18 +279,17 @@ class CaseDetailView(APIView):
     def get(self, request, pk):
         case = selectors.case_detail(request.user, pk)
         if case is None:
-            _not_visible(request, "case", pk)
-        return Response(CaseDetailSerializer(case, context={"request": request}).data)
+            _not_visible(request, "case", pk, _("No such case, or you may not see it."))
+        return _case_response(case, request)
 
 
 class DispatchView(APIView):
     """Send one problem to many units at once, all or none."""
 
-    @extend_schema(request=DispatchSerializer, responses={201: DispatchResultSerializer, **ERRORS})
+    @extend_schema(request=DispatchSerializer, responses={201: inline_serializer(
+        "DispatchResult", {"batch": serializers.IntegerField(), "cases": CaseListSerializer(many=True)}), **ERRORS})
     def post(self, request):
-        serializer = DispatchSerializer(data=request.data, context={"request": request})
-        serializer.is_valid(raise_exception=True)
-        cases = services.case_dispatch(actor=actor_for(request), **serializer.validated_data)
+        cases = services.case_dispatch(actor=actor_for(request), **_valid(DispatchSerializer, request))
         body = {"batch": cases[0].batch_id, "cases": CaseListSerializer(cases, many=True).data}
         return Response(body, status=status.HTTP_201_CREATED)
 
@@ -326,14 +304,12 @@ class TransitionView(APIView):
     def post(self, request, pk, action):
         if action not in transition_names():
             raise ActionError(_("Unknown action."))
-        serializer = TransitionSerializer(data=request.data, context={"request": request})
-        serializer.is_valid(raise_exception=True)
-        params = serializer.validated_data
+        params = _valid(TransitionSerializer, request)
         missing = [name for name in required_params(action) if name not in params]
         if missing:
             raise ValidationError({name: [_("This field is required.")] for name in missing})
         case = services.case_act(actor=actor_for(request), case_id=pk, action=action, **params)
-        return Response(CaseDetailSerializer(case, context={"request": request}).data)
+        return _case_response(case, request)
 
 
 class EvidenceView(APIView):
@@ -342,37 +318,32 @@ class EvidenceView(APIView):
     parser_classes = [MultiPartParser, FormParser]
 
     @extend_schema(request={"multipart/form-data": EvidenceUploadSerializer},
-                   responses={201: EvidenceSerializer, 413: OpenApiResponse(ErrorSerializer, description="File too large"),
-                              **ERRORS})
+                   responses={201: EvidenceSerializer, 413: OpenApiResponse(ERROR, description="Too large"), **ERRORS})
     def post(self, request, pk):
-        serializer = EvidenceUploadSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        evidence = services.case_add_evidence(actor=actor_for(request), case_id=pk,
-                                              upload=serializer.validated_data["file"],
-                                              note=serializer.validated_data["note"])
+        data = _valid(EvidenceUploadSerializer, request)
+        evidence = services.case_add_evidence(actor=actor_for(request), case_id=pk, upload=data["file"],
+                                              note=data["note"])
         return Response(EvidenceSerializer(evidence, context={"request": request}).data,
                         status=status.HTTP_201_CREATED)
 
 
 class EvidenceFileView(APIView):
-    """Download one evidence file with token or session auth.
-
-    Delegates to the web download view so the scope check, audit and headers stay in one place.
-    """
+    """Download one evidence file with token or session auth."""
 
     @extend_schema(responses={(200, "application/octet-stream"): OpenApiTypes.BINARY, 404: ERRORS[404]})
     def get(self, request, pk, evidence_id):
         if not Evidence.objects.filter(pk=evidence_id, case_id=pk).exists():
-            _not_visible(request, "evidence", evidence_id)
-        return evidence_download(request._request, evidence_id)  # DRF has set the user on it
+            _not_visible(request, "evidence", evidence_id, _("No such file, or you may not see it."))
+        # The web view keeps the scope check, audit and safe headers in one place; DRF has set
+        # the token user on the underlying request, so its login_required passes.
+        return evidence_download(request._request, evidence_id)
 
 
 class CommentView(APIView):
     """Add a message to a case's thread."""
 
-    @extend_schema(request=CommentCreateSerializer, responses={201: CommentSerializer, **ERRORS})
+    @extend_schema(request=CommentSerializer, responses={201: CommentSerializer, **ERRORS})
     def post(self, request, pk):
-        serializer = CommentCreateSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        comment = services.case_comment(actor=actor_for(request), case_id=pk, body=serializer.validated_data["body"])
+        body = _valid(CommentSerializer, request)["body"]
+        comment = services.case_comment(actor=actor_for(request), case_id=pk, body=body)
         return Response(CommentSerializer(comment).data, status=status.HTTP_201_CREATED)

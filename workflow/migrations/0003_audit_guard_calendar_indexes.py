@@ -25,12 +25,12 @@ DROP FUNCTION IF EXISTS workflow_audit_append_only();
 
 def guard_audit(apps, schema_editor):
     if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute(AUDIT_GUARD)
+        schema_editor.execute(AUDIT_GUARD, params=None)
 
 
 def unguard_audit(apps, schema_editor):
     if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute(AUDIT_GUARD_REVERSE)
+        schema_editor.execute(AUDIT_GUARD_REVERSE, params=None)
 
 
 def seed(apps, schema_editor):
