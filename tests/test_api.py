@@ -134,7 +134,8 @@ def test_dispatch__one_problem_to_many_units_all_or_none(world):
 # Transitions ---------------------------------------------------------------------------
 def test_transitions__happy_path_through_the_api_to_closed(world):
     # given
-    inspector, handler, head, leader = (client_for(getattr(world, n)) for n in ("inspector", "handler_a", "head_a", "leader"))
+    names = ("inspector", "handler_a", "head_a", "leader")
+    inspector, handler, head, leader = (client_for(getattr(world, name)) for name in names)
     case_id = inspector.post(CASES, new_case_body(world.county_a), format="json").json()["id"]
     # when
     steps = [(inspector, "issue", {}), (handler, "sign", {}), (handler, "report_progress", {"reason": "已清理一半"})]
@@ -303,6 +304,7 @@ def test_schema__is_valid_openapi_3(world):
     # when
     response = client_for(world.handler_a).get("/api/v1/schema/", {"format": "json"})
     # then
+    assert APIClient().get("/api/v1/schema/").status_code == 401
     assert response.status_code == 200
     schema = json.loads(response.content)
     assert schema["openapi"].startswith("3.")
