@@ -29,6 +29,7 @@ pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 LAUNCH_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                "--disable-sync", "--no-first-run"]
 SCREENSHOT = "/tmp/e2e-closed.png"
+SCREENSHOT_404 = "/tmp/e2e-404.png"
 TIMEOUT_MS = 15_000
 
 
@@ -188,4 +189,6 @@ def test_head_of_another_unit_gets_404_for_the_case(live_server, login):
     response = outsider.goto(case_path)
     assert response.status == 404
     expect(outsider.locator("body")).not_to_contain_text("灭火器过期未更换")
-    expect(outsider.locator("h1")).to_contain_text("Not Found")
+    expect(outsider.locator(".status-box, form.action, .timeline")).to_have_count(0)
+    expect(outsider.locator("body")).to_contain_text("404")
+    outsider.screenshot(path=SCREENSHOT_404, full_page=True)
