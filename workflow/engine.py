@@ -112,11 +112,15 @@ def perform(model, case_id, action: str, *, actor: Actor, **params):
         method = getattr(case, action, None)
         if method is None or not hasattr(method, "_django_fsm"):
             raise ActionError(_("Unknown action."))
-        if not case.is_open or not can_proceed(method, check_conditions=False):
-            raise AlreadyHandled(
-                _("This case has already been handled; it is now “%(state)s”.")
-                % {"state": case.get_status_display()}
-            )
+        already = AlreadyHandled(_("This case has already been handled; it is now “%(state)s”.")
+                                 % {"state": case.get_status_display()})
+        if not case.is_open:
+            raise already
+        # The role is checked before the state, so a wrong role always gets 403, never 409.
+        if not any(t.has_perm(case, actor.user) for t in method._django_fsm.transitions.values()):
+            raise Denied(actor, action=action, case=case)
+        if not can_proceed(method, check_conditions=False):
+            raise already
         if not can_proceed(method):
             raise AlreadyHandled(_("This request has already been decided."))
         if not has_transition_perm(method, actor.user):

@@ -15,11 +15,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from django.conf import settings
-from django.core.exceptions import PermissionDenied
 from django.utils.translation import gettext as _
 
 from . import audit
-from .engine import Actor, AlreadyHandled, locked_case
+from .engine import Actor, AlreadyHandled, Denied, locked_case
 from .models import Evidence
 
 # extension -> (content type, family)
@@ -156,14 +155,14 @@ def _write(evidence: Evidence, data: bytes):
 
 def attach_evidence(model, case_id, *, actor: Actor, upload, note: str = "") -> Evidence:
     """Check, store and record one evidence file on a case, under the case lock."""
-    checked = inspect_upload(upload)
     evidence = None
     try:
         with locked_case(model, case_id, actor=actor, action="upload_evidence") as case:
+            if not case.may_upload(actor.user, any_state=True):
+                raise Denied(actor, action="upload_evidence", case=case)
             if not case.may_upload(actor.user):
-                if case.may_upload(actor.user, any_state=True):
-                    raise AlreadyHandled(_("Evidence can no longer be added in the case's current state."))
-                raise PermissionDenied(_("Your role may not add evidence to this case."))
+                raise AlreadyHandled(_("Evidence can no longer be added in the case's current state."))
+            checked = inspect_upload(upload)
             evidence = Evidence(case=case, uploaded_by=actor.user, display_name=checked.display_name,
                                 content_type=checked.content_type, extension=checked.extension,
                                 size=len(checked.data), sha256=hashlib.sha256(checked.data).hexdigest(),

@@ -122,7 +122,8 @@ class RectificationCase(SideRequestsMixin, Case):
 
     @transition(field="status", source=State.REFUSED, target=State.ISSUED, permission=INSPECTOR)
     def reassign(self, *, actor, unit: Unit, reason="", **_kw):
-        if unit.pk == self.unit_id or not unit.path.startswith(self.supervisor_unit.path):
+        below_supervisor = unit.path.startswith(self.supervisor_unit.path) and unit.pk != self.supervisor_unit_id
+        if unit.pk == self.unit_id or not below_supervisor:
             raise ActionError(_g("Choose another unit under your supervision."))
         old = self.unit
         self.unit = unit
