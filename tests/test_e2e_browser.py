@@ -13,10 +13,6 @@ CHROMIUM = Path("/usr/bin/chromium")
 if not CHROMIUM.exists():
     pytest.skip("Debian's Chromium is not installed at /usr/bin/chromium", allow_module_level=True)
 
-# Playwright's sync API runs an asyncio loop in this thread; Django's ORM refuses to run
-# inside one unless told it is safe (here it is: one thread, no concurrent coroutines).
-os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-
 from django.utils import translation  # noqa: E402
 from playwright.sync_api import expect, sync_playwright  # noqa: E402
 
@@ -35,10 +31,21 @@ TIMEOUT_MS = 15_000
 
 @pytest.fixture(scope="module")
 def browser():
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=LAUNCH_ARGS, headless=True)
-        yield browser
-        browser.close()
+    # Playwright's sync API runs an asyncio loop in this thread; Django's ORM refuses to run
+    # while one is running unless told it is safe (here it is: no concurrent coroutines).
+    # Set only while the loop exists, so other test modules keep Django's safety check.
+    previous = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    try:
+        with sync_playwright() as pw:
+            browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=LAUNCH_ARGS, headless=True)
+            yield browser
+            browser.close()
+    finally:
+        if previous is None:
+            os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+        else:
+            os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous
 
 
 @pytest.fixture

@@ -70,15 +70,22 @@ class Break:
 
 def verify(chunk_size=5000) -> list[Break]:
     """Check every chain; returns the first break of each broken chain, in chain order."""
-    heads = dict(AuditChain.objects.values_list("key", "seq"))
+    heads = {key: (seq, last_hash)
+             for key, seq, last_hash in AuditChain.objects.values_list("key", "seq", "last_hash")}
     breaks: list[Break] = []
     chain, expected_seq, prev, broken = None, 1, GENESIS, False
     seen = set()
 
     def close_chain():
-        if chain is not None and not broken and heads.get(chain, expected_seq - 1) != expected_seq - 1:
+        if chain is None or broken or chain not in heads:
+            return
+        head_seq, head_hash = heads[chain]
+        if head_seq != expected_seq - 1:
             breaks.append(Break(chain, expected_seq, None,
-                                f"chain head says {heads[chain]} events, found {expected_seq - 1}"))
+                                f"chain head says {head_seq} events, found {expected_seq - 1}"))
+        elif head_hash != prev:
+            # the newest event was rewritten (or the tail re-linked) with recomputed hashes
+            breaks.append(Break(chain, head_seq, None, "last event does not match the chain head's hash"))
 
     for event in AuditEvent.objects.order_by("chain", "seq").iterator(chunk_size=chunk_size):
         if event.chain != chain:
@@ -100,7 +107,7 @@ def verify(chunk_size=5000) -> list[Break]:
             continue
         expected_seq, prev = expected_seq + 1, event.hash
     close_chain()
-    for key, seq in heads.items():
+    for key, (seq, _) in heads.items():
         if seq and key not in seen:
             breaks.append(Break(key, 1, None, f"chain head says {seq} events, found none"))
     return breaks

@@ -30,25 +30,38 @@ class WorkCalendar:
         self.start, self.end = start, end
         self.missing_years: set[int] = set()
 
+    def _widen(self, day: date):
+        """Load another stretch of exceptions when a computation walks past the snapshot."""
+        start, end = min(day, self.start) - timedelta(days=60), max(day, self.end) + timedelta(days=60)
+        self.exceptions = dict(
+            CalendarDay.objects.filter(date__gte=start, date__lte=end).values_list("date", "is_workday")
+        )
+        self.start, self.end = start, end
+
     def is_workday(self, day: date) -> bool:
+        if not self.start <= day <= self.end:
+            self._widen(day)
         if day.year not in self.known_years:
             self.missing_years.add(day.year)
             return day.weekday() < 5
         return self.exceptions.get(day, day.weekday() < 5)
 
 
-def add_working_days(start: date, days: int) -> Deadline:
-    """The date `days` working days after `start` (start itself is not counted)."""
-    horizon = start + timedelta(days=days * 2 + 40)
-    calendar = WorkCalendar(start, horizon)
+def shift_working_days(calendar: "WorkCalendar", start: date, days: int) -> date:
+    """The date `days` working days after (or, if negative, before) `start`, within a snapshot."""
+    step = timedelta(days=1 if days >= 0 else -1)
     current, counted = start, 0
-    while counted < days:
-        current += timedelta(days=1)
-        if current > calendar.end:  # very long periods: widen the window
-            calendar = WorkCalendar(current, current + timedelta(days=days * 2 + 40))
+    while counted < abs(days):
+        current += step
         if calendar.is_workday(current):
             counted += 1
-    return Deadline(current, tuple(sorted(calendar.missing_years)))
+    return current
+
+
+def add_working_days(start: date, days: int) -> Deadline:
+    """The date `days` working days after `start` (start itself is not counted)."""
+    calendar = WorkCalendar(start, start + timedelta(days=days * 2 + 40))
+    return Deadline(shift_working_days(calendar, start, days), tuple(sorted(calendar.missing_years)))
 
 
 def working_days_between(start: date, end: date) -> int:

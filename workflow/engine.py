@@ -1,11 +1,11 @@
 """Running a state change: one transaction for state, tasks, audit event and outbox rows."""
-import logging
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
+from django.db.models import Q
 from django.http import Http404
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -14,9 +14,9 @@ from viewflow.workflow.exceptions import FlowLockFailed
 from viewflow.workflow.models import Process, Task
 from viewflow.workflow.status import PROCESS, STATUS
 
-from . import audit
+from . import audit, escalation, notify
 from .flows import pending_requests
-from .models import AuditChain, OutboxMessage, Unit, User
+from .models import AuditChain, Unit, User
 from .models.units import can_see_unit
 
 
@@ -72,9 +72,9 @@ def start_case(model, *, actor: Actor, number_factory, **fields):
         case = model(process=process, created_by=actor.user, number=number_factory(process.pk), **fields)
         case.save(force_insert=True)
         AuditChain.objects.create(key=audit.case_chain(case.pk))
-        audit.record(action="create", user=actor.user, case=case, to_state=case.status, ip=actor.ip,
-                     data={"unit": case.unit_id})
-        _sync_tasks(case, actor)
+        event = audit.record(action="create", user=actor.user, case=case, to_state=case.status, ip=actor.ip,
+                             data={"unit": case.unit_id})
+        _sync_tasks(case, actor, event)
     return case
 
 
@@ -125,13 +125,17 @@ def perform(model, case_id, action: str, *, actor: Actor, **params):
             raise AlreadyHandled(_("This request has already been decided."))
         if not has_transition_perm(method, actor.user):
             raise Denied(actor, action=action, case=case)
-        from_state = case.status
+        from_state, ladder_before = case.status, (case.deadline, escalation.in_ladder(case))
         change = method(actor=actor, **params) or Change()
         case.updated_at = timezone.now()
+        if (case.deadline, escalation.in_ladder(case)) != ladder_before:
+            # A new deadline (issue, granted extension) restarts the count; leaving the
+            # unit's hands or closing stops the ladder.
+            case.next_rung_on = escalation.next_rung_on(case)
         case.save()
-        audit.record(action=action, user=actor.user, case=case, from_state=from_state,
-                     to_state=case.status, reason=change.reason, ip=actor.ip, data=change.data)
-        _sync_tasks(case, actor)
+        event = audit.record(action=action, user=actor.user, case=case, from_state=from_state,
+                             to_state=case.status, reason=change.reason, ip=actor.ip, data=change.data)
+        _sync_tasks(case, actor, event)
         if not case.is_open:
             finished = PROCESS.CANCELED if case.status == "cancelled" else PROCESS.DONE
             Process.objects.filter(pk=case.pk).update(status=finished, finished=case.updated_at)
@@ -149,7 +153,7 @@ def _unit_content_type():
     return ContentType.objects.get_for_model(Unit)
 
 
-def _sync_tasks(case, actor: Actor):
+def _sync_tasks(case, actor: Actor, event):
     """Make the open viewflow tasks match what the case's state says is awaited."""
     flow = case.flow_class.instance
     expected = flow.waits(case, pending_requests(case))
@@ -179,31 +183,8 @@ def _sync_tasks(case, actor: Actor):
         for w in expected
     ]
     Task.objects.bulk_create(new_tasks)
-    _queue_notifications(case, expected, now)
-
-
-def _queue_notifications(case, waits, now):
-    """Outbox rows for everyone who now has something to do; relayed after commit."""
-    from django.db.models import Q
-
-    query = Q()
-    for w in waits:
-        query |= Q(role=w.role, unit_id=w.unit_id)
-    recipients = User.objects.filter(query, is_active=True).values_list("pk", flat=True)
-    subject = _("To do: %(number)s %(title)s") % {"number": case.number, "title": case.title}
-    stamp = now.strftime("%Y%m%d%H%M%S%f")
-    rows = [OutboxMessage(key=f"task:{case.pk}:{stamp}:{uid}", recipient_id=uid, case_id=case.pk,
-                          subject=subject[:200], created_at=now) for uid in recipients]
-    if rows:
-        OutboxMessage.objects.bulk_create(rows, ignore_conflicts=True)
-        transaction.on_commit(enqueue_relay)
-
-
-def enqueue_relay():
-    """Ask the worker to relay the outbox; the web request never waits on the broker."""
-    from .tasks import relay_outbox
-
-    try:
-        relay_outbox.apply_async(retry=False)
-    except Exception as exc:  # broker down: the periodic relay catches up later
-        logging.getLogger(__name__).warning("broker unavailable; outbox relay deferred: %r", exc)
+    who = Q(pk__in=[])
+    for w in expected:
+        who |= Q(role=w.role, unit_id=w.unit_id)
+    notify.queue(case=case, who=who, key=f"ev:{event.pk}",
+                 subject=_("To do: %(number)s %(title)s") % {"number": case.number, "title": case.title})

@@ -10,6 +10,7 @@ from urllib.parse import quote, unquote, urlsplit
 from django.conf import settings
 from django.http import HttpResponse
 from django.template.loader import render_to_string
+from django.utils import translation
 
 PDF_TEMPLATE_DIR = Path(settings.BASE_DIR) / "templates" / "pdf"
 FONT_DIRS = (Path("/usr/share/fonts"), Path("/usr/local/share/fonts"), Path("/usr/share/texlive"))
@@ -46,7 +47,8 @@ def render_pdf(template_name: str, context: dict, request=None) -> bytes:
     """Render a Django template to PDF bytes."""
     from weasyprint import HTML  # heavy import: only when a PDF is asked for
 
-    html = render_to_string(template_name, context, request=request)
+    with translation.override(settings.LANGUAGE_CODE):  # official documents are always in Chinese
+        html = render_to_string(template_name, context, request=request)
     base_url = PDF_TEMPLATE_DIR.as_uri() + "/"
     return HTML(string=html, base_url=base_url, url_fetcher=_fetcher()).write_pdf()
 

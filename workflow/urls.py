@@ -1,13 +1,17 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from . import views
+from . import views, views_leadership
 
 urlpatterns = [
     path("", views.home, name="home"),
     path("inbox/", views.inbox, name="inbox"),
     path("notifications/", views.notifications, name="notifications"),
     path("notifications/read/", views.notifications_read, name="notifications-read"),
+    path("notifications/<int:pk>/open/", views.notification_open, name="notification-open"),
+    path("notifications/channels/", views.notification_settings, name="notification-settings"),
+    path("red-list/", views_leadership.red_list, name="red-list"),
+    path("red-list/<int:unit_id>/letter.pdf", views_leadership.supervision_letter, name="supervision-letter"),
     path("evidence/<uuid:pk>/", views.evidence_download, name="evidence-download"),
     path("accounts/login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),

@@ -1,4 +1,6 @@
 """Pages shared by every case type: inbox, notifications, evidence download."""
+from django import forms
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.http import FileResponse, Http404
@@ -10,7 +12,7 @@ from django.views.decorators.http import require_POST
 from . import audit, selectors
 from .evidence import evidence_path
 from .http import client_ip
-from .models import Evidence
+from .models import Evidence, User
 from .models.units import can_see_unit
 
 
@@ -33,6 +35,35 @@ def inbox(request):
 def notifications(request):
     items = request.user.notifications.select_related("case")[:100]
     return render(request, "workflow/notifications.html", {"items": items})
+
+
+@login_required
+@require_POST
+def notification_open(request, pk):
+    """Mark one notification read and go to its case."""
+    note = request.user.notifications.select_related("case").filter(pk=pk).first()
+    if note is None:
+        raise Http404(_("No such notification."))
+    if note.read_at is None:
+        note.read_at = timezone.now()
+        note.save(update_fields=["read_at"])
+    return redirect(note.case.get_absolute_url() if note.case_id else "notifications")
+
+
+class ChannelForm(forms.ModelForm):
+    class Meta:
+        model = User
+        fields = ["notify_in_app", "notify_email", "notify_sms"]
+
+
+@login_required
+def notification_settings(request):
+    form = ChannelForm(request.POST or None, instance=request.user)
+    if request.method == "POST" and form.is_valid():
+        form.save()
+        messages.success(request, _("Your notification channels were saved."))
+        return redirect("notifications")
+    return render(request, "workflow/notification_settings.html", {"form": form})
 
 
 @login_required

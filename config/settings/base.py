@@ -124,7 +124,7 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://duban")}
 
 # Celery: a broker that needs no server unless CELERY_BROKER_URL says otherwise.
-CELERY_BROKER_URL = env("CELERY_BROKER_URL", default="filesystem://")
+CELERY_BROKER_URL = env("CELERY_BROKER_URL", default="filesystem://localhost/")
 if CELERY_BROKER_URL.startswith("filesystem://"):
     _broker_dir = VAR_DIR / "broker"
     _broker_dir.mkdir(exist_ok=True)
@@ -143,8 +143,12 @@ CELERY_BROKER_CONNECTION_TIMEOUT = 2
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_BEAT_SCHEDULE = {
-    # Catches up on outbox rows whose after-commit relay could not reach the broker.
-    "relay-outbox": {"task": "workflow.tasks.relay_outbox", "schedule": 60.0},
+    # Catches up on outbox rows whose after-commit relay could not reach the broker,
+    # and retries failed deliveries whose backoff has passed.
+    "relay-outbox": {"task": "workflow.tasks.relay_outbox", "schedule": env.float("DUBAN_RELAY_SECONDS", default=30.0)},
+    # Reads only the cases whose next escalation rung is due (indexed on next_rung_on).
+    "escalation-sweep": {"task": "workflow.tasks.escalation_sweep",
+                         "schedule": env.float("DUBAN_SWEEP_SECONDS", default=60.0)},
 }
 
 REST_FRAMEWORK = {
@@ -169,6 +173,10 @@ EMAIL_BACKEND = env("DJANGO_EMAIL_BACKEND", default="django.core.mail.backends.c
 DEFAULT_FROM_EMAIL = env("DJANGO_DEFAULT_FROM_EMAIL", default="duban@localhost")
 
 DUBAN_BUREAU_NAME = env("DUBAN_BUREAU_NAME", default="")
+# SMS: any class with send(phone, text), e.g. a government messaging gateway adapter.
+DUBAN_SMS_BACKEND = env("DUBAN_SMS_BACKEND", default="workflow.sms.ConsoleSmsBackend")
+# Failed deliveries are retried after 1, 2, 4, 8 × this many seconds, then marked failed.
+DUBAN_RETRY_BASE_SECONDS = env.int("DUBAN_RETRY_BASE_SECONDS", default=60)
 
 LOGGING = {
     "version": 1,

@@ -10,3 +10,5 @@ EVIDENCE_ROOT = tempfile.mkdtemp(prefix="duban-evidence-")
 AXES_FAILURE_LIMIT = 5
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["TEST"] = {"NAME": env("DUBAN_TEST_SQLITE", default="")} if env("DUBAN_TEST_SQLITE", default="") else {}
+DUBAN_SMS_BACKEND = "workflow.sms.LocmemSmsBackend"
+EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"

@@ -9,3 +9,11 @@ class RectificationConfig(AppConfig):
     label = "rectification"
     verbose_name = _("Rectification")
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self):
+        from workflow.registry import register_case_type
+
+        from .models import RectificationCase
+        from .services import CASE_TYPE
+
+        register_case_type(CASE_TYPE, RectificationCase)

@@ -81,6 +81,7 @@ class RectificationCase(SideRequestsMixin, Case):
     flow_class = RectificationFlow
     EXTENSION_SOURCES = WORKING
     UPLOAD_STATES = WORKING
+    LADDER_STATES = (State.ISSUED, State.SIGNED, State.RECTIFYING, State.RETURNED, State.PENDING_HEAD)
 
     source = models.CharField(_("source"), max_length=20, choices=Source.choices, default=Source.INSPECTION)
     requirement = models.TextField(_("rectification requirements"))
@@ -95,13 +96,6 @@ class RectificationCase(SideRequestsMixin, Case):
     class Meta:
         verbose_name = _("rectification case")
         verbose_name_plural = _("rectification cases")
-
-    @property
-    def status_label(self):
-        return dict(State.choices).get(self.status, self.status)
-
-    def get_status_display(self):
-        return self.status_label
 
     # Issue and address ---------------------------------------------------------------
     @transition(field="status", source=State.DRAFT, target=State.ISSUED, permission=INSPECTOR)

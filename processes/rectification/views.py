@@ -18,7 +18,6 @@ from workflow.selectors import case_timeline
 
 from . import selectors, services
 from .forms import ACTIONS, EVENT_LABELS, ActionForm, CaseForm, FilterForm
-from .models import RectificationCase
 
 DONE_TOKENS = "rectification_done_tokens"
 
@@ -90,6 +89,7 @@ def case_detail(request, pk):
         "requests": case.requests.filter(status="pending"),
         "comments": case.comments.select_related("author"),
         "may_upload": case.may_upload(request.user), "light": case.light(),
+        "escalations": case.escalations.all(),
     })
 
 

@@ -6,6 +6,7 @@ from django.utils.translation import gettext_lazy as _
 from django_fsm import ConcurrentTransitionMixin, FSMField
 from viewflow.workflow.models import Process
 
+from .escalation import Rung
 from .units import SUPERVISORY_ROLES, Unit
 
 
@@ -36,6 +37,8 @@ class Case(ConcurrentTransitionMixin, models.Model):
 
     TERMINAL_STATES = ("closed", "cancelled")
     UPLOAD_STATES: tuple[str, ...] = ()
+    # States in which the deadline binds the responsible unit, so the ladder runs.
+    LADDER_STATES: tuple[str, ...] = ()
 
     process = models.OneToOneField(
         Process, primary_key=True, on_delete=models.PROTECT, related_name="case"
@@ -63,6 +66,9 @@ class Case(ConcurrentTransitionMixin, models.Model):
     updated_at = models.DateTimeField(_("updated"), default=timezone.now)
     issued_at = models.DateTimeField(_("issued"), null=True, blank=True)
     closed_at = models.DateTimeField(_("closed"), null=True, blank=True)
+    # Escalation ladder: the highest rung reached and the day the next one falls due.
+    rung = models.PositiveSmallIntegerField(_("escalation rung"), default=0, choices=[(0, _("None"))] + Rung.choices)
+    next_rung_on = models.DateField(null=True, blank=True, db_index=True)
 
     objects = CaseQuerySet.as_manager()
 
@@ -94,8 +100,20 @@ class Case(ConcurrentTransitionMixin, models.Model):
         allowed = user.role == Role.HANDLER and user.unit_id == self.unit_id
         return allowed and (any_state or self.status in self.UPLOAD_STATES)
 
+    @property
+    def status_label(self):
+        from ..registry import state_label
+
+        return state_label(self.case_type, self.status)
+
     def get_status_display(self):
-        return self.status
+        return self.status_label
+
+    @property
+    def type_label(self):
+        from ..registry import type_label
+
+        return type_label(self.case_type)
 
     def light(self, today=None):
         """Traffic light for the deadline: green, yellow (due within 2 days or today), red (overdue)."""

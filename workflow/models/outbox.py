@@ -6,20 +6,41 @@ from django.utils.translation import gettext_lazy as _
 
 
 class OutboxMessage(models.Model):
-    """A message to deliver. `key` makes a second relay of the same event a no-op."""
+    """A message to deliver on one channel. `key` makes a second relay of the same event a no-op.
+
+    A failed delivery is retried with backoff; after the last try `failed_at` is set and the
+    row stays visible for an administrator to retry. Nothing is dropped silently.
+    """
+
+    class Channel(models.TextChoices):
+        IN_APP = "in_app", _("In-app")
+        EMAIL = "email", _("Email")
+        SMS = "sms", _("SMS")
 
     key = models.CharField(max_length=200, unique=True)
+    channel = models.CharField(_("channel"), max_length=10, choices=Channel.choices, default=Channel.IN_APP)
     recipient = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
     case = models.ForeignKey("workflow.Case", null=True, on_delete=models.CASCADE, related_name="+")
     subject = models.CharField(max_length=200)
     body = models.TextField(blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     sent_at = models.DateTimeField(null=True, blank=True)
-    attempts = models.PositiveSmallIntegerField(default=0)
-    last_error = models.TextField(blank=True)
+    attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)
+    next_attempt_at = models.DateTimeField(default=timezone.now)
+    failed_at = models.DateTimeField(_("failed"), null=True, blank=True)
+    last_error = models.TextField(_("last error"), blank=True)
 
     class Meta:
-        indexes = [models.Index(fields=["sent_at", "created_at"])]
+        verbose_name = _("outbox message")
+        verbose_name_plural = _("outbox messages")
+        indexes = [
+            models.Index(fields=["next_attempt_at"], name="outbox_pending_idx",
+                         condition=models.Q(sent_at__isnull=True, failed_at__isnull=True)),
+            models.Index(fields=["failed_at"], name="outbox_failed_idx", condition=models.Q(failed_at__isnull=False)),
+        ]
+
+    def __str__(self):
+        return f"{self.get_channel_display()} → {self.recipient_id}: {self.subject}"
 
 
 class Notification(models.Model):

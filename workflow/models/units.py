@@ -100,6 +100,9 @@ class User(AbstractUser):
     )
     role = models.CharField(_("role"), max_length=20, choices=Role.choices, blank=True)
     phone = models.CharField(_("mobile phone"), max_length=20, blank=True)
+    notify_in_app = models.BooleanField(_("in-app notifications"), default=True)
+    notify_email = models.BooleanField(_("email notifications"), default=True)
+    notify_sms = models.BooleanField(_("SMS notifications"), default=False)
 
     objects = UserManager()
 

@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from processes.rectification import services
 from processes.rectification.models import RectificationCase
+from workflow import escalation
 from workflow.engine import Actor
 from workflow.models import Role, Unit, UnitKind, User
 
@@ -83,7 +84,8 @@ class Command(BaseCommand):
                     user.save()
                     user.user_permissions.set(Permission.objects.filter(
                         content_type__app_label="workflow",
-                        content_type__model__in=["unit", "user", "calendaryear", "calendarday"]))
+                        content_type__model__in=["unit", "user", "calendaryear", "calendarday", "outboxmessage",
+                                                  "escalationpolicy", "proposal"]))
                 user.save()
             users[login] = user
         return users
@@ -157,10 +159,16 @@ class Command(BaseCommand):
         today = timezone.localdate()
         open_cases = (RectificationCase.objects.filter(supervisor_unit=units["CITY"], deadline__isnull=False)
                       .exclude(status__in=["closed", "cancelled", "draft"]).order_by("pk"))
+        changed = []
         for n, case in enumerate(open_cases[::3][:12]):
-            RectificationCase.objects.filter(pk=case.pk).update(deadline=today - timedelta(days=1 + n * 2))
+            case.deadline = today - timedelta(days=1 + n * 2)
+            changed.append(case)
         for case in open_cases[1::5][:5]:
-            RectificationCase.objects.filter(pk=case.pk).update(deadline=today + timedelta(days=1))
+            case.deadline = today + timedelta(days=1)
+            changed.append(case)
+        for case in changed:  # the ladder counts from the new deadline; the sweep fires the rungs
+            RectificationCase.objects.filter(pk=case.pk).update(
+                deadline=case.deadline, next_rung_on=escalation.next_rung_on(case))
 
 
 def _demo_photo(title):

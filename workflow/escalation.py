@@ -1,0 +1,111 @@
+"""The escalation ladder, generic over case types.
+
+Rungs, in order: reminder before the deadline, yellow light when due, red light N working
+days overdue, an interview proposal M days after red, an accountability proposal after that.
+Each case stores the highest rung reached and the day its next rung falls due
+(``next_rung_on``, indexed), so a sweep reads only the cases that are due. Each rung is
+an ``Escalation`` row with a unique (case, rung) key, written under the case's row lock.
+"""
+from datetime import date, timedelta
+
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from viewflow.workflow.models import Process
+
+from . import audit, notify
+from .calendar import WorkCalendar, shift_working_days
+from .models import Case, Escalation, EscalationPolicy, Proposal, Role, Rung
+from .registry import CASE_TYPES
+
+TOP = max(Rung.values)
+# Who is told at each rung: (role, "unit" | "supervisor").
+TOLD = {
+    Rung.REMINDER: ((Role.HANDLER, "unit"),),
+    Rung.YELLOW: ((Role.UNIT_HEAD, "unit"), (Role.HANDLER, "unit")),
+    Rung.RED: ((Role.LEADER, "supervisor"), (Role.UNIT_HEAD, "unit")),
+    Rung.INTERVIEW: ((Role.LEADER, "supervisor"), (Role.INSPECTOR, "supervisor"), (Role.UNIT_HEAD, "unit")),
+    Rung.ACCOUNTABILITY: ((Role.LEADER, "supervisor"), (Role.LEGAL, "supervisor")),
+}
+PROPOSALS = {Rung.INTERVIEW: Proposal.Kind.INTERVIEW, Rung.ACCOUNTABILITY: Proposal.Kind.ACCOUNTABILITY}
+
+
+def policy_for(case_type: str) -> EscalationPolicy:
+    return EscalationPolicy.objects.filter(case_type=case_type).first() or EscalationPolicy(case_type=case_type)
+
+
+def rung_dates(deadline: date, policy: EscalationPolicy) -> dict[int, date]:
+    """The day each rung falls due for a deadline, in working days."""
+    span = policy.red_after + policy.interview_after + policy.accountability_after
+    calendar = WorkCalendar(deadline - timedelta(days=policy.remind_before * 2 + 20),
+                            deadline + timedelta(days=span * 2 + 40))
+    red = shift_working_days(calendar, deadline, policy.red_after)
+    interview = shift_working_days(calendar, red, policy.interview_after)
+    return {
+        Rung.REMINDER: shift_working_days(calendar, deadline, -policy.remind_before),
+        Rung.YELLOW: deadline,
+        Rung.RED: red,
+        Rung.INTERVIEW: interview,
+        Rung.ACCOUNTABILITY: shift_working_days(calendar, interview, policy.accountability_after),
+    }
+
+
+def in_ladder(case: Case) -> bool:
+    return case.is_open and case.deadline is not None and case.status in case.LADDER_STATES and case.rung < TOP
+
+
+def next_rung_on(case: Case, policy: EscalationPolicy | None = None) -> date | None:
+    """When the case's next rung falls due, or None when the ladder does not run for it."""
+    if not in_ladder(case):
+        return None
+    return rung_dates(case.deadline, policy or policy_for(case.case_type))[case.rung + 1]
+
+
+def sweep(today: date | None = None, batch: int = 500) -> int:
+    """Fire every rung that has fallen due. Safe to run twice, or on two workers at once."""
+    today = today or timezone.localdate()
+    fired = 0
+    policies: dict[str, EscalationPolicy] = {}
+    while True:
+        due = list(Case.objects.filter(next_rung_on__lte=today).order_by("next_rung_on", "pk")
+                   .values_list("pk", "case_type")[:batch])
+        for pk, case_type in due:
+            policy = policies.setdefault(case_type, policy_for(case_type))
+            fired += escalate_case(CASE_TYPES.get(case_type, Case), pk, today, policy)
+        if len(due) < batch:
+            return fired
+
+
+def escalate_case(model, pk: int, today: date, policy: EscalationPolicy) -> int:
+    """Fire the due rungs of one case, in order, in one transaction under its row lock."""
+    with transaction.atomic():
+        Process.objects.select_for_update().filter(pk=pk).exists()
+        case = model.objects.select_related("unit").filter(pk=pk).first()
+        if case is None or case.next_rung_on is None or case.next_rung_on > today:
+            return 0  # another sweep got here first, or the case moved on
+        if not in_ladder(case):
+            Case.objects.filter(pk=pk).update(next_rung_on=None)
+            return 0
+        dates = rung_dates(case.deadline, policy)
+        fired = []
+        while case.rung < TOP and dates[case.rung + 1] <= today:
+            case.rung += 1
+            Escalation.objects.create(case=case, rung=case.rung, due_on=dates[case.rung])
+            fired.append(Rung(case.rung))
+        next_on = dates[case.rung + 1] if case.rung < TOP else None
+        Case.objects.filter(pk=pk).update(rung=case.rung, next_rung_on=next_on)
+        case.next_rung_on = next_on
+        for rung in fired:
+            _announce(case, rung)
+    return len(fired)
+
+
+def _announce(case: Case, rung: Rung):
+    if rung in PROPOSALS:
+        Proposal.objects.get_or_create(case=case, kind=PROPOSALS[rung], defaults={"unit": case.unit})
+    audit.record(action="escalate", case=case, from_state=case.status, to_state=case.status,
+                 data={"rung": int(rung), "deadline": case.deadline.isoformat()})
+    subject = _("%(rung)s: %(number)s %(title)s (%(unit)s, deadline %(deadline)s)") % {
+        "rung": rung.label, "number": case.number, "title": case.title, "unit": case.unit.name,
+        "deadline": case.deadline.isoformat()}
+    notify.queue(case=case, who=notify.recipients(case, TOLD[rung]), subject=subject, key=f"esc:{case.pk}:{int(rung)}")

@@ -1,0 +1,115 @@
+"""Queueing notifications as outbox rows (inside the caller's transaction) and delivering them."""
+import logging
+import threading
+from datetime import timedelta
+
+from django.conf import settings
+from django.core.mail import send_mail
+from django.db import IntegrityError, transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from .models import Notification, OutboxMessage, User
+from .sms import get_sms_backend
+
+logger = logging.getLogger(__name__)
+Channel = OutboxMessage.Channel
+MAX_ATTEMPTS = 5
+
+
+def recipients(case, pairs) -> Q:
+    """Users holding `role` in the case's responsible unit ("unit") or supervising unit ("supervisor")."""
+    query = Q(pk__in=[])
+    for role, where in pairs:
+        unit_id = case.unit_id if where == "unit" else case.supervisor_unit_id
+        query |= Q(role=role, unit_id=unit_id)
+    return query
+
+
+def queue(*, case, who: Q, subject: str, key: str, body: str = "") -> int:
+    """Write one outbox row per recipient and chosen channel. Duplicate keys are ignored, so
+    queueing the same event twice sends nothing twice. The relay runs after commit."""
+    users = User.objects.filter(who, is_active=True).values_list(
+        "pk", "notify_in_app", "notify_email", "email", "notify_sms", "phone")
+    now = timezone.now()
+    rows = []
+    for pk, in_app, email, address, sms, phone in users:
+        chosen = [(Channel.IN_APP, in_app), (Channel.EMAIL, email and address), (Channel.SMS, sms and phone)]
+        rows += [OutboxMessage(key=f"{key}:{pk}:{channel}", channel=channel, recipient_id=pk,
+                               case_id=getattr(case, "pk", None), subject=subject[:200], body=body,
+                               created_at=now, next_attempt_at=now)
+                 for channel, wanted in chosen if wanted]
+    if rows:
+        OutboxMessage.objects.bulk_create(rows, ignore_conflicts=True)
+        transaction.on_commit(enqueue_relay)
+    return len(rows)
+
+
+def enqueue_relay():
+    """Ask a worker to relay the outbox. Runs off the request thread, so a broker outage
+    never holds up a web request; the periodic relay catches up when the broker is back."""
+    from .tasks import relay_outbox
+
+    def publish():
+        try:
+            relay_outbox.apply_async(retry=False)
+        except Exception as exc:  # noqa: BLE001 - broker down; the beat relay will drain the outbox
+            logger.warning("broker unavailable; outbox relay deferred: %r", exc)
+
+    if getattr(settings, "CELERY_TASK_ALWAYS_EAGER", False):
+        publish()
+    else:
+        threading.Thread(target=publish, name="outbox-relay", daemon=True).start()
+
+
+def deliver(msg: OutboxMessage):
+    """Deliver one row on its channel. In-app delivery is idempotent by key."""
+    if msg.channel == Channel.IN_APP:
+        try:
+            with transaction.atomic():
+                Notification.objects.create(key=msg.key, user=msg.recipient, case_id=msg.case_id,
+                                            message=msg.subject[:200])
+        except IntegrityError:
+            pass  # delivered by an earlier, interrupted run
+    elif msg.channel == Channel.EMAIL:
+        send_mail(msg.subject, msg.body or msg.subject, settings.DEFAULT_FROM_EMAIL, [msg.recipient.email])
+    elif msg.channel == Channel.SMS:
+        get_sms_backend().send(msg.recipient.phone, msg.subject)
+
+
+def backoff(attempts: int) -> timedelta:
+    return timedelta(seconds=min(3600, settings.DUBAN_RETRY_BASE_SECONDS * 2 ** (attempts - 1)))
+
+
+def relay(limit=500) -> int:
+    """Deliver due rows, each in its own transaction under a row lock. Returns rows delivered."""
+    now = timezone.now()
+    ids = list(OutboxMessage.objects.filter(sent_at__isnull=True, failed_at__isnull=True, next_attempt_at__lte=now)
+               .order_by("next_attempt_at").values_list("pk", flat=True)[:limit])
+    delivered = 0
+    for pk in ids:
+        with transaction.atomic():
+            msg = (OutboxMessage.objects.select_for_update().select_related("recipient")
+                   .filter(pk=pk, sent_at__isnull=True, failed_at__isnull=True).first())
+            if msg is None:
+                continue  # another worker has it
+            msg.attempts += 1
+            try:
+                deliver(msg)
+            except Exception as exc:  # noqa: BLE001 - kept on the row for an administrator
+                msg.last_error = repr(exc)[:2000]
+                if msg.attempts >= MAX_ATTEMPTS:
+                    msg.failed_at = timezone.now()
+                else:
+                    msg.next_attempt_at = timezone.now() + backoff(msg.attempts)
+                msg.save(update_fields=["attempts", "last_error", "failed_at", "next_attempt_at"])
+                continue
+            msg.sent_at = timezone.now()
+            msg.save(update_fields=["attempts", "sent_at"])
+            delivered += 1
+    return delivered
+
+
+def retry_failed(queryset) -> int:
+    """Put failed rows back in the queue (the admin's "retry" action)."""
+    return queryset.filter(sent_at__isnull=True).update(failed_at=None, attempts=0, next_attempt_at=timezone.now())
