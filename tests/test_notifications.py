@@ -1,0 +1,111 @@
+"""Notification channels: preferences, retries with backoff, failed rows an admin retries, the bell."""
+from datetime import timedelta
+
+import pytest
+from django.core import mail
+from django.test import override_settings
+from django.utils import timezone
+
+from workflow import notify
+from workflow.models import Notification, OutboxMessage
+from workflow.sms import LocmemSmsBackend
+from tests.factories import make_case
+
+
+@pytest.fixture(autouse=True)
+def clear_sms():
+    LocmemSmsBackend.outbox.clear()
+
+
+def test_channels__each_user_gets_the_channels_they_chose(world):
+    # given
+    world.handler_a.email, world.handler_a.phone, world.handler_a.notify_sms = "h@example.gov.cn", "13800000000", True
+    world.handler_a.save()
+    world.head_a.email, world.head_a.notify_email = "head@example.gov.cn", False
+    world.head_a.save()
+    # when: a case is issued to unit A (the handler is told) and delivered
+    case = make_case(world)
+    notify.relay()
+    # then
+    channels = set(OutboxMessage.objects.filter(case=case, recipient=world.handler_a).values_list("channel", flat=True))
+    assert channels == {"in_app", "email", "sms"}
+    assert Notification.objects.filter(user=world.handler_a, case=case).count() == 1
+    assert [m.to for m in mail.outbox] == [["h@example.gov.cn"]]
+    assert LocmemSmsBackend.outbox and LocmemSmsBackend.outbox[0][0] == "13800000000"
+
+
+def test_queue__same_key_twice_sends_once(world):
+    case = make_case(world)
+    who = notify.recipients(case, [("handler", "unit")])
+    first = notify.queue(case=case, who=who, subject="s", key="k1")
+    second = notify.queue(case=case, who=who, subject="s", key="k1")
+    assert first == second == 1
+    assert OutboxMessage.objects.filter(key__startswith="k1:").count() == 1
+
+
+@override_settings(DUBAN_SMS_BACKEND="workflow.sms.LocmemSmsBackend", DUBAN_RETRY_BASE_SECONDS=60)
+def test_retry__backoff_then_a_visible_failed_row_an_admin_can_retry(world, admin_client):
+    # given: SMS to a user without a phone number always fails
+    world.handler_a.notify_sms = True
+    world.handler_a.phone = "138"
+    world.handler_a.save()
+    case = make_case(world)
+    msg = OutboxMessage.objects.get(case=case, channel="sms")
+    msg.recipient.phone = ""
+    msg.recipient.save()
+    waits = []
+    # when: the relay runs each time the backoff has passed
+    for _ in range(notify.MAX_ATTEMPTS):
+        OutboxMessage.objects.filter(pk=msg.pk).update(next_attempt_at=timezone.now() - timedelta(seconds=1))
+        before = timezone.now()
+        notify.relay()
+        msg.refresh_from_db()
+        if msg.failed_at is None:
+            waits.append(round((msg.next_attempt_at - before).total_seconds() / 60))
+    # then: 1, 2, 4, 8 minutes, then failed after the last try, with the error kept
+    assert waits == [1, 2, 4, 8]
+    assert msg.failed_at is not None and msg.sent_at is None and "phone" in msg.last_error
+    # and an administrator can put it back in the queue
+    assert notify.retry_failed(OutboxMessage.objects.filter(pk=msg.pk)) == 1
+    msg.refresh_from_db()
+    assert msg.failed_at is None and msg.attempts == 0
+
+
+def test_admin_lists_failed_deliveries(world, client):
+    case = make_case(world)
+    OutboxMessage.objects.filter(case=case).update(failed_at=timezone.now(), last_error="boom")
+    world.admin.is_staff = True
+    world.admin.save()
+    from django.contrib.auth.models import Permission
+
+    world.admin.user_permissions.add(*Permission.objects.filter(codename__in=["view_outboxmessage", "change_outboxmessage"]))
+    client.force_login(world.admin)
+    page = client.get("/admin/workflow/outboxmessage/?delivery=failed")
+    assert page.status_code == 200 and case.number in page.content.decode()
+
+
+def test_bell__unread_count_open_and_mark_read(world, client):
+    # given
+    case = make_case(world)
+    notify.relay()
+    client.force_login(world.handler_a)
+    # then: the bell shows one unread
+    assert '<span class="badge">1</span>' in client.get("/inbox/").content.decode()
+    note = Notification.objects.get(user=world.handler_a)
+    # when: opened (POST), it is read and leads to the case
+    response = client.post(f"/notifications/{note.pk}/open/")
+    assert response.status_code == 302 and response["Location"] == case.get_absolute_url()
+    note.refresh_from_db()
+    assert note.read_at is not None
+    assert 'class="badge"' not in client.get("/inbox/").content.decode()
+    # and someone else's notification is not theirs to open
+    client.force_login(world.handler_b)
+    assert client.post(f"/notifications/{note.pk}/open/").status_code == 404
+
+
+def test_channel_settings_page_saves_choices(world, client):
+    client.force_login(world.handler_a)
+    response = client.post("/notifications/channels/", {"notify_in_app": "on", "notify_sms": "on"})
+    assert response.status_code == 302
+    world.handler_a.refresh_from_db()
+    assert (world.handler_a.notify_in_app, world.handler_a.notify_email, world.handler_a.notify_sms) == (True, False, True)
