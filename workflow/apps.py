@@ -8,3 +8,17 @@ class WorkflowConfig(AppConfig):
     name = "workflow"
     verbose_name = _("Workflow engine")
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self):
+        from django.db.models.signals import post_delete, post_save
+
+        from .calendar import forget_calendar
+        from .escalation import forget_policies
+        from .models import CalendarDay, CalendarYear, EscalationPolicy
+
+        # Keep the in-memory calendar and policies in step with admin edits in this process.
+        for model in (CalendarDay, CalendarYear):
+            post_save.connect(forget_calendar, sender=model, dispatch_uid=f"forget-{model.__name__}")
+            post_delete.connect(forget_calendar, sender=model, dispatch_uid=f"forget-del-{model.__name__}")
+        post_save.connect(forget_policies, sender=EscalationPolicy, dispatch_uid="forget-policy")
+        post_delete.connect(forget_policies, sender=EscalationPolicy, dispatch_uid="forget-policy-del")

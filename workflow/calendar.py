@@ -3,6 +3,7 @@
 Years without data fall back to the weekend rule and say so; nothing here raises for
 a date outside the known range.
 """
+import time
 from dataclasses import dataclass
 from datetime import date, timedelta
 
@@ -19,28 +20,33 @@ class Deadline:
         return ",".join(str(y) for y in self.missing_years)
 
 
-class WorkCalendar:
-    """A snapshot of the calendar for a date range: one query for years, one for days."""
+_CACHE_SECONDS = 60
+_snapshot: dict = {"loaded": -1e9, "years": frozenset(), "days": {}}
 
-    def __init__(self, start: date, end: date):
-        self.known_years = set(CalendarYear.objects.values_list("year", flat=True))
-        self.exceptions = dict(
-            CalendarDay.objects.filter(date__gte=start, date__lte=end).values_list("date", "is_workday")
-        )
-        self.start, self.end = start, end
+
+def forget_calendar(**_kwargs):
+    """Drop the cached calendar (called when an admin edits a year or a day)."""
+    _snapshot["loaded"] = -1e9
+
+
+def _calendar_data():
+    """The whole calendar table is a few hundred rows: keep it in memory for a minute."""
+    if time.monotonic() - _snapshot["loaded"] > _CACHE_SECONDS:
+        _snapshot["years"] = frozenset(CalendarYear.objects.values_list("year", flat=True))
+        _snapshot["days"] = dict(CalendarDay.objects.values_list("date", "is_workday"))
+        _snapshot["loaded"] = time.monotonic()
+    return _snapshot["years"], _snapshot["days"]
+
+
+class WorkCalendar:
+    """The working-day rule: the calendar's exceptions, else Monday to Friday. Remembers the
+    years it had no data for, so a deadline can say it may change."""
+
+    def __init__(self):
+        self.known_years, self.exceptions = _calendar_data()
         self.missing_years: set[int] = set()
 
-    def _widen(self, day: date):
-        """Load another stretch of exceptions when a computation walks past the snapshot."""
-        start, end = min(day, self.start) - timedelta(days=60), max(day, self.end) + timedelta(days=60)
-        self.exceptions = dict(
-            CalendarDay.objects.filter(date__gte=start, date__lte=end).values_list("date", "is_workday")
-        )
-        self.start, self.end = start, end
-
     def is_workday(self, day: date) -> bool:
-        if not self.start <= day <= self.end:
-            self._widen(day)
         if day.year not in self.known_years:
             self.missing_years.add(day.year)
             return day.weekday() < 5
@@ -60,7 +66,7 @@ def shift_working_days(calendar: "WorkCalendar", start: date, days: int) -> date
 
 def add_working_days(start: date, days: int) -> Deadline:
     """The date `days` working days after `start` (start itself is not counted)."""
-    calendar = WorkCalendar(start, start + timedelta(days=days * 2 + 40))
+    calendar = WorkCalendar()
     return Deadline(shift_working_days(calendar, start, days), tuple(sorted(calendar.missing_years)))
 
 
@@ -71,6 +77,6 @@ def working_days_between(start: date, end: date) -> int:
     sign = 1
     if end < start:
         start, end, sign = end, start, -1
-    calendar = WorkCalendar(start, end)
+    calendar = WorkCalendar()
     count = sum(1 for n in range(1, (end - start).days + 1) if calendar.is_workday(start + timedelta(days=n)))
     return sign * count

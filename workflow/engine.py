@@ -9,7 +9,7 @@ from django.db.models import Q
 from django.http import Http404
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django_fsm import ConcurrentTransition, can_proceed, has_transition_perm
+from django_fsm import ConcurrentTransition
 from viewflow.workflow.exceptions import FlowLockFailed
 from viewflow.workflow.models import Process, Task
 from viewflow.workflow.status import PROCESS, STATUS
@@ -74,7 +74,7 @@ def start_case(model, *, actor: Actor, number_factory, **fields):
         AuditChain.objects.create(key=audit.case_chain(case.pk))
         event = audit.record(action="create", user=actor.user, case=case, to_state=case.status, ip=actor.ip,
                              data={"unit": case.unit_id})
-        _sync_tasks(case, actor, event)
+        _sync_tasks(case, actor, event, waited=set())
     return case
 
 
@@ -117,25 +117,32 @@ def perform(model, case_id, action: str, *, actor: Actor, **params):
         if not case.is_open:
             raise already
         # The role is checked before the state, so a wrong role always gets 403, never 409.
-        if not any(t.has_perm(case, actor.user) for t in method._django_fsm.transitions.values()):
+        meta = method._django_fsm
+        current = meta.get_transition(case.status)
+        candidates = [current] if current is not None else meta.transitions.values()
+        if not any(t.has_perm(case, actor.user) for t in candidates):
             raise Denied(actor, action=action, case=case)
-        if not can_proceed(method, check_conditions=False):
+        if current is None:
             raise already
-        if not can_proceed(method):
+        if not meta.conditions_met(case, case.status):
             raise AlreadyHandled(_("This request has already been decided."))
-        if not has_transition_perm(method, actor.user):
-            raise Denied(actor, action=action, case=case)
+        flow = case.flow_class.instance
         from_state, ladder_before = case.status, (case.deadline, escalation.in_ladder(case))
+        waited = flow.waits(case, pending_requests(case))
+        fields = [f for f in case._meta.concrete_fields if not f.primary_key]
+        before = {f.attname: getattr(case, f.attname) for f in fields}
         change = method(actor=actor, **params) or Change()
         case.updated_at = timezone.now()
         if (case.deadline, escalation.in_ladder(case)) != ladder_before:
             # A new deadline (issue, granted extension) restarts the count; leaving the
             # unit's hands or closing stops the ladder.
             case.next_rung_on = escalation.next_rung_on(case)
-        case.save()
+        # Only the columns that changed, so a transition touching the base table alone
+        # does not rewrite the process table too.
+        case.save(update_fields=[f.name for f in fields if getattr(case, f.attname) != before[f.attname]])
         event = audit.record(action=action, user=actor.user, case=case, from_state=from_state,
                              to_state=case.status, reason=change.reason, ip=actor.ip, data=change.data)
-        _sync_tasks(case, actor, event)
+        _sync_tasks(case, actor, event, waited=waited)
         if not case.is_open:
             finished = PROCESS.CANCELED if case.status == "cancelled" else PROCESS.DONE
             Process.objects.filter(pk=case.pk).update(status=finished, finished=case.updated_at)
@@ -153,38 +160,41 @@ def _unit_content_type():
     return ContentType.objects.get_for_model(Unit)
 
 
-def _sync_tasks(case, actor: Actor, event):
-    """Make the open viewflow tasks match what the case's state says is awaited."""
+def _task_filter(case, flow, waits) -> Q:
+    query = Q(pk__in=[])
+    for w in waits:
+        query |= Q(flow_task=flow.node(w.node), owner_permission=w.role, owner_permission_obj_pk=str(w.unit_id))
+    return Q(process_id=case.pk, status__in=[STATUS.NEW, STATUS.ASSIGNED]) & query
+
+
+def _sync_tasks(case, actor: Actor, event, waited: set):
+    """Close the viewflow tasks the new state no longer awaits and open the new ones.
+
+    `waited` is what the state before the change awaited; the tasks follow from the
+    state, so they are diffed rather than read back.
+    """
     flow = case.flow_class.instance
     expected = flow.waits(case, pending_requests(case))
-    open_tasks = list(Task.objects.filter(process_id=case.pk, status__in=[STATUS.NEW, STATUS.ASSIGNED]))
-    done, cancelled = [], []
-    for task in open_tasks:
-        key = (task.flow_task.name, task.owner_permission, int(task.owner_permission_obj_pk))
-        match = next((w for w in expected if (w.node, w.role, w.unit_id) == key), None)
-        if match is not None:
-            expected.discard(match)
-        elif task.owner_permission == actor.user.role and int(task.owner_permission_obj_pk) == actor.user.unit_id:
-            done.append(task.pk)
-        else:
-            cancelled.append(task.pk)
+    removed, added = waited - expected, expected - waited
     now = timezone.now()
+    user = actor.user
+    done = {w for w in removed if w.role == user.role and w.unit_id == user.unit_id}
     if done:
-        Task.objects.filter(pk__in=done).update(status=STATUS.DONE, owner=actor.user, finished=now)
-    if cancelled:
-        Task.objects.filter(pk__in=cancelled).update(status=STATUS.CANCELED, finished=now)
-    if not expected:
+        Task.objects.filter(_task_filter(case, flow, done)).update(status=STATUS.DONE, owner=user, finished=now)
+    if removed - done:
+        Task.objects.filter(_task_filter(case, flow, removed - done)).update(status=STATUS.CANCELED, finished=now)
+    if not added:
         return
     content_type = _unit_content_type()
     new_tasks = [
         Task(process_id=case.pk, flow_task=flow.node(w.node), flow_task_type="HUMAN",
              status=STATUS.NEW, created=now, owner_permission=w.role,
              owner_permission_content_type=content_type, owner_permission_obj_pk=str(w.unit_id))
-        for w in expected
+        for w in added
     ]
     Task.objects.bulk_create(new_tasks)
     who = Q(pk__in=[])
-    for w in expected:
+    for w in added:
         who |= Q(role=w.role, unit_id=w.unit_id)
     notify.queue(case=case, who=who, key=f"ev:{event.pk}",
                  subject=_("To do: %(number)s %(title)s") % {"number": case.number, "title": case.title})

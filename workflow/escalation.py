@@ -6,7 +6,8 @@ Each case stores the highest rung reached and the day its next rung falls due
 (``next_rung_on``, indexed), so a sweep reads only the cases that are due. Each rung is
 an ``Escalation`` row with a unique (case, rung) key, written under the case's row lock.
 """
-from datetime import date, timedelta
+import time
+from datetime import date
 
 from django.db import transaction
 from django.utils import timezone
@@ -30,15 +31,24 @@ TOLD = {
 PROPOSALS = {Rung.INTERVIEW: Proposal.Kind.INTERVIEW, Rung.ACCOUNTABILITY: Proposal.Kind.ACCOUNTABILITY}
 
 
+_policies: dict = {"loaded": -1e9, "rows": {}}
+
+
+def forget_policies(**_kwargs):
+    _policies["loaded"] = -1e9
+
+
 def policy_for(case_type: str) -> EscalationPolicy:
-    return EscalationPolicy.objects.filter(case_type=case_type).first() or EscalationPolicy(case_type=case_type)
+    """The case type's policy (or the defaults), from a table kept in memory for a minute."""
+    if time.monotonic() - _policies["loaded"] > 60:
+        _policies["rows"] = {p.case_type: p for p in EscalationPolicy.objects.all()}
+        _policies["loaded"] = time.monotonic()
+    return _policies["rows"].get(case_type) or EscalationPolicy(case_type=case_type)
 
 
 def rung_dates(deadline: date, policy: EscalationPolicy) -> dict[int, date]:
     """The day each rung falls due for a deadline, in working days."""
-    span = policy.red_after + policy.interview_after + policy.accountability_after
-    calendar = WorkCalendar(deadline - timedelta(days=policy.remind_before * 2 + 20),
-                            deadline + timedelta(days=span * 2 + 40))
+    calendar = WorkCalendar()
     red = shift_working_days(calendar, deadline, policy.red_after)
     interview = shift_working_days(calendar, red, policy.interview_after)
     return {

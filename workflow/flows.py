@@ -61,4 +61,6 @@ class CaseFlow(Flow):
 
 
 def pending_requests(case):
+    if not case.open_requests:
+        return []
     return list(CaseRequest.objects.filter(case_id=case.pk, status=CaseRequest.Status.PENDING))

@@ -58,6 +58,8 @@ class SideRequestsMixin(models.Model):
 
     def pending_request(self, kind) -> CaseRequest | None:
         """The pending request of `kind`, read once per loaded case."""
+        if not self.open_requests:
+            return None
         if not hasattr(self, "_pending_cache"):
             self._pending_cache = {r.kind: r for r in CaseRequest.objects.filter(
                 case_id=self.pk, status=CaseRequest.Status.PENDING)}
@@ -83,6 +85,7 @@ class SideRequestsMixin(models.Model):
             req.status = CaseRequest.Status.GRANTED if approve else CaseRequest.Status.REJECTED
             req.decided_at = timezone.now()
             req.save(update_fields=["status", "decided_at"])
+            self.open_requests = max(0, self.open_requests - 1)
         return req
 
     # Extension -----------------------------------------------------------------------
@@ -101,6 +104,7 @@ class SideRequestsMixin(models.Model):
         if self._pending(CaseRequest.Kind.EXTENSION):
             raise AlreadyHandled(_("An extension request is already pending."))
         self._forget_pending()
+        self.open_requests += 1
         CaseRequest.objects.create(case=self, kind=CaseRequest.Kind.EXTENSION, chain=EXTENSION_CHAIN,
                                    requested_by=actor.user, reason=reason, new_deadline=new_deadline)
         return Change(reason=reason, data={"new_deadline": new_deadline.isoformat()})
@@ -131,6 +135,7 @@ class SideRequestsMixin(models.Model):
         if self._pending(CaseRequest.Kind.CANCEL):
             raise AlreadyHandled(_("A cancellation request is already pending."))
         self._forget_pending()
+        self.open_requests += 1
         CaseRequest.objects.create(case=self, kind=CaseRequest.Kind.CANCEL, chain=CANCEL_CHAIN,
                                    requested_by=actor.user, reason=reason)
         return Change(reason=reason)
@@ -151,6 +156,8 @@ class SideRequestsMixin(models.Model):
 
     def _close_pending_requests(self):
         """A case that ends leaves no request waiting."""
-        CaseRequest.objects.filter(case_id=self.pk, status=CaseRequest.Status.PENDING).update(
-            status=CaseRequest.Status.REJECTED, decided_at=timezone.now()
-        )
+        if self.open_requests:
+            CaseRequest.objects.filter(case_id=self.pk, status=CaseRequest.Status.PENDING).update(
+                status=CaseRequest.Status.REJECTED, decided_at=timezone.now()
+            )
+            self.open_requests = 0

@@ -150,7 +150,7 @@ class CaseDetailSerializer(CaseListSerializer):
         fields = CaseListSerializer.Meta.fields + [
             "description", "requirement", "source_label", "basis", "supervisor_unit", "created_by",
             "deadline_days", "calendar_warning", "long_term", "report_every_days", "returns", "signed_at",
-            "submitted_at", "updated_at", "evidence", "comments", "pending_requests", "available_actions",
+            "updated_at", "evidence", "comments", "pending_requests", "available_actions",
             "may_upload",
         ]
 

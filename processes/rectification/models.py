@@ -90,8 +90,6 @@ class RectificationCase(SideRequestsMixin, Case):
     report_every_days = models.PositiveSmallIntegerField(_("progress report every (days)"), default=30)
     returns = models.PositiveSmallIntegerField(_("times returned"), default=0)
     batch = models.ForeignKey(DispatchBatch, null=True, blank=True, on_delete=models.PROTECT, related_name="cases")
-    signed_at = models.DateTimeField(_("signed"), null=True, blank=True)
-    submitted_at = models.DateTimeField(_("submitted"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("rectification case")
@@ -146,7 +144,6 @@ class RectificationCase(SideRequestsMixin, Case):
         if not Evidence.objects.filter(case_id=self.pk).exists():
             raise ActionError(_g("Upload at least one piece of evidence before submitting."))
         ProgressReport.objects.create(case=self, author=actor.user, body=text, final=True)
-        self.submitted_at = timezone.now()
         return Change(reason=text)
 
     @transition(field="status", source=State.PENDING_HEAD, target=State.SUBMITTED, permission=UNIT_HEAD)

@@ -65,8 +65,11 @@ class Case(ConcurrentTransitionMixin, models.Model):
     created_at = models.DateTimeField(_("created"), default=timezone.now)
     updated_at = models.DateTimeField(_("updated"), default=timezone.now)
     issued_at = models.DateTimeField(_("issued"), null=True, blank=True)
+    signed_at = models.DateTimeField(_("signed for"), null=True, blank=True)
     closed_at = models.DateTimeField(_("closed"), null=True, blank=True)
     # Escalation ladder: the highest rung reached and the day the next one falls due.
+    # Side requests awaiting a decision; lets a transition skip looking for them when zero.
+    open_requests = models.PositiveSmallIntegerField(default=0)
     rung = models.PositiveSmallIntegerField(_("escalation rung"), default=0, choices=[(0, _("None"))] + Rung.choices)
     next_rung_on = models.DateField(null=True, blank=True, db_index=True)
 
