@@ -187,3 +187,28 @@ def test_flow__closed_case_takes_no_more_actions(world):
         services.case_act(actor=world.actor("inspector"), case_id=case.pk, action="request_cancel", reason="x")
     with pytest.raises(ActionError):
         services.case_add_evidence(actor=world.actor("handler_a"), case_id=case.pk, upload=upload())
+
+
+def test_dispatch__bulk_rows_match_one_by_one_creation(world):
+    # given: the same problem sent to two units in bulk, and to each unit one by one
+    from processes.rectification.models import DispatchBatch
+
+    bulk = services.case_dispatch(actor=world.actor("inspector"), units=[world.county_a, world.county_b],
+                                  title="t", description="d", requirement="r")
+    single = [services.case_create(actor=world.actor("inspector"), unit=u, title="t", description="d",
+                                   requirement="r", issue=True) for u in (world.county_a, world.county_b)]
+
+    def shape(case):
+        case = RectificationCase.objects.get(pk=case.pk)
+        events = list(AuditEvent.objects.filter(case_id=case.pk).order_by("seq")
+                      .values_list("seq", "action", "from_state", "to_state", "actor_id"))
+        outbox = sorted(OutboxMessage.objects.filter(case_id=case.pk).values_list("recipient_id", "channel"))
+        return (case.status, case.unit_id, case.deadline, case.next_rung_on, case.issued_at is not None,
+                events, open_tasks(case), outbox)
+
+    # then
+    assert [shape(c) for c in bulk] == [shape(c) for c in single]
+    assert DispatchBatch.objects.get().cases.count() == 2
+    from workflow.audit import verify
+
+    assert verify() == []

@@ -111,3 +111,26 @@ def verify(chunk_size=5000) -> list[Break]:
         if seq and key not in seen:
             breaks.append(Break(key, 1, None, f"chain head says {seq} events, found none"))
     return breaks
+
+
+def start_chains(events: list[AuditEvent]) -> list[AuditEvent]:
+    """Write the first events of brand-new case chains in bulk (one query for events, one for
+    heads). `events` are unsaved, grouped by case in order; seq, links and hashes are set here."""
+    heads: dict[str, tuple[int, str]] = {}
+    for event in events:
+        seq, prev = heads.get(event.chain, (0, GENESIS))
+        event.seq, event.prev_hash = seq + 1, prev
+        event.hash = compute_hash(event)
+        heads[event.chain] = (event.seq, event.hash)
+    AuditEvent.objects.bulk_create(events)
+    AuditChain.objects.bulk_create([AuditChain(key=k, seq=s, last_hash=h) for k, (s, h) in heads.items()])
+    return events
+
+
+def event_for(*, action, user, case, from_state="", to_state="", reason="", ip=None, data=None) -> AuditEvent:
+    """An unsaved event with the actor's snapshot, for start_chains."""
+    unit = getattr(user, "unit", None)
+    return AuditEvent(chain=case_chain(case.pk), case_id=case.pk, actor_id=user.pk, actor_name=user.display_name,
+                      actor_role=user.role or "", unit_id=getattr(unit, "pk", None),
+                      unit_name=getattr(unit, "name", "") or "", action=action, from_state=from_state,
+                      to_state=to_state, reason=reason, ip=ip, data=data or {})

@@ -64,8 +64,12 @@ class Denied(PermissionDenied):
                           from_state=case.status, ip=actor.ip)
 
 
-def start_case(model, *, actor: Actor, number_factory, **fields):
-    """Create a case in its initial state with its viewflow process, audit chain and event."""
+def start_case(model, *, actor: Actor, number_factory, then: str | None = None, **fields):
+    """Create a case in its initial state with its viewflow process, audit chain and event.
+
+    With `then`, that transition follows in the same transaction (e.g. "issue"), and the
+    initial state's tasks are never opened.
+    """
     flow_class = model.flow_class
     with transaction.atomic():
         process = Process.objects.create(flow_class=flow_class, status=PROCESS.NEW)
@@ -74,8 +78,56 @@ def start_case(model, *, actor: Actor, number_factory, **fields):
         AuditChain.objects.create(key=audit.case_chain(case.pk))
         event = audit.record(action="create", user=actor.user, case=case, to_state=case.status, ip=actor.ip,
                              data={"unit": case.unit_id})
+        if then:
+            return perform(model, case.pk, then, actor=actor, _waited=set())
         _sync_tasks(case, actor, event, waited=set())
     return case
+
+
+def start_cases_bulk(model, *, actor: Actor, number_factory, units, action: str, **fields) -> list:
+    """Create one case per unit and run `action` on each, as start_case(then=action) would,
+    writing every kind of row with one bulk statement: processes, cases, audit events, tasks
+    and outbox rows. The rows and events are the same as those of the one-by-one path."""
+    flow = model.flow_class.instance
+    now = timezone.now()
+    with transaction.atomic():
+        processes = Process.objects.bulk_create(
+            [Process(flow_class=model.flow_class, status=PROCESS.NEW, created=now) for _ in units])
+        cases = [model(process=p, created_by=actor.user, number=number_factory(p.pk), unit=unit,
+                       created_at=now, updated_at=now, **fields) for p, unit in zip(processes, units)]
+        events = []
+        for case in cases:
+            setattr(case, model._meta.pk.attname, case.process_id)  # a child row shares the base row's key
+            events.append(audit.event_for(action="create", user=actor.user, case=case, to_state=case.status,
+                                          ip=actor.ip, data={"unit": case.unit_id}))
+            from_state = case.status
+            change = getattr(case, action)(actor=actor) or Change()
+            case.next_rung_on = escalation.next_rung_on(case)
+            events.append(audit.event_for(action=action, user=actor.user, case=case, from_state=from_state,
+                                          to_state=case.status, reason=change.reason, ip=actor.ip, data=change.data))
+        bulk_insert_cases(model, cases)
+        audit.start_chains(events)
+        waits = [(case, w) for case in cases for w in flow.waits(case)]
+        content_type = _unit_content_type()
+        Task.objects.bulk_create([
+            Task(process_id=case.pk, flow_task=flow.node(w.node), flow_task_type="HUMAN", status=STATUS.NEW,
+                 created=now, owner_permission=w.role, owner_permission_content_type=content_type,
+                 owner_permission_obj_pk=str(w.unit_id)) for case, w in waits])
+        notify.queue_many([
+            (case, [(w.role, w.unit_id)], f"ev:{events[2 * n + 1].pk}",
+             _("To do: %(number)s %(title)s") % {"number": case.number, "title": case.title})
+            for n, case in enumerate(cases) for w in flow.waits(case)])
+    return cases
+
+
+def bulk_insert_cases(model, cases):
+    """bulk_create for a multi-table case model: the base rows, then the type's own rows."""
+    Case = model._meta.get_parent_list()[0] if model._meta.parents else model
+    base_fields = [f for f in Case._meta.concrete_fields]
+    Case.objects.bulk_create([Case(**{f.attname: getattr(c, f.attname) for f in base_fields}) for c in cases])
+    if model is not Case:
+        local = [f for f in model._meta.local_concrete_fields]
+        model.objects._insert(cases, fields=local, using=transaction.get_connection().alias)
 
 
 @contextmanager
@@ -101,7 +153,7 @@ def locked_case(model, case_id, *, actor: Actor, action: str):
         raise AlreadyHandled(_("This case has already been handled by someone else."))
 
 
-def perform(model, case_id, action: str, *, actor: Actor, **params):
+def perform(model, case_id, action: str, *, actor: Actor, _waited: set | None = None, **params):
     """Run the FSM transition `action` on a case: state, tasks, audit event and outbox rows
     in one transaction.
 
@@ -128,7 +180,7 @@ def perform(model, case_id, action: str, *, actor: Actor, **params):
             raise AlreadyHandled(_("This request has already been decided."))
         flow = case.flow_class.instance
         from_state, ladder_before = case.status, (case.deadline, escalation.in_ladder(case))
-        waited = flow.waits(case, pending_requests(case))
+        waited = flow.waits(case, pending_requests(case)) if _waited is None else _waited
         fields = [f for f in case._meta.concrete_fields if not f.primary_key]
         before = {f.attname: getattr(case, f.attname) for f in fields}
         change = method(actor=actor, **params) or Change()
@@ -193,8 +245,5 @@ def _sync_tasks(case, actor: Actor, event, waited: set):
         for w in added
     ]
     Task.objects.bulk_create(new_tasks)
-    who = Q(pk__in=[])
-    for w in added:
-        who |= Q(role=w.role, unit_id=w.unit_id)
-    notify.queue(case=case, who=who, key=f"ev:{event.pk}",
+    notify.queue(case=case, who=[(w.role, w.unit_id) for w in added], key=f"ev:{event.pk}",
                  subject=_("To do: %(number)s %(title)s") % {"number": case.number, "title": case.title})

@@ -1,6 +1,7 @@
 """Queueing notifications as outbox rows (inside the caller's transaction) and delivering them."""
 import logging
 import threading
+from collections import defaultdict
 from datetime import timedelta
 
 from django.conf import settings
@@ -17,28 +18,42 @@ Channel = OutboxMessage.Channel
 MAX_ATTEMPTS = 5
 
 
-def recipients(case, pairs) -> Q:
-    """Users holding `role` in the case's responsible unit ("unit") or supervising unit ("supervisor")."""
+def recipients(case, pairs) -> list[tuple[str, int]]:
+    """(role, unit id) for each (role, "unit" | "supervisor"): the case's responsible or supervising unit."""
+    return [(role, case.unit_id if where == "unit" else case.supervisor_unit_id) for role, where in pairs]
+
+
+def queue(*, case, who, subject: str, key: str) -> int:
+    """Write one outbox row per holder of each (role, unit id) in `who` and each channel they
+    chose. Duplicate keys are ignored, so queueing the same event twice sends nothing twice.
+    The relay runs after commit."""
+    return queue_many([(case, who, key, subject)])
+
+
+def queue_many(items) -> int:
+    """queue() for many events: `items` are (case, who, key, subject). One query for the
+    recipients and one insert, whatever the number of events."""
+    items = list(items)
+    pairs = {pair for _case, who, _key, _subject in items for pair in who}
+    if not pairs:
+        return 0
     query = Q(pk__in=[])
-    for role, where in pairs:
-        unit_id = case.unit_id if where == "unit" else case.supervisor_unit_id
+    for role, unit_id in pairs:
         query |= Q(role=role, unit_id=unit_id)
-    return query
-
-
-def queue(*, case, who: Q, subject: str, key: str, body: str = "") -> int:
-    """Write one outbox row per recipient and chosen channel. Duplicate keys are ignored, so
-    queueing the same event twice sends nothing twice. The relay runs after commit."""
-    users = User.objects.filter(who, is_active=True).values_list(
-        "pk", "notify_in_app", "notify_email", "email", "notify_sms", "phone")
+    holders = defaultdict(list)
+    for row in User.objects.filter(query, is_active=True).values_list(
+            "pk", "role", "unit_id", "notify_in_app", "notify_email", "email", "notify_sms", "phone"):
+        holders[(row[1], row[2])].append(row)
     now = timezone.now()
     rows = []
-    for pk, in_app, email, address, sms, phone in users:
-        chosen = [(Channel.IN_APP, in_app), (Channel.EMAIL, email and address), (Channel.SMS, sms and phone)]
-        rows += [OutboxMessage(key=f"{key}:{pk}:{channel}", channel=channel, recipient_id=pk,
-                               case_id=getattr(case, "pk", None), subject=subject[:200], body=body,
-                               created_at=now, next_attempt_at=now)
-                 for channel, wanted in chosen if wanted]
+    for case, who, key, subject in items:
+        for pair in set(who):
+            for pk, _role, _unit, in_app, email, address, sms, phone in holders[pair]:
+                chosen = [(Channel.IN_APP, in_app), (Channel.EMAIL, email and address), (Channel.SMS, sms and phone)]
+                rows += [OutboxMessage(key=f"{key}:{pk}:{channel}", channel=channel, recipient_id=pk,
+                                       case_id=getattr(case, "pk", None), subject=subject[:200],
+                                       created_at=now, next_attempt_at=now)
+                         for channel, wanted in chosen if wanted]
     if rows:
         OutboxMessage.objects.bulk_create(rows, ignore_conflicts=True)
         transaction.on_commit(enqueue_relay)

@@ -30,20 +30,22 @@ def case_create(*, actor: Actor, unit: Unit, title: str, description: str, requi
     """Open a draft case for one unit; with ``issue=True`` it is issued in the same step."""
     _check_inspector(actor)
     _check_target(actor, unit)
+    return engine.start_case(RectificationCase, actor=actor, number_factory=_number_factory(),
+                             then="issue" if issue else None, unit=unit,
+                             **_fields(actor, title, description, requirement, source, basis, deadline_days, batch))
+
+
+def _number_factory():
+    year = timezone.localdate().year
+    return lambda pk: f"整改〔{year}〕{pk}号"
+
+
+def _fields(actor, title, description, requirement, source, basis, deadline_days, batch):
     if not (1 <= int(deadline_days) <= 365):
         raise ActionError(_("The time allowed must be between 1 and 365 working days."))
-    year = timezone.localdate().year
-    with transaction.atomic():
-        case = engine.start_case(
-            RectificationCase, actor=actor, case_type=CASE_TYPE, unit=unit,
-            supervisor_unit=actor.user.unit, title=title.strip(), description=description.strip(),
-            requirement=requirement.strip(), source=source, basis=basis.strip(),
-            deadline_days=int(deadline_days), batch=batch,
-            number_factory=lambda pk: f"整改〔{year}〕{pk}号",
-        )
-        if issue:
-            case = engine.perform(RectificationCase, case.pk, "issue", actor=actor)
-    return case
+    return dict(case_type=CASE_TYPE, supervisor_unit=actor.user.unit, title=title.strip(),
+                description=description.strip(), requirement=requirement.strip(), source=source,
+                basis=basis.strip(), deadline_days=int(deadline_days), batch=batch)
 
 
 def case_dispatch(*, actor: Actor, units: list[Unit], title: str, description: str, requirement: str,
@@ -54,13 +56,12 @@ def case_dispatch(*, actor: Actor, units: list[Unit], title: str, description: s
         raise ActionError(_("Choose at least one unit."))
     for unit in units:
         _check_target(actor, unit)
+    fields = _fields(actor, title, description, requirement, source, basis, deadline_days, None)
     with transaction.atomic():
         batch = DispatchBatch.objects.create(title=title.strip()[:200], created_by=actor.user)
-        return [
-            case_create(actor=actor, unit=unit, title=title, description=description, requirement=requirement,
-                        source=source, basis=basis, deadline_days=deadline_days, batch=batch, issue=True)
-            for unit in units
-        ]
+        return engine.start_cases_bulk(
+            RectificationCase, actor=actor, number_factory=_number_factory(), units=units, action="issue",
+            **{**fields, "batch": batch})
 
 
 def case_act(*, actor: Actor, case_id: int, action: str, **params) -> RectificationCase:
