@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from django.db import transaction
 
-from .models import AuditChain, AuditEvent
+from .models import AuditChain, AuditEvent, Case
 
 GENESIS = "0" * 64
 SYSTEM_CHAIN = "system"
@@ -31,28 +31,51 @@ def compute_hash(event: AuditEvent) -> str:
     return hashlib.sha256(payload.encode("utf-8")).hexdigest()
 
 
+def _event(*, chain, seq, prev, action, user, case, outcome, from_state, to_state, reason, ip, data):
+    unit = getattr(user, "unit", None) if user is not None else None
+    event = AuditEvent(
+        chain=chain, seq=seq, case_id=getattr(case, "pk", None), actor_id=getattr(user, "pk", None),
+        actor_name=(user.display_name if user is not None and user.pk else ""),
+        actor_role=getattr(user, "role", "") or "",
+        unit_id=getattr(unit, "pk", None), unit_name=getattr(unit, "name", "") or "",
+        action=action, outcome=outcome, from_state=from_state or "", to_state=to_state or "",
+        reason=reason or "", ip=ip, data=data or {}, prev_hash=prev,
+    )
+    event.hash = compute_hash(event)
+    return event
+
+
 def record(*, action, user=None, case=None, outcome=AuditEvent.Outcome.OK, from_state="",
-           to_state="", reason="", ip=None, data=None, chain=None) -> AuditEvent:
-    """Append one event to its chain. Runs inside the caller's transaction when there is one."""
-    chain_key = chain or (case_chain(case.pk) if case is not None else SYSTEM_CHAIN)
+           to_state="", reason="", ip=None, data=None, defer_head=False) -> AuditEvent:
+    """Append one event to its chain, inside the caller's transaction when there is one.
+
+    A case's chain head lives on the case row. When the caller holds the case's lock
+    (``case._audit_locked``) the head is read from the loaded case, and with
+    ``defer_head`` the caller's own save of the case writes the new head, so recording
+    costs one INSERT. Events without a case go to the system chain.
+    """
+    fields = dict(action=action, user=user, case=case, outcome=outcome, from_state=from_state,
+                  to_state=to_state, reason=reason, ip=ip, data=data)
     with transaction.atomic(savepoint=False):
-        head = AuditChain.objects.select_for_update().filter(key=chain_key).first()
-        if head is None:
-            head, _ = AuditChain.objects.get_or_create(key=chain_key)
-            head = AuditChain.objects.select_for_update().get(key=chain_key)
-        unit = getattr(user, "unit", None) if user is not None else None
-        event = AuditEvent(
-            chain=chain_key, seq=head.seq + 1, case_id=getattr(case, "pk", None),
-            actor_id=getattr(user, "pk", None),
-            actor_name=(user.display_name if user is not None and user.pk else ""),
-            actor_role=getattr(user, "role", "") or "",
-            unit_id=getattr(unit, "pk", None), unit_name=getattr(unit, "name", "") or "",
-            action=action, outcome=outcome, from_state=from_state or "", to_state=to_state or "",
-            reason=reason or "", ip=ip, data=data or {}, prev_hash=head.last_hash,
-        )
-        event.hash = compute_hash(event)
+        if case is None:
+            head = AuditChain.objects.select_for_update().filter(key=SYSTEM_CHAIN).first()
+            if head is None:
+                AuditChain.objects.get_or_create(key=SYSTEM_CHAIN)
+                head = AuditChain.objects.select_for_update().get(key=SYSTEM_CHAIN)
+            event = _event(chain=SYSTEM_CHAIN, seq=head.seq + 1, prev=head.last_hash, **fields)
+            event.save(force_insert=True)
+            AuditChain.objects.filter(key=SYSTEM_CHAIN).update(seq=event.seq, last_hash=event.hash)
+            return event
+        if getattr(case, "_audit_locked", False):
+            seq, prev = case.audit_seq, case.audit_hash
+        else:
+            seq, prev = Case.objects.select_for_update().filter(pk=case.pk).values_list(
+                "audit_seq", "audit_hash").get()
+        event = _event(chain=case_chain(case.pk), seq=seq + 1, prev=prev, **fields)
         event.save(force_insert=True)
-        AuditChain.objects.filter(key=chain_key).update(seq=event.seq, last_hash=event.hash)
+        case.audit_seq, case.audit_hash = event.seq, event.hash
+        if not defer_head:
+            Case.objects.filter(pk=case.pk).update(audit_seq=event.seq, audit_hash=event.hash)
     return event
 
 
@@ -72,6 +95,8 @@ def verify(chunk_size=5000) -> list[Break]:
     """Check every chain; returns the first break of each broken chain, in chain order."""
     heads = {key: (seq, last_hash)
              for key, seq, last_hash in AuditChain.objects.values_list("key", "seq", "last_hash")}
+    heads.update({case_chain(pk): (seq, last_hash) for pk, seq, last_hash in
+                  Case.objects.filter(audit_seq__gt=0).values_list("pk", "audit_seq", "audit_hash").iterator()})
     breaks: list[Break] = []
     chain, expected_seq, prev, broken = None, 1, GENESIS, False
     seen = set()
@@ -113,17 +138,19 @@ def verify(chunk_size=5000) -> list[Break]:
     return breaks
 
 
-def start_chains(events: list[AuditEvent]) -> list[AuditEvent]:
-    """Write the first events of brand-new case chains in bulk (one query for events, one for
-    heads). `events` are unsaved, grouped by case in order; seq, links and hashes are set here."""
-    heads: dict[str, tuple[int, str]] = {}
+def start_chains(events: list[AuditEvent], cases) -> list[AuditEvent]:
+    """Write the first events of brand-new case chains in bulk. `events` are unsaved and in
+    order per case; seq, links and hashes are set here, and each case in `cases` gets its
+    chain head (so insert the cases after this)."""
+    heads: dict[int, tuple[int, str]] = {}
     for event in events:
-        seq, prev = heads.get(event.chain, (0, GENESIS))
+        seq, prev = heads.get(event.case_id, (0, GENESIS))
         event.seq, event.prev_hash = seq + 1, prev
         event.hash = compute_hash(event)
-        heads[event.chain] = (event.seq, event.hash)
-    AuditEvent.objects.bulk_create(events)
-    AuditChain.objects.bulk_create([AuditChain(key=k, seq=s, last_hash=h) for k, (s, h) in heads.items()])
+        heads[event.case_id] = (event.seq, event.hash)
+    for case in cases:
+        case.audit_seq, case.audit_hash = heads.get(case.pk, (0, GENESIS))
+    AuditEvent.objects.bulk_create(events, batch_size=5000)
     return events
 
 

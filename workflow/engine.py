@@ -4,7 +4,7 @@ from dataclasses import dataclass, field
 
 from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import PermissionDenied
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.http import Http404
 from django.utils import timezone
@@ -16,7 +16,7 @@ from viewflow.workflow.status import PROCESS, STATUS
 
 from . import audit, escalation, notify
 from .flows import pending_requests
-from .models import AuditChain, Unit, User
+from .models import Unit, User
 from .models.units import can_see_unit
 
 
@@ -75,7 +75,7 @@ def start_case(model, *, actor: Actor, number_factory, then: str | None = None, 
         process = Process.objects.create(flow_class=flow_class, status=PROCESS.NEW)
         case = model(process=process, created_by=actor.user, number=number_factory(process.pk), **fields)
         case.save(force_insert=True)
-        AuditChain.objects.create(key=audit.case_chain(case.pk))
+        case._audit_locked = True  # a row no one else can see yet
         event = audit.record(action="create", user=actor.user, case=case, to_state=case.status, ip=actor.ip,
                              data={"unit": case.unit_id})
         if then:
@@ -105,8 +105,8 @@ def start_cases_bulk(model, *, actor: Actor, number_factory, units, action: str,
             case.next_rung_on = escalation.next_rung_on(case)
             events.append(audit.event_for(action=action, user=actor.user, case=case, from_state=from_state,
                                           to_state=case.status, reason=change.reason, ip=actor.ip, data=change.data))
+        audit.start_chains(events, cases)
         bulk_insert_cases(model, cases)
-        audit.start_chains(events)
         waits = [(case, w) for case in cases for w in flow.waits(case)]
         content_type = _unit_content_type()
         Task.objects.bulk_create([
@@ -143,13 +143,19 @@ def locked_case(model, case_id, *, actor: Actor, action: str):
             case = model.objects.select_related("unit", "supervisor_unit").filter(pk=case_id).first()
             if case is None or not can_see_unit(actor.user, case.unit):
                 raise NotVisible(actor, action=action, target="case", object_id=case_id)
-            yield case
+            case._audit_locked = True
+            try:
+                yield case
+            finally:
+                case._audit_locked = False
     except (NotVisible, Denied) as exc:
         audit.record(**exc.audit)  # the transaction above rolled back; the refusal stays on record
         raise
     except FlowLockFailed:
         raise AlreadyHandled(_("Someone else is handling this case right now; please try again."))
-    except ConcurrentTransition:
+    except (ConcurrentTransition, IntegrityError):
+        # Without the lock (or past it), a concurrent writer shows up as a stale state or as a
+        # duplicate key (the audit chain's sequence): either way, someone else got there first.
         raise AlreadyHandled(_("This case has already been handled by someone else."))
 
 
@@ -189,11 +195,11 @@ def perform(model, case_id, action: str, *, actor: Actor, _waited: set | None = 
             # A new deadline (issue, granted extension) restarts the count; leaving the
             # unit's hands or closing stops the ladder.
             case.next_rung_on = escalation.next_rung_on(case)
-        # Only the columns that changed, so a transition touching the base table alone
-        # does not rewrite the process table too.
-        case.save(update_fields=[f.name for f in fields if getattr(case, f.attname) != before[f.attname]])
-        event = audit.record(action=action, user=actor.user, case=case, from_state=from_state,
+        event = audit.record(action=action, user=actor.user, case=case, from_state=from_state, defer_head=True,
                              to_state=case.status, reason=change.reason, ip=actor.ip, data=change.data)
+        # Only the columns that changed (the audit head among them), so a transition touching
+        # the base table alone does not rewrite the case type's table too.
+        case.save(update_fields=[f.name for f in fields if getattr(case, f.attname) != before[f.attname]])
         _sync_tasks(case, actor, event, waited=waited)
         if not case.is_open:
             finished = PROCESS.CANCELED if case.status == "cancelled" else PROCESS.DONE

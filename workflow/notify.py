@@ -1,6 +1,7 @@
 """Queueing notifications as outbox rows (inside the caller's transaction) and delivering them."""
 import logging
 import threading
+import time
 from collections import defaultdict
 from datetime import timedelta
 
@@ -16,6 +17,7 @@ from .sms import get_sms_backend
 logger = logging.getLogger(__name__)
 Channel = OutboxMessage.Channel
 MAX_ATTEMPTS = 5
+PUBLISH_INTERVAL = 0.25
 
 
 def recipients(case, pairs) -> list[tuple[str, int]]:
@@ -60,21 +62,64 @@ def queue_many(items) -> int:
     return len(rows)
 
 
-def enqueue_relay():
-    """Ask a worker to relay the outbox. Runs off the request thread, so a broker outage
-    never holds up a web request; the periodic relay catches up when the broker is back."""
+class _Publisher:
+    """One background thread per process that asks the worker to relay the outbox.
+
+    Commits only set a flag, so a web request never waits on the broker (a broker outage
+    included), and a burst of commits becomes one message. The beat's periodic relay
+    catches up on anything published while the broker was away."""
+
+    def __init__(self):
+        self.wanted = threading.Event()
+        self.idle = threading.Event()
+        self.idle.set()
+        self.thread = None
+        self.lock = threading.Lock()
+
+    def request(self):
+        self.idle.clear()
+        self.wanted.set()
+        if self.thread is None or not self.thread.is_alive():
+            with self.lock:
+                if self.thread is None or not self.thread.is_alive():
+                    self.thread = threading.Thread(target=self.run, name="outbox-publisher", daemon=True)
+                    self.thread.start()
+
+    def run(self):
+        while True:
+            self.wanted.wait()
+            self.wanted.clear()
+            publish()
+            # One message covers every commit so far; commits in the next moment share the
+            # next one, so a busy server sends a few messages a second, not one per commit.
+            time.sleep(PUBLISH_INTERVAL)
+            if not self.wanted.is_set():
+                self.idle.set()
+
+    def wait_idle(self, timeout: float) -> bool:
+        """Wait until nothing is waiting to be published (for tests and shutdown)."""
+        return self.idle.wait(timeout)
+
+
+_publisher = _Publisher()
+wait_for_publisher = _publisher.wait_idle
+
+
+def publish():
     from .tasks import relay_outbox
 
-    def publish():
-        try:
-            relay_outbox.apply_async(retry=False)
-        except Exception as exc:  # noqa: BLE001 - broker down; the beat relay will drain the outbox
-            logger.warning("broker unavailable; outbox relay deferred: %r", exc)
+    try:
+        relay_outbox.apply_async(retry=False)
+    except Exception as exc:  # noqa: BLE001 - broker down; the beat relay will drain the outbox
+        logger.warning("broker unavailable; outbox relay deferred: %r", exc)
 
+
+def enqueue_relay():
+    """Called after commit: relay the outbox soon, without waiting for the broker."""
     if getattr(settings, "CELERY_TASK_ALWAYS_EAGER", False):
         publish()
     else:
-        threading.Thread(target=publish, name="outbox-relay", daemon=True).start()
+        _publisher.request()
 
 
 def deliver(msg: OutboxMessage):

@@ -23,6 +23,7 @@ INSTALLED_APPS = [
     "viewflow.workflow",
     "workflow",
     "processes.rectification",
+    "processes.benchmark",
 ]
 
 MIDDLEWARE = [
@@ -134,7 +135,15 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         "store_processed": False,
     }
 else:
-    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
+    # Redis hands a message its worker never acknowledged (the worker died mid-task) to another
+    # worker once the visibility timeout has passed; every task is idempotent, so that is safe.
+    _visibility = env.int("CELERY_VISIBILITY_TIMEOUT", default=3600)
+    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": _visibility}
+    if _visibility < 600:
+        # kombu looks for such messages only every ~100 s by default: look every second, and do
+        # not let a worker that died while looking block the others for 5 minutes.
+        CELERY_BROKER_TRANSPORT_OPTIONS.update(
+            unacked_restore_interval=1, unacked_restore_throttle=1, unacked_mutex_expire=max(5, _visibility))
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True

@@ -11,4 +11,5 @@ AXES_FAILURE_LIMIT = 5
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["TEST"] = {"NAME": env("DUBAN_TEST_SQLITE", default="")} if env("DUBAN_TEST_SQLITE", default="") else {}
 DUBAN_SMS_BACKEND = "workflow.sms.LocmemSmsBackend"
-EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+# A worker process started by the tests may be given another backend (tests/slow_email.py).
+EMAIL_BACKEND = env("DJANGO_EMAIL_BACKEND", default="django.core.mail.backends.locmem.EmailBackend")

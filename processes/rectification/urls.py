@@ -13,3 +13,11 @@ urlpatterns = [
     path("<int:pk>/comment/", views.case_comment, name="comment"),
     path("<int:pk>/notice.pdf", views_pdf.notice_pdf, name="notice"),
 ]
+
+# Downloads of the filtered case list: the Excel ledger (整改台账) and the bulletin (情况通报).
+from . import exports  # noqa: E402
+
+urlpatterns += [
+    path("export.xlsx", exports.export_xlsx, name="export"),
+    path("bulletin.pdf", exports.bulletin_pdf, name="bulletin"),
+]

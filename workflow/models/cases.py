@@ -68,6 +68,9 @@ class Case(ConcurrentTransitionMixin, models.Model):
     signed_at = models.DateTimeField(_("signed for"), null=True, blank=True)
     closed_at = models.DateTimeField(_("closed"), null=True, blank=True)
     # Escalation ladder: the highest rung reached and the day the next one falls due.
+    # Head of this case's audit hash chain, written in the same UPDATE as the state.
+    audit_seq = models.PositiveBigIntegerField(default=0, editable=False)
+    audit_hash = models.CharField(max_length=64, default="0" * 64, editable=False)
     # Side requests awaiting a decision; lets a transition skip looking for them when zero.
     open_requests = models.PositiveSmallIntegerField(default=0)
     rung = models.PositiveSmallIntegerField(_("escalation rung"), default=0, choices=[(0, _("None"))] + Rung.choices)

@@ -1,0 +1,261 @@
+"""The benchmark scenarios. Each returns a dict of figures; targets are ratios taken in the
+same run, never absolute times."""
+import io
+import random
+import time
+from datetime import timedelta
+
+from django.db import connection, transaction
+from django.test import Client
+from django.utils import timezone
+from viewflow.workflow.models import Task
+from viewflow.workflow.status import STATUS
+
+from processes.rectification import services
+from processes.rectification.models import RectificationCase
+from workflow import escalation
+from workflow.engine import Actor
+from workflow.models import AuditEvent, Case, Escalation, OutboxMessage, Role
+
+from .flows import BaselineFlow
+from .measure import count_queries, stopwatch, summary_ms, percentile
+
+LIFECYCLE = [("inspector", "issue", {}), ("handler", "sign", {}), ("handler", "submit", {"reason": "已整改"}),
+             ("head", "head_approve", {}), ("inspector", "start_review", {}), ("inspector", "accept", {}),
+             ("leader", "sign_off", {})]
+
+
+def _png():
+    from PIL import Image
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    buffer = io.BytesIO()
+    Image.new("RGB", (16, 16), (120, 10, 10)).save(buffer, format="PNG")
+    return SimpleUploadedFile("现场.png", buffer.getvalue(), content_type="image/png")
+
+
+def _crew(org, leaf):
+    county = leaf.parent
+    return {"inspector": Actor(org.one(Role.INSPECTOR, county)), "leader": Actor(org.one(Role.LEADER, county)),
+            "handler": Actor(org.one(Role.HANDLER, leaf)), "head": Actor(org.one(Role.UNIT_HEAD, leaf))}
+
+
+# 1. Write path ------------------------------------------------------------------------------
+def write_path(org, n_cases: int, n_baseline: int) -> dict:
+    leaf = org.leaves[0]
+    crew = _crew(org, leaf)
+    drafts = [services.case_create(actor=crew["inspector"], unit=leaf, title="基准写入", description="d",
+                                   requirement="r").pk for _ in range(n_cases)]
+    # Queries per transition, counted on one case outside the timed loop.
+    probe = drafts.pop()
+    per_step = {}
+    for who, action, params in LIFECYCLE:
+        if action == "submit":
+            services.case_add_evidence(actor=crew["handler"], case_id=probe, upload=_png())
+        _, n = count_queries(lambda: services.case_act(actor=crew[who], case_id=probe, action=action, **params))
+        per_step[action] = n
+    elapsed = 0.0
+    for who, action, params in LIFECYCLE:
+        if action == "submit":  # evidence is not a transition: uploaded outside the clock
+            for pk in drafts:
+                services.case_add_evidence(actor=crew["handler"], case_id=pk, upload=_png())
+        with stopwatch() as clock:
+            for pk in drafts:
+                services.case_act(actor=crew[who], case_id=pk, action=action, **params)
+        elapsed += clock["seconds"]
+    transitions = len(drafts) * len(LIFECYCLE)
+    ours = transitions / elapsed
+    floor = _floor_rate(drafts, transitions)
+    baseline = _baseline_rate(crew["handler"].user, n_baseline)
+    return {"transitions": transitions, "transitions_per_s": round(ours, 1),
+            "lifecycles_per_s": round(ours / len(LIFECYCLE), 1),
+            "queries_per_transition": per_step, "max_queries_per_transition": max(per_step.values()),
+            "floor_per_s": round(floor, 1), "baseline_tasks_per_s": round(baseline, 1),
+            "ratio_to_floor": round(ours / floor, 3), "ratio_to_baseline": round(ours / baseline, 2)}
+
+
+def _floor_rate(case_ids, transitions) -> float:
+    """The same number of state changes as the minimum SQL: UPDATE the case, INSERT an audit row."""
+    table, audit_table = Case._meta.db_table, AuditEvent._meta.db_table
+    now = timezone.now()
+    ids = (case_ids * (transitions // max(1, len(case_ids)) + 1))[:transitions]
+    with stopwatch() as clock:
+        for n, pk in enumerate(ids):
+            with transaction.atomic(), connection.cursor() as cursor:
+                cursor.execute(f"UPDATE {table} SET status = %s, updated_at = %s WHERE process_id = %s",
+                               ["closed", now, pk])
+                cursor.execute(
+                    f"INSERT INTO {audit_table} (chain, seq, case_id, actor_name, actor_role, unit_name, action, "
+                    "outcome, from_state, to_state, reason, data, created_at, prev_hash, hash) "
+                    "VALUES (%s, 1, %s, '', '', '', 'floor', 'ok', '', '', '', '{}', %s, '', '')",
+                    [f"floor:{n}", pk, now])
+    return transitions / clock["seconds"]
+
+
+def _baseline_rate(user, n) -> float:
+    """A plain viewflow flow, Start → one human task → End, driven through its activations."""
+    with stopwatch() as clock:
+        for _ in range(n):
+            process = BaselineFlow.start.run(owner=user.pk)
+            task = Task.objects.get(process=process, flow_task=BaselineFlow.approve, status=STATUS.ASSIGNED)
+            with BaselineFlow.lock(process.pk):
+                task = Task.objects.get(pk=task.pk)
+                activation = BaselineFlow.approve.activation_class(task)
+                activation.start(None)
+                activation.execute()
+    return n / clock["seconds"]
+
+
+# 2. Read path ---------------------------------------------------------------------------------
+def read_pages(org, sample_case_id, repeats: int) -> dict:
+    """p50/p95 and queries for the inbox, a filtered list, a case page and the leaders' red list."""
+    leaf = org.leaves[0]
+    pages = {
+        "inbox": (org.one(Role.HANDLER, leaf), "/inbox/"),
+        "case_list": (org.one(Role.LEADER, org.city), "/rectification/?status=rectifying"),
+        "case_page": (org.one(Role.INSPECTOR, org.city), f"/rectification/{sample_case_id}/"),
+        "red_list": (org.one(Role.LEADER, org.city), "/red-list/"),
+    }
+    out = {}
+    for name, (user, url) in pages.items():
+        client = Client()
+        client.force_login(user)
+        for _ in range(3):
+            assert client.get(url).status_code == 200, url
+        response, queries = count_queries(lambda: client.get(url))
+        times = []
+        for _ in range(repeats):
+            start = time.perf_counter()
+            client.get(url)
+            times.append(time.perf_counter() - start)
+        out[name] = {**summary_ms(times), "queries": queries}
+    return out
+
+
+# 3. Escalation sweep ---------------------------------------------------------------------------
+def prepare_due(case_ids, today):
+    """Make exactly these cases due for one rung (the reminder) today; clear earlier results."""
+    Escalation.objects.filter(case_id__in=case_ids).delete()
+    OutboxMessage.objects.filter(case_id__in=case_ids, key__startswith="esc:").delete()
+    policy = escalation.policy_for("rectification")
+    deadline = today
+    while escalation.rung_dates(deadline, policy)[1] < today:
+        deadline += timedelta(days=1)
+    Case.objects.filter(pk__in=case_ids).update(rung=0, deadline=deadline, next_rung_on=today)
+
+
+def sweep_once(case_ids, today) -> dict:
+    prepare_due(case_ids, today)
+    with stopwatch() as clock:
+        fired = escalation.sweep(today=today)
+    again = escalation.sweep(today=today)
+    return {"seconds": round(clock["seconds"], 4), "fired": fired, "second_run_fired": again,
+            "escalations": Escalation.objects.filter(case_id__in=case_ids).count(),
+            "open_cases": Case.objects.open().count()}
+
+
+# 4. Bulk dispatch ---------------------------------------------------------------------------
+def dispatch(org, n_units: int) -> dict:
+    inspector = Actor(org.one(Role.INSPECTOR, org.city))
+    units = org.leaves[:n_units]
+    counts = _row_counts()
+    with stopwatch() as bulk:
+        services.case_dispatch(actor=inspector, units=units, title="批量交办", description="d", requirement="r")
+    after_bulk = _row_counts()
+    with stopwatch() as single:
+        for unit in units:
+            services.case_create(actor=inspector, unit=unit, title="逐个交办", description="d", requirement="r",
+                                 issue=True)
+    after_single = _row_counts()
+    bulk_rows = {k: after_bulk[k] - counts[k] for k in counts}
+    single_rows = {k: after_single[k] - after_bulk[k] for k in counts}
+    return {"units": len(units), "bulk_seconds": round(bulk["seconds"], 3), "single_seconds": round(single["seconds"], 3),
+            "speedup": round(single["seconds"] / bulk["seconds"], 1), "bulk_rows": bulk_rows,
+            "single_rows": single_rows, "same_rows": bulk_rows == single_rows}
+
+
+def _row_counts():
+    from viewflow.workflow.models import Process
+
+    return {"cases": Case.objects.count(), "processes": Process.objects.count(), "tasks": Task.objects.count(),
+            "audit_events": AuditEvent.objects.count(), "outbox": OutboxMessage.objects.count()}
+
+
+# 5. Documents -----------------------------------------------------------------------------
+def bulletin(org, rows: int, repeats: int) -> dict:
+    from django.template.loader import render_to_string
+    from django.utils import translation
+    from weasyprint import HTML
+
+    from processes.rectification import exports
+    from workflow.pdf import PDF_TEMPLATE_DIR, render_pdf
+
+    leader = org.one(Role.LEADER, org.city)
+    cases = RectificationCase.objects.visible_to(leader).order_by("-created_at")[:rows]
+    context = exports.bulletin_context(leader, cases)
+    with translation.override("zh-hans"):
+        html = render_to_string(exports.BULLETIN_TEMPLATE, context)
+    render_pdf(exports.BULLETIN_TEMPLATE, context)  # warm fonts once for both
+    ours, alone = [], []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        render_pdf(exports.BULLETIN_TEMPLATE, exports.bulletin_context(leader, cases))
+        ours.append(time.perf_counter() - start)
+        start = time.perf_counter()
+        HTML(string=html, base_url=PDF_TEMPLATE_DIR.as_uri() + "/").write_pdf()
+        alone.append(time.perf_counter() - start)
+    p50_ours, p50_alone = percentile(ours, 50), percentile(alone, 50)
+    return {"rows": len(context.get("rows", [])) or rows, "ours_ms": round(p50_ours * 1000, 1),
+            "weasyprint_alone_ms": round(p50_alone * 1000, 1), "ratio": round(p50_ours / p50_alone, 3)}
+
+
+def ledger_memory(rows: int) -> dict:
+    """Write a ledger of `rows` cases in a child process and report its peak RSS growth."""
+    import multiprocessing
+
+    ctx = multiprocessing.get_context("fork")
+    queue = ctx.Queue()
+    connection.close()  # the child opens its own connection
+    child = ctx.Process(target=_ledger_child, args=(rows, queue))
+    child.start()
+    child.join(timeout=1800)
+    result = queue.get(timeout=5)
+    return result
+
+
+def _ledger_child(rows, queue):
+    import tempfile
+
+    from processes.rectification import exports
+
+    from .measure import vm_kib
+
+    if RectificationCase.objects.count() >= rows:
+        source = exports.ledger_rows(RectificationCase.objects.order_by("pk")[:rows])
+        synthetic = False
+    else:  # a small database (the smoke run): repeat its rows up to the asked number
+        sample = list(exports.ledger_rows(RectificationCase.objects.order_by("pk")[:1000]))
+        source = (sample[i % len(sample)] for i in range(rows)) if sample else iter(())
+        synthetic = True
+    base = vm_kib("VmRSS")
+    with tempfile.TemporaryFile() as handle, stopwatch() as clock:
+        written = exports.write_ledger(source, handle)
+        size = handle.tell()
+    peak = vm_kib("VmHWM")
+    queue.put({"rows": written, "seconds": round(clock["seconds"], 2), "file_mb": round(size / 1e6, 1),
+               "rss_growth_mb": round(max(0, peak - base) / 1024, 1), "synthetic_rows": synthetic})
+
+
+def pick_case_with_history():
+    return (RectificationCase.objects.filter(status="rectifying").order_by("pk").values_list("pk", flat=True).first()
+            or RectificationCase.objects.values_list("pk", flat=True).first())
+
+
+def ladder_case_ids(n):
+    """n open cases in states where the ladder runs."""
+    return list(RectificationCase.objects.filter(status__in=RectificationCase.LADDER_STATES)
+                .order_by("pk").values_list("pk", flat=True)[:n])
+
+
+def rng(seed=2026):
+    return random.Random(seed)
