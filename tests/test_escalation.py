@@ -204,3 +204,29 @@ def test_case_page_shows_the_rung_and_when_it_fired(world, client):
     client.force_login(world.inspector)
     page = client.get(f"/rectification/{case.pk}/").content.decode()
     assert "rung rung-" in page and page.count("<li>") >= 3
+
+
+def test_counts__follow_rungs_and_closures_and_match_a_rebuild(world):
+    # given: two overdue cases in county A, one escalated to red and beyond
+    from workflow.models import RungCount
+
+    today = date(2026, 11, 20)
+    far = overdue_case(world, today - timedelta(days=30))
+    near = overdue_case(world, today)
+    escalation.sweep(today=today)
+
+    def counts():
+        return {(c.unit_id, c.rung): c.open_cases for c in RungCount.objects.all() if c.open_cases}
+
+    # then: each case counts once, at its highest rung, in its unit and every unit above it
+    far.refresh_from_db()
+    expected = {(world.county_a.pk, far.rung): 1, (world.city.pk, far.rung): 1,
+                (world.county_a.pk, Rung.YELLOW): 1, (world.city.pk, Rung.YELLOW): 1}
+    assert counts() == expected
+    incremental = counts()
+    escalation.rebuild_counts()
+    assert counts() == incremental
+    # when: the far case is cancelled, it leaves the counts
+    drive(world, far, ("inspector", "request_cancel", {"reason": "r"}), ("leader", "approve_cancel"))
+    assert counts() == {(world.county_a.pk, Rung.YELLOW): 1, (world.city.pk, Rung.YELLOW): 1}
+    assert near.pk

@@ -185,7 +185,7 @@ def perform(model, case_id, action: str, *, actor: Actor, _waited: set | None = 
         if not meta.conditions_met(case, case.status):
             raise AlreadyHandled(_("This request has already been decided."))
         flow = case.flow_class.instance
-        from_state, ladder_before = case.status, (case.deadline, escalation.in_ladder(case))
+        from_state, ladder_before, unit_before = case.status, (case.deadline, escalation.in_ladder(case)), case.unit
         waited = flow.waits(case, pending_requests(case)) if _waited is None else _waited
         fields = [f for f in case._meta.concrete_fields if not f.primary_key]
         before = {f.attname: getattr(case, f.attname) for f in fields}
@@ -201,6 +201,10 @@ def perform(model, case_id, action: str, *, actor: Actor, _waited: set | None = 
         # the base table alone does not rewrite the case type's table too.
         case.save(update_fields=[f.name for f in fields if getattr(case, f.attname) != before[f.attname]])
         _sync_tasks(case, actor, event, waited=waited)
+        if case.rung and (not case.is_open or case.unit_id != unit_before.pk):
+            escalation.shift_count(unit_before, case.rung, 0)  # closed or moved: off this unit's count
+            if case.is_open:
+                escalation.shift_count(case.unit, 0, case.rung)
         if not case.is_open:
             finished = PROCESS.CANCELED if case.status == "cancelled" else PROCESS.DONE
             Process.objects.filter(pk=case.pk).update(status=finished, finished=case.updated_at)

@@ -7,16 +7,18 @@ Each case stores the highest rung reached and the day its next rung falls due
 an ``Escalation`` row with a unique (case, rung) key, written under the case's row lock.
 """
 import time
+from collections import defaultdict
 from datetime import date
 
 from django.db import transaction
+from django.db.models import Count, F
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from viewflow.workflow.models import Process
 
 from . import audit, notify
 from .calendar import WorkCalendar, shift_working_days
-from .models import Case, Escalation, EscalationPolicy, Proposal, Role, Rung
+from .models import Case, Escalation, EscalationPolicy, Proposal, Role, Rung, RungCount
 from .registry import CASE_TYPES
 
 TOP = max(Rung.values)
@@ -102,18 +104,53 @@ def escalate_case(model, pk: int, today: date, policy: EscalationPolicy) -> int:
             case.rung += 1
             Escalation.objects.create(case=case, rung=case.rung, due_on=dates[case.rung])
             fired.append(Rung(case.rung))
-        next_on = dates[case.rung + 1] if case.rung < TOP else None
-        Case.objects.filter(pk=pk).update(rung=case.rung, next_rung_on=next_on)
-        case.next_rung_on = next_on
+        case.next_rung_on = dates[case.rung + 1] if case.rung < TOP else None
+        case._audit_locked = True  # the process row lock above covers the case's chain
         for rung in fired:
             _announce(case, rung)
+        Case.objects.filter(pk=pk).update(rung=case.rung, next_rung_on=case.next_rung_on,
+                                          audit_seq=case.audit_seq, audit_hash=case.audit_hash)
+        if fired:
+            shift_count(case.unit, fired[0] - 1, case.rung)
     return len(fired)
+
+
+def _subtree_heads(unit) -> list[int]:
+    """The unit and every unit above it, read from its materialised path."""
+    return [int(part) for part in unit.path.split(".") if part]
+
+
+def shift_count(unit, from_rung: int, to_rung: int):
+    """Move one open case of `unit` from one rung to another in the subtree counts of the unit
+    and its ancestors (rung 0 = not counted: a new escalation, or a case that closed)."""
+    if from_rung == to_rung:
+        return
+    heads = _subtree_heads(unit)
+    if to_rung:
+        RungCount.objects.bulk_create([RungCount(unit_id=h, rung=to_rung) for h in heads], ignore_conflicts=True)
+        RungCount.objects.filter(unit_id__in=heads, rung=to_rung).update(open_cases=F("open_cases") + 1)
+    if from_rung:
+        RungCount.objects.filter(unit_id__in=heads, rung=from_rung).update(open_cases=F("open_cases") - 1)
+
+
+def rebuild_counts():
+    """Recount every unit's subtree from the cases (after bulk loads; the counts are kept up
+    to date incrementally otherwise)."""
+    totals: dict[tuple[int, int], int] = defaultdict(int)
+    rows = Case.objects.open().filter(rung__gt=0).values_list("unit__path", "rung").annotate(n=Count("pk"))
+    for path, rung, n in rows:
+        for head in (int(part) for part in path.split(".") if part):
+            totals[(head, rung)] += n
+    with transaction.atomic():
+        RungCount.objects.all().delete()
+        RungCount.objects.bulk_create([RungCount(unit_id=u, rung=r, open_cases=n) for (u, r), n in totals.items()],
+                                      batch_size=5000)
 
 
 def _announce(case: Case, rung: Rung):
     if rung in PROPOSALS:
         Proposal.objects.get_or_create(case=case, kind=PROPOSALS[rung], defaults={"unit": case.unit})
-    audit.record(action="escalate", case=case, from_state=case.status, to_state=case.status,
+    audit.record(action="escalate", case=case, from_state=case.status, to_state=case.status, defer_head=True,
                  data={"rung": int(rung), "deadline": case.deadline.isoformat()})
     subject = _("%(rung)s: %(number)s %(title)s (%(unit)s, deadline %(deadline)s)") % {
         "rung": rung.label, "number": case.number, "title": case.title, "unit": case.unit.name,

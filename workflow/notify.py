@@ -25,11 +25,39 @@ def recipients(case, pairs) -> list[tuple[str, int]]:
     return [(role, case.unit_id if where == "unit" else case.supervisor_unit_id) for role, where in pairs]
 
 
+QUEUE_SQL = """
+INSERT INTO {outbox} (key, channel, recipient_id, case_id, subject, body, created_at, attempts,
+                      next_attempt_at, last_error)
+SELECT %s || ':' || CAST(u.id AS TEXT) || ':' || c.channel, c.channel, u.id, %s, %s, '', %s, 0, %s, ''
+FROM {user} u,
+     (SELECT 'in_app' AS channel UNION ALL SELECT 'email' UNION ALL SELECT 'sms') c
+WHERE u.is_active AND ({holders})
+  AND ((c.channel = 'in_app' AND u.notify_in_app)
+       OR (c.channel = 'email' AND u.notify_email AND u.email <> '')
+       OR (c.channel = 'sms' AND u.notify_sms AND u.phone <> ''))
+ON CONFLICT (key) DO NOTHING
+"""
+
+
 def queue(*, case, who, subject: str, key: str) -> int:
     """Write one outbox row per holder of each (role, unit id) in `who` and each channel they
-    chose. Duplicate keys are ignored, so queueing the same event twice sends nothing twice.
-    The relay runs after commit."""
-    return queue_many([(case, who, key, subject)])
+    chose, in a single INSERT ... SELECT. Duplicate keys are ignored, so queueing the same
+    event twice sends nothing twice. The relay runs after commit."""
+    pairs = sorted(set(who))
+    if not pairs:
+        return 0
+    conn = transaction.get_connection()
+    now = conn.ops.adapt_datetimefield_value(timezone.now())
+    sql = QUEUE_SQL.format(outbox=conn.ops.quote_name(OutboxMessage._meta.db_table),
+                           user=conn.ops.quote_name(User._meta.db_table),
+                           holders=" OR ".join(["(u.role = %s AND u.unit_id = %s)"] * len(pairs)))
+    params = [key, getattr(case, "pk", None), subject[:200], now, now] + [v for pair in pairs for v in pair]
+    with conn.cursor() as cursor:
+        cursor.execute(sql, params)
+        written = cursor.rowcount
+    if written:
+        transaction.on_commit(enqueue_relay)
+    return written
 
 
 def queue_many(items) -> int:

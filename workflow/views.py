@@ -2,7 +2,6 @@
 from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.paginator import Paginator
 from django.http import FileResponse, Http404
 from django.shortcuts import redirect, render
 from django.utils import timezone
@@ -13,6 +12,7 @@ from . import audit, selectors
 from .evidence import evidence_path
 from .http import client_ip
 from .models import Evidence, User
+from .paging import CappedPaginator, capped_count
 from .models.units import can_see_unit
 
 
@@ -25,9 +25,9 @@ def home(request):
 def inbox(request):
     tab = "done" if request.GET.get("tab") == "done" else "todo"
     tasks = selectors.inbox_done(request.user) if tab == "done" else selectors.inbox_todo(request.user)
-    page = Paginator(tasks, 30).get_page(request.GET.get("page"))
+    page = CappedPaginator(tasks, 30).get_page(request.GET.get("page"))
     return render(request, "workflow/inbox.html", {
-        "tab": tab, "page": page, "todo_count": selectors.inbox_todo(request.user).count(),
+        "tab": tab, "page": page, "todo_count": capped_count(selectors.inbox_todo(request.user), 99),
     })
 
 

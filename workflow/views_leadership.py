@@ -4,7 +4,7 @@ from collections import defaultdict
 
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.db.models import Count
+from django.db.models import Q
 from django.http import Http404
 from django.shortcuts import render
 from django.utils import timezone
@@ -12,10 +12,11 @@ from django.utils.translation import gettext as _
 
 from . import audit
 from .http import client_ip
-from .models import AuditEvent, Case, Escalation, Role, Rung, Unit
+from .models import AuditEvent, Case, Escalation, Role, Rung, RungCount, Unit
 from .pdf import pdf_response, render_pdf
 
 LEADERSHIP_ROLES = {Role.LEADER, Role.INSPECTOR}
+RED_LIST_ROWS = 100
 
 
 def _require_leadership(request):
@@ -24,28 +25,36 @@ def _require_leadership(request):
 
 
 def red_cases(user, unit=None):
-    """Every red-or-worse open case the user may see, oldest deadline first."""
+    """Red-or-worse open cases the user may see (in `unit`'s subtree if given), oldest deadline first."""
     cases = Case.objects.visible_to(user).open().filter(rung__gte=Rung.RED)
     if unit is not None:
-        cases = cases.filter(unit=unit)
+        cases = cases.filter(unit__path__startswith=unit.path)
     return cases.select_related("unit", "supervisor_unit").order_by("deadline", "pk")
 
 
 def rung_counts(user):
-    """Open cases by unit and highest rung reached: [(unit name, unit id, {rung: n}, total)]."""
-    rows = (Case.objects.visible_to(user).open().filter(rung__gt=0)
-            .values("unit_id", "unit__name", "rung").annotate(n=Count("pk")).order_by("unit__name"))
-    table: dict[tuple, dict] = defaultdict(dict)
+    """Open cases by rung for the user's unit and each unit directly below it (whole subtrees):
+    (totals, [(unit, [n per rung], total)]). A few rows, whatever the number of cases."""
+    if user.unit_id is None:
+        return [0] * len(Rung.values), []
+    rows = RungCount.objects.filter(Q(unit_id=user.unit_id) | Q(unit__parent_id=user.unit_id)).select_related("unit")
+    table: dict[int, dict] = defaultdict(dict)
+    units = {}
     for row in rows:
-        table[(row["unit__name"], row["unit_id"])][row["rung"]] = row["n"]
-    return [(name, uid, [counts.get(r, 0) for r in Rung.values], sum(counts.values()))
-            for (name, uid), counts in sorted(table.items(), key=lambda kv: -kv[1].get(Rung.RED, 0))]
+        table[row.unit_id][row.rung] = row.open_cases
+        units[row.unit_id] = row.unit
+    totals = [table[user.unit_id].get(r, 0) for r in Rung.values]
+    children = [(units[uid], [counts.get(r, 0) for r in Rung.values]) for uid, counts in table.items()
+                if uid != user.unit_id and any(counts.values())]
+    children.sort(key=lambda item: (-item[1][Rung.RED - 1] - item[1][Rung.INTERVIEW - 1]
+                                    - item[1][Rung.ACCOUNTABILITY - 1], item[0].name))
+    return totals, [(unit, counts, sum(counts)) for unit, counts in children]
 
 
 @login_required
 def red_list(request):
     _require_leadership(request)
-    cases = list(red_cases(request.user)[:500])
+    cases = list(red_cases(request.user)[:RED_LIST_ROWS])
     fired = defaultdict(dict)
     for esc in Escalation.objects.filter(case__in=cases):
         fired[esc.case_id][esc.rung] = esc.fired_at
@@ -53,8 +62,9 @@ def red_list(request):
     for case in cases:
         case.days_overdue = (today - case.deadline).days if case.deadline else 0
         case.fired = fired[case.pk]
+    totals, counts = rung_counts(request.user)
     return render(request, "workflow/red_list.html", {
-        "cases": cases, "counts": rung_counts(request.user), "rungs": Rung.choices,
+        "cases": cases, "counts": counts, "totals": totals, "rungs": Rung.choices, "limit": RED_LIST_ROWS,
     })
 
 
@@ -67,7 +77,7 @@ def supervision_letter(request, unit_id):
         audit.record(action="access_denied", user=request.user, outcome="denied", ip=client_ip(request),
                      data={"target": "supervision-letter", "id": str(unit_id)})
         raise Http404(_("No such unit, or you may not see it."))
-    cases = list(red_cases(request.user, unit))
+    cases = list(red_cases(request.user, unit)[:200])
     if not cases:
         raise Http404(_("This unit has no case on the red list."))
     today = timezone.localdate()

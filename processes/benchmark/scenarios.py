@@ -109,7 +109,7 @@ def _baseline_rate(user, n) -> float:
 # 2. Read path ---------------------------------------------------------------------------------
 def read_pages(org, sample_case_id, repeats: int) -> dict:
     """p50/p95 and queries for the inbox, a filtered list, a case page and the leaders' red list."""
-    leaf = org.leaves[0]
+    leaf = RectificationCase.objects.select_related("unit").get(pk=sample_case_id).unit
     pages = {
         "inbox": (org.one(Role.HANDLER, leaf), "/inbox/"),
         "case_list": (org.one(Role.LEADER, org.city), "/rectification/?status=rectifying"),

@@ -12,7 +12,7 @@ from viewflow.workflow.status import PROCESS, STATUS
 
 from processes.rectification.models import RectificationCase, State
 from processes.rectification.services import CASE_TYPE
-from workflow import audit, engine
+from workflow import audit, engine, escalation
 from workflow.models import Role, Unit, UnitKind, User
 
 PASSWORD = "bench-Duban-2026"
@@ -104,6 +104,7 @@ def seed_cases(org: Org, n: int, rng: random.Random, chunk: int = 5000) -> int:
         with transaction.atomic():
             _seed_chunk(org, size, rng)
         done += size
+    escalation.rebuild_counts()
     return done
 
 

@@ -3,7 +3,6 @@ import uuid
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.paginator import Paginator
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
@@ -14,6 +13,7 @@ from workflow.engine import ActionError, available_actions
 from workflow.evidence import EvidenceRejected
 from workflow.http import actor_for, client_ip
 from workflow.models import Role, Unit
+from workflow.paging import CappedPaginator
 from workflow.selectors import case_timeline
 
 from . import selectors, services
@@ -37,7 +37,7 @@ def case_list(request):
     form = FilterForm(request.GET or None, units=units)
     filters = form.cleaned_data if form.is_valid() else {}
     cases = selectors.case_list(request.user, **{k: v for k, v in filters.items() if v})
-    page = Paginator(cases, 50).get_page(request.GET.get("page"))
+    page = CappedPaginator(cases, 50).get_page(request.GET.get("page"))
     query = request.GET.copy()
     query.pop("page", None)
     return render(request, "rectification/case_list.html", {

@@ -85,6 +85,11 @@ class Case(ConcurrentTransitionMixin, models.Model):
             models.Index(fields=["unit", "status"]),
             models.Index(fields=["deadline", "status"]),
             models.Index(fields=["case_type", "-created_at"]),
+            models.Index(fields=["status", "-created_at"]),
+            models.Index(fields=["-created_at"], name="case_newest_idx"),
+            # The red list: open cases at red or beyond, oldest deadline first.
+            models.Index(fields=["deadline"], name="case_red_list_idx",
+                         condition=models.Q(rung__gte=3) & ~models.Q(status__in=["closed", "cancelled"])),
         ]
 
     def __str__(self):

@@ -59,3 +59,15 @@ class Proposal(models.Model):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["case", "kind"], name="one_proposal_per_kind")]
+
+
+class RungCount(models.Model):
+    """Open cases at each rung in a unit's whole subtree, kept up to date as rungs fire and
+    cases close, so the leaders' dashboard reads a few rows however many cases there are."""
+
+    unit = models.ForeignKey("workflow.Unit", on_delete=models.CASCADE, related_name="rung_counts")
+    rung = models.PositiveSmallIntegerField(choices=Rung.choices)
+    open_cases = models.IntegerField(default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["unit", "rung"], name="one_count_per_unit_rung")]
