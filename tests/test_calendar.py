@@ -51,14 +51,15 @@ def test_calendar__every_2026_start_matches_chinese_calendar(db):
     assert mismatches == []
 
 
-def test_calendar__spring_festival_2026(db):
-    # given: the last working day before the Spring Festival break
+def test_calendar__spring_festival_2026_with_makeup_saturdays(db):
+    # given: Friday 13 February 2026; Saturday 14 Feb is worked, 15-23 Feb are the break,
+    # and Saturday 28 Feb is worked again
     start = date(2026, 2, 13)
-    # when
-    deadline = add_working_days(start, 1)
-    # then
-    assert deadline.date == chinese_calendar.find_workday(1, start)
-    assert deadline.date > date(2026, 2, 20)
+    # when / then
+    assert add_working_days(start, 1).date == date(2026, 2, 14)
+    assert add_working_days(start, 2).date == date(2026, 2, 24)
+    assert add_working_days(start, 6).date == date(2026, 2, 28)
+    assert working_days_between(start, date(2026, 3, 1)) == 6
 
 
 # Years without data ----------------------------------------------------------------------------

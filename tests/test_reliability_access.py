@@ -1,4 +1,5 @@
 """Access control and sessions (RELIABILITY 10-13)."""
+import datetime
 import re
 
 import pytest
@@ -240,7 +241,8 @@ def test_roles__unit_role_cannot_accept_or_sign_off(world, who, action, request)
     # then
     assert response.status_code == 403
     assert snapshot(case) == before
-    denied = AuditEvent.objects.filter(case_id=case.pk, action=action, outcome="denied", actor_id=getattr(world, who).pk)
+    user = getattr(world, who)
+    denied = AuditEvent.objects.filter(case_id=case.pk, action=action, outcome="denied", actor_id=user.pk)
     assert denied.count() == 2
 
 
@@ -346,7 +348,7 @@ def test_session__idle_timeout_ends_the_session(world):
     _login(client, world.handler_a.username)
     key = client.cookies[COOKIE].value
     # when: the idle period passed
-    Session.objects.filter(session_key=key).update(expire_date=timezone.now() - timezone.timedelta(seconds=1))
+    Session.objects.filter(session_key=key).update(expire_date=timezone.now() - datetime.timedelta(seconds=1))
     # then
     assert client.get("/inbox/").status_code == 302
 

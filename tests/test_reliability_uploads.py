@@ -84,7 +84,7 @@ def test_upload__one_byte_over_the_limit_is_413_and_nothing_stored(world, signed
     with override("zh-hans"):
         response = handler.post(f"/rectification/{signed.pk}/evidence/",
                                 {"file": upload("整改报告.pdf", data, "application/pdf")})
-        expected = gettext("The file is larger than %(mb)s MB; please compress it or split it.") % {"mb": 1.0}
+        expected = gettext("The file is larger than %(limit)s; please compress it or split it.") % {"limit": "1.0 MB"}
     # then
     assert response.status_code == 413
     page = response.content.decode()
@@ -115,7 +115,8 @@ REJECTED = {
     "php_with_image_bytes": ("shell.php", PNG_BYTES),
     "nul_in_name": ("photo.png\x00.exe", PNG_BYTES),
     "png_html_polyglot": ("photo.png", PNG_BYTES + b"<html><script>alert(1)</script></html>"),
-    "pdf_with_javascript": ("report.pdf", PDF_BYTES.replace(b"/Type/Catalog", b"/Type/Catalog/OpenAction<</S/JavaScript/JS(app.alert(1))>>")),
+    "pdf_with_javascript": ("report.pdf", PDF_BYTES.replace(
+        b"/Type/Catalog", b"/Type/Catalog/OpenAction<</S/JavaScript/JS(app.alert(1))>>")),
     "pdf_with_html": ("report.pdf", PDF_BYTES + b"<script>alert(1)</script>"),
     "svg_with_script": ("drawing.svg", SVG),
     "svg_named_png": ("drawing.png", SVG),

@@ -92,7 +92,17 @@ class Break:
 
 
 def verify(chunk_size=5000) -> list[Break]:
-    """Check every chain; returns the first break of each broken chain, in chain order."""
+    """Check every chain; returns the first break of each broken chain, in chain order.
+
+    Heads and events are read from one snapshot, so events written meanwhile are no break."""
+    with transaction.atomic():
+        if transaction.get_connection().vendor == "postgresql":
+            with transaction.get_connection().cursor() as cursor:
+                cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
+        return _verify(chunk_size)
+
+
+def _verify(chunk_size) -> list[Break]:
     heads = {key: (seq, last_hash)
              for key, seq, last_hash in AuditChain.objects.values_list("key", "seq", "last_hash")}
     heads.update({case_chain(pk): (seq, last_hash) for pk, seq, last_hash in

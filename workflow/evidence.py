@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from django.conf import settings
+from django.template.defaultfilters import filesizeformat
 from django.utils.translation import gettext as _
 
 from . import audit
@@ -106,12 +107,22 @@ def _check_image(data: bytes, family: str):
         raise EvidenceRejected(_("The file's content does not match its extension."))
 
 
+def _too_large():
+    limit = filesizeformat(settings.EVIDENCE_MAX_BYTES)
+    return EvidenceRejected(_("The file is larger than %(limit)s; please compress it or split it.") % {"limit": limit},
+                            status=413)
+
+
+def check_size(upload):
+    """Refuse a file over the size limit (413) before anything reads it."""
+    if upload.size > settings.EVIDENCE_MAX_BYTES:
+        raise _too_large()
+
+
 def inspect_upload(upload) -> CheckedFile:
     """Validate an uploaded file. Raises EvidenceRejected with a message for the user."""
+    check_size(upload)
     max_bytes = settings.EVIDENCE_MAX_BYTES
-    if upload.size > max_bytes:
-        raise EvidenceRejected(_("The file is larger than %(mb)s MB; please compress it or split it.")
-                               % {"mb": round(max_bytes / (1024 * 1024), 1)}, status=413)
     raw_name = upload.name or ""
     if "\x00" in raw_name:
         raise EvidenceRejected(_("The file name contains invalid characters."))
@@ -121,8 +132,7 @@ def inspect_upload(upload) -> CheckedFile:
         raise EvidenceRejected(_("Only images (JPG, PNG, GIF, WebP), PDF and Office documents are accepted."))
     data = upload.read(max_bytes + 1)
     if len(data) > max_bytes:
-        raise EvidenceRejected(_("The file is larger than %(mb)s MB; please compress it or split it.")
-                               % {"mb": round(max_bytes / (1024 * 1024), 1)}, status=413)
+        raise _too_large()
     if not data:
         raise EvidenceRejected(_("The file is empty."))
     content_type, family = ALLOWED[extension]

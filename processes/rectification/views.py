@@ -10,7 +10,7 @@ from django.views.decorators.http import require_POST
 
 from workflow import audit
 from workflow.engine import ActionError, available_actions
-from workflow.evidence import EvidenceRejected
+from workflow.evidence import EvidenceRejected, check_size
 from workflow.http import actor_for, client_ip
 from workflow.models import Role, Unit
 from workflow.paging import CappedPaginator
@@ -128,15 +128,18 @@ def case_upload(request, pk):
     files = request.FILES.getlist("file")
     if not files:
         messages.error(request, _("Choose a file to upload."))
+    for upload in files:  # size first, for every file, so an oversize one stores nothing at all
+        try:
+            check_size(upload)
+        except EvidenceRejected as exc:
+            message = _("%(name)s: %(error)s") % {"name": upload.name[:80], "error": exc.message}
+            return render(request, "workflow/error.html", {"message": message, "back": pk}, status=413)
     for upload in files:
         try:
             services.case_add_evidence(actor=actor_for(request), case_id=pk, upload=upload,
                                        note=request.POST.get("note", ""))
         except (EvidenceRejected, ActionError) as exc:
-            message = _("%(name)s: %(error)s") % {"name": upload.name[:80], "error": exc.message}
-            if getattr(exc, "status", 400) == 413:
-                return render(request, "workflow/error.html", {"message": message, "back": pk}, status=413)
-            messages.error(request, message)
+            messages.error(request, _("%(name)s: %(error)s") % {"name": upload.name[:80], "error": exc.message})
         else:
             messages.success(request, _("%(name)s uploaded.") % {"name": upload.name[:80]})
     return redirect("rectification:detail", pk=pk)

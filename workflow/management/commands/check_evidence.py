@@ -19,7 +19,7 @@ class Command(BaseCommand):
         problems, known = 0, set()
         for evidence in Evidence.objects.only("id", "sha256").iterator(chunk_size=2000):
             path = evidence_path(evidence)
-            known.add(path.name)
+            known.add(path.resolve())
             if not path.exists():
                 problems += 1
                 self.stderr.write(f"missing: {evidence.pk}")
@@ -27,7 +27,7 @@ class Command(BaseCommand):
                 problems += 1
                 self.stderr.write(f"hash mismatch: {evidence.pk}")
         root = Path(settings.EVIDENCE_ROOT)
-        orphans = [p for p in root.glob("*/*") if p.is_file() and p.name not in known] if root.exists() else []
+        orphans = [p for p in root.rglob("*") if p.is_file() and p.resolve() not in known] if root.exists() else []
         for orphan in orphans:
             self.stderr.write(f"orphan: {orphan}")
             if options["delete_orphans"]:
