@@ -7,6 +7,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 import pytest
+from django.template.defaultfilters import filesizeformat
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import call_command
 from django.test import Client
@@ -84,7 +85,7 @@ def test_upload__one_byte_over_the_limit_is_413_and_nothing_stored(world, signed
     with override("zh-hans"):
         response = handler.post(f"/rectification/{signed.pk}/evidence/",
                                 {"file": upload("整改报告.pdf", data, "application/pdf")})
-        expected = gettext("The file is larger than %(limit)s; please compress it or split it.") % {"limit": "1.0 MB"}
+        expected = gettext("The file is larger than %(limit)s; please compress it or split it.") % {"limit": filesizeformat(MB)}
     # then
     assert response.status_code == 413
     page = response.content.decode()
