@@ -8,9 +8,9 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from . import audit, selectors
+from . import selectors
 from .evidence import evidence_path
-from .http import client_ip
+from .http import not_found
 from .models import Evidence, User
 from .paging import CappedPaginator, capped_count
 from .models.units import can_see_unit
@@ -78,9 +78,7 @@ def evidence_download(request, pk):
     """Serve a file only after the case's unit scope check; always with nosniff and a sandbox."""
     evidence = Evidence.objects.select_related("case__unit").filter(pk=pk).first()
     if evidence is None or not can_see_unit(request.user, evidence.case.unit):
-        audit.record(action="access_denied", user=request.user, outcome="denied", ip=client_ip(request),
-                     data={"target": "evidence", "id": str(pk)})
-        raise Http404(_("No such file, or you may not see it."))
+        not_found(request, "evidence", pk, _("No such file, or you may not see it."))
     path = evidence_path(evidence)
     if not path.exists():
         raise Http404(_("The file is missing from storage; please tell the administrator."))

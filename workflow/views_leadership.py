@@ -11,7 +11,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from . import audit
-from .http import client_ip
+from .http import client_ip, not_found
 from .models import AuditEvent, Case, Escalation, Role, Rung, RungCount, Unit
 from .pdf import pdf_response, render_pdf
 
@@ -74,9 +74,7 @@ def supervision_letter(request, unit_id):
     _require_leadership(request)
     unit = Unit.objects.visible_to(request.user).filter(pk=unit_id).first()
     if unit is None:
-        audit.record(action="access_denied", user=request.user, outcome="denied", ip=client_ip(request),
-                     data={"target": "supervision-letter", "id": str(unit_id)})
-        raise Http404(_("No such unit, or you may not see it."))
+        not_found(request, "supervision-letter", unit_id, _("No such unit, or you may not see it."))
     cases = list(red_cases(request.user, unit)[:200])
     if not cases:
         raise Http404(_("This unit has no case on the red list."))

@@ -19,9 +19,8 @@ from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from workflow import audit
 from workflow.engine import ActionError, available_actions
-from workflow.http import actor_for, client_ip
+from workflow.http import actor_for, record_denied
 from workflow.models import CaseRequest, Comment, Evidence, Unit
 from workflow.views import evidence_download
 
@@ -44,8 +43,7 @@ def required_params(action: str) -> list[str]:
 
 def _not_visible(request, target, pk, message):
     """A 404 that, like the web pages, leaves a denied-access event on the audit trail."""
-    audit.record(action="access_denied", user=request.user, outcome="denied", ip=client_ip(request),
-                 data={"target": target, "id": str(pk), "via": "api"})
+    record_denied(request, target, pk, via="api")
     raise NotFound(message)
 
 

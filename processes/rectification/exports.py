@@ -35,9 +35,8 @@ from workflow.pdf import pdf_response, render_pdf
 from workflow.views_leadership import LEADERSHIP_ROLES
 
 from . import selectors
-from .forms import FilterForm
 from .models import RectificationCase, Source, State
-from .views import _not_found
+from .views import list_filters
 
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 CHUNK = 2000
@@ -63,13 +62,7 @@ def _filters(request) -> dict:
 
     A unit the user may not see is refused with the list page's own ``_not_found`` (404 + audit).
     """
-    units = Unit.objects.visible_to(request.user)
-    raw_unit = request.GET.get("unit")
-    if raw_unit and not units.filter(pk=raw_unit if raw_unit.isdigit() else 0).exists():
-        _not_found(request, "unit-filter", raw_unit)
-    form = FilterForm(request.GET or None, units=units)
-    filters = form.cleaned_data if form.is_valid() else {}
-    return {k: v for k, v in filters.items() if v}
+    return list_filters(request)[1]
 
 
 def _filters_for_audit(filters: dict) -> dict:

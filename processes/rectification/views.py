@@ -8,10 +8,9 @@ from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from workflow import audit
 from workflow.engine import ActionError, available_actions
 from workflow.evidence import EvidenceRejected, check_size
-from workflow.http import actor_for, client_ip
+from workflow.http import actor_for, not_found
 from workflow.models import Role, Unit
 from workflow.paging import CappedPaginator
 from workflow.selectors import case_timeline
@@ -22,21 +21,22 @@ from .forms import ACTIONS, EVENT_LABELS, ActionForm, CaseForm, FilterForm
 DONE_TOKENS = "rectification_done_tokens"
 
 
-def _not_found(request, target, pk):
-    audit.record(action="access_denied", user=request.user, outcome="denied", ip=client_ip(request),
-                 data={"target": target, "id": str(pk)})
-    raise Http404(_("No such case, or you may not see it."))
+def list_filters(request):
+    """The case list's filters from the query string: (form, filters). A unit the user may
+    not see is a 404 with a denied-access event, never an empty list."""
+    units = Unit.objects.visible_to(request.user)
+    raw_unit = request.GET.get("unit")
+    if raw_unit and not units.filter(pk=raw_unit if raw_unit.isdigit() else 0).exists():
+        not_found(request, "unit-filter", raw_unit)
+    form = FilterForm(request.GET or None, units=units)
+    filters = form.cleaned_data if form.is_valid() else {}
+    return form, {k: v for k, v in filters.items() if v}
 
 
 @login_required
 def case_list(request):
-    units = Unit.objects.visible_to(request.user)
-    raw_unit = request.GET.get("unit")
-    if raw_unit and not units.filter(pk=raw_unit if raw_unit.isdigit() else 0).exists():
-        _not_found(request, "unit-filter", raw_unit)
-    form = FilterForm(request.GET or None, units=units)
-    filters = form.cleaned_data if form.is_valid() else {}
-    cases = selectors.case_list(request.user, **{k: v for k, v in filters.items() if v})
+    form, filters = list_filters(request)
+    cases = selectors.case_list(request.user, **filters)
     page = CappedPaginator(cases, 50).get_page(request.GET.get("page"))
     query = request.GET.copy()
     query.pop("page", None)
@@ -73,7 +73,7 @@ def case_new(request):
 def case_detail(request, pk):
     case = selectors.case_detail(request.user, pk)
     if case is None:
-        _not_found(request, "case", pk)
+        not_found(request, "case", pk)
     names = available_actions(case, request.user)
     units = selectors.target_units(request.user) if "reassign" in names else None
     token = uuid.uuid4().hex

@@ -3,8 +3,7 @@ from django.contrib.auth.decorators import login_required
 from django.http import Http404
 from django.utils.translation import gettext as _
 
-from workflow import audit
-from workflow.http import client_ip
+from workflow.http import not_found
 from workflow.pdf import pdf_response, render_pdf
 
 from .models import RectificationCase, Source, State
@@ -41,8 +40,7 @@ def notice_pdf(request, pk):
             .select_related("unit", "supervisor_unit", "created_by").filter(pk=pk).first())
     if case is None:
         if RectificationCase.objects.filter(pk=pk).exists():
-            audit.record(action="access_denied", outcome="denied", user=request.user,
-                         ip=client_ip(request), data={"target": "notice", "id": str(pk)})
+            not_found(request, "notice", pk)
         raise Http404(_("No such case, or you may not see it."))
     if case.status == State.DRAFT or case.issued_at is None or case.deadline is None:
         raise Http404(_("No such case, or you may not see it."))
