@@ -7,17 +7,14 @@ from django_fsm import ConcurrentTransitionMixin, FSMField
 from viewflow.workflow.models import Process
 
 from .escalation import Rung
-from .units import SUPERVISORY_ROLES, Unit
+from .units import Unit, unit_scope
 
 
 class CaseQuerySet(models.QuerySet):
     def visible_to(self, user):
-        """The one place that scopes cases by the user's unit."""
-        if not user.is_authenticated or user.unit_id is None:
-            return self.none()
-        if user.role in SUPERVISORY_ROLES:
-            return self.filter(unit__path__startswith=user.unit.path)
-        return self.filter(unit_id=user.unit_id)
+        """Cases in the units the user may see (the rule is unit_scope's)."""
+        scope = unit_scope(user, via="unit__")
+        return self.none() if scope is None else self.filter(scope)
 
     def open(self):
         return self.exclude(status__in=Case.TERMINAL_STATES)

@@ -29,14 +29,21 @@ class Role(models.TextChoices):
 SUPERVISORY_ROLES = frozenset({Role.INSPECTOR, Role.LEADER, Role.LEGAL, Role.ADMIN})
 
 
+def unit_scope(user, via: str = "") -> models.Q | None:
+    """The one rule for what a user may see, as a filter on units reached through `via`
+    (e.g. "unit__" from a case): their own unit, plus its subtree for supervisory roles.
+    None means nothing at all."""
+    if not user.is_authenticated or user.unit_id is None:
+        return None
+    if user.role in SUPERVISORY_ROLES:
+        return models.Q(**{f"{via}path__startswith": user.unit.path})
+    return models.Q(**{f"{via}pk": user.unit_id})
+
+
 class UnitQuerySet(models.QuerySet):
     def visible_to(self, user):
-        """The units a user may see: their own, plus the subtree for supervisory roles."""
-        if not user.is_authenticated or user.unit_id is None:
-            return self.none()
-        if user.role in SUPERVISORY_ROLES:
-            return self.filter(path__startswith=user.unit.path)
-        return self.filter(pk=user.unit_id)
+        scope = unit_scope(user)
+        return self.none() if scope is None else self.filter(scope)
 
 
 def can_see_unit(user, unit) -> bool:
