@@ -177,7 +177,7 @@ def relay(limit=500) -> int:
     delivered = 0
     for pk in ids:
         with transaction.atomic():
-            msg = (OutboxMessage.objects.select_for_update().select_related("recipient")
+            msg = (OutboxMessage.objects.select_for_update(skip_locked=True).select_related("recipient")
                    .filter(pk=pk, sent_at__isnull=True, failed_at__isnull=True).first())
             if msg is None:
                 continue  # another worker has it
