@@ -12,13 +12,12 @@ import pytest
 from django.db import connection, transaction
 from django.test import Client
 from django.utils.translation import gettext, override
-from viewflow.workflow.lock import no_lock
 from viewflow.workflow.models import Task
 from viewflow.workflow.status import STATUS
 
 from processes.rectification import services
 from processes.rectification.models import RectificationCase, State
-from workflow import audit
+from workflow import audit, engine
 from workflow.engine import AlreadyHandled
 from workflow.models import AuditEvent, Evidence, OutboxMessage
 from tests.factories import drive, make_case, make_world, to_submitted, upload
@@ -132,12 +131,12 @@ def test_race__two_reviewers_accept_once(monkeypatch):
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_race__both_read_before_either_writes_still_one_wins(monkeypatch):
-    # given: the flow lock is switched off, so only the FSM's optimistic check stands;
+    # given: the row lock is switched off, so only the optimistic checks stand;
     # both transactions read the submitted case before either writes
     world = make_world()
     case = to_submitted(world, make_case(world))
-    flow_class = RectificationCase.flow_class
-    monkeypatch.setattr(flow_class, "lock_impl", no_lock)
+    monkeypatch.setattr(engine, "load_locked", lambda model, pk, *related: (
+        model.objects.select_related(*related).filter(pk=pk).first()))
     both_read = threading.Barrier(2)
     original_save = AuditEvent.save
 

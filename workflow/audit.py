@@ -95,8 +95,10 @@ def verify(chunk_size=5000) -> list[Break]:
     """Check every chain; returns the first break of each broken chain, in chain order.
 
     Heads and events are read from one snapshot, so events written meanwhile are no break."""
+    conn = transaction.get_connection()
+    outermost = not conn.in_atomic_block
     with transaction.atomic():
-        if transaction.get_connection().vendor == "postgresql":
+        if outermost and conn.vendor == "postgresql":
             with transaction.get_connection().cursor() as cursor:
                 cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
         return _verify(chunk_size)

@@ -10,12 +10,12 @@ from django.http import Http404
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django_fsm import ConcurrentTransition
-from viewflow.workflow.exceptions import FlowLockFailed
 from viewflow.workflow.models import Process, Task
 from viewflow.workflow.status import PROCESS, STATUS
 
 from . import audit, escalation, notify
 from .flows import pending_requests
+from .locking import load_locked
 from .models import Unit, User
 from .models.units import can_see_unit
 
@@ -132,15 +132,14 @@ def bulk_insert_cases(model, cases):
 
 @contextmanager
 def locked_case(model, case_id, *, actor: Actor, action: str):
-    """Lock the case's process row (the flow's lock_impl) and load the case, scoped to the user.
+    """Load the case with its process row locked (see workflow.locking), scoped to the user.
 
     Everything inside runs in one transaction. A case the user may not see is a 404 with a
-    denied-access audit event; lock contention is reported as already handled.
+    denied-access audit event.
     """
-    flow_class = model.flow_class
     try:
-        with flow_class.lock_impl(flow_class, case_id):
-            case = model.objects.select_related("unit", "supervisor_unit").filter(pk=case_id).first()
+        with transaction.atomic():
+            case = load_locked(model, case_id, "unit", "supervisor_unit")
             if case is None or not can_see_unit(actor.user, case.unit):
                 raise NotVisible(actor, action=action, target="case", object_id=case_id)
             case._audit_locked = True
@@ -151,8 +150,6 @@ def locked_case(model, case_id, *, actor: Actor, action: str):
     except (NotVisible, Denied) as exc:
         audit.record(**exc.audit)  # the transaction above rolled back; the refusal stays on record
         raise
-    except FlowLockFailed:
-        raise AlreadyHandled(_("Someone else is handling this case right now; please try again."))
     except (ConcurrentTransition, IntegrityError):
         # Without the lock (or past it), a concurrent writer shows up as a stale state or as a
         # duplicate key (the audit chain's sequence): either way, someone else got there first.

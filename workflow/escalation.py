@@ -14,11 +14,11 @@ from django.db import transaction
 from django.db.models import Count, F
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from viewflow.workflow.models import Process
 
 from . import audit, notify
 from .calendar import WorkCalendar, shift_working_days
 from .models import Case, Escalation, EscalationPolicy, Proposal, Role, Rung, RungCount
+from .locking import load_locked
 from .registry import CASE_TYPES
 
 TOP = max(Rung.values)
@@ -91,8 +91,7 @@ def sweep(today: date | None = None, batch: int = 500) -> int:
 def escalate_case(model, pk: int, today: date, policy: EscalationPolicy) -> int:
     """Fire the due rungs of one case, in order, in one transaction under its row lock."""
     with transaction.atomic():
-        Process.objects.select_for_update().filter(pk=pk).exists()
-        case = model.objects.select_related("unit").filter(pk=pk).first()
+        case = load_locked(model, pk, "unit")
         if case is None or case.next_rung_on is None or case.next_rung_on > today:
             return 0  # another sweep got here first, or the case moved on
         if not in_ladder(case):
