@@ -40,7 +40,7 @@ class CaseFlow(Flow):
     state_waits: dict[str, tuple[tuple[str, str, str], ...]] = {}
 
     start = flow.StartHandle(this.start_case).Next(this.approve_request)
-    approve_request = flow.View(case_task_view, task_title=_("Approve request")).Next(this.end)
+    approve_request = flow.View(case_task_view).Annotation(title=_("Approve request")).Next(this.end)
     end = flow.End()
 
     def start_case(self, activation, **kwargs):  # pragma: no cover - cases start through the engine

@@ -21,13 +21,21 @@ def home(request):
     return redirect("inbox")
 
 
+INBOX_PAGE = 20
+
+
 @login_required
 def inbox(request):
     tab = "done" if request.GET.get("tab") == "done" else "todo"
     tasks = selectors.inbox_done(request.user) if tab == "done" else selectors.inbox_todo(request.user)
-    page = CappedPaginator(tasks, 30).get_page(request.GET.get("page"))
+    page = CappedPaginator(tasks, INBOX_PAGE).get_page(request.GET.get("page"))
+    today = timezone.localdate()
+    rows = [{"task": task.title, "url": task.process.case.get_absolute_url(), "number": task.process.case.number,
+             "title": task.process.case.title, "unit": task.process.case.unit.name,
+             "deadline": task.process.case.deadline, "light": task.process.case.light(today),
+             "when": task.finished if tab == "done" else task.created} for task in page.object_list]
     return render(request, "workflow/inbox.html", {
-        "tab": tab, "page": page, "todo_count": capped_count(selectors.inbox_todo(request.user), 99),
+        "tab": tab, "page": page, "rows": rows, "todo_count": capped_count(selectors.inbox_todo(request.user), 99),
     })
 
 
