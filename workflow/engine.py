@@ -9,7 +9,7 @@ from django.db.models import Q
 from django.http import Http404
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django_fsm import ConcurrentTransition
+from django_fsm import ConcurrentTransition, has_transition_perm
 from viewflow.workflow.models import Process, Task
 from viewflow.workflow.status import PROCESS, STATUS
 
@@ -100,34 +100,37 @@ def start_cases_bulk(model, *, actor: Actor, number_factory, units, action: str,
             setattr(case, model._meta.pk.attname, case.process_id)  # a child row shares the base row's key
             events.append(audit.event_for(action="create", user=actor.user, case=case, to_state=case.status,
                                           ip=actor.ip, data={"unit": case.unit_id}))
-            from_state = case.status
-            change = getattr(case, action)(actor=actor) or Change()
+            from_state, method = case.status, getattr(case, action)
+            if not has_transition_perm(method, actor.user):
+                raise PermissionDenied(_("Your role may not take this action on this case."))
+            change = method(actor=actor) or Change()
             case.next_rung_on = escalation.next_rung_on(case)
             events.append(audit.event_for(action=action, user=actor.user, case=case, from_state=from_state,
                                           to_state=case.status, reason=change.reason, ip=actor.ip, data=change.data))
         audit.start_chains(events, cases)
         bulk_insert_cases(model, cases)
-        waits = [(case, w) for case in cases for w in flow.waits(case)]
+        waits = [(n, case, w) for n, case in enumerate(cases) for w in flow.waits(case)]
         content_type = _unit_content_type()
         Task.objects.bulk_create([
             Task(process_id=case.pk, flow_task=flow.node(w.node), flow_task_type="HUMAN", status=STATUS.NEW,
                  created=now, owner_permission=w.role, owner_permission_content_type=content_type,
-                 owner_permission_obj_pk=str(w.unit_id)) for case, w in waits])
+                 owner_permission_obj_pk=str(w.unit_id)) for _n, case, w in waits])
         notify.queue_many([
             (case, [(w.role, w.unit_id)], f"ev:{events[2 * n + 1].pk}",
              _("To do: %(number)s %(title)s") % {"number": case.number, "title": case.title})
-            for n, case in enumerate(cases) for w in flow.waits(case)])
+            for n, case, w in waits])
     return cases
 
 
 def bulk_insert_cases(model, cases):
     """bulk_create for a multi-table case model: the base rows, then the type's own rows."""
     Case = model._meta.get_parent_list()[0] if model._meta.parents else model
-    base_fields = [f for f in Case._meta.concrete_fields]
-    Case.objects.bulk_create([Case(**{f.attname: getattr(c, f.attname) for f in base_fields}) for c in cases])
-    if model is not Case:
-        local = [f for f in model._meta.local_concrete_fields]
-        model.objects._insert(cases, fields=local, using=transaction.get_connection().alias)
+    Case.objects.bulk_create([Case(**{f.attname: getattr(c, f.attname) for f in Case._meta.concrete_fields})
+                              for c in cases], batch_size=2000)
+    if model is not Case:  # Django's bulk_create refuses multi-table models; insert the child rows directly
+        local = model._meta.local_concrete_fields
+        for start in range(0, len(cases), 2000):
+            model.objects._insert(cases[start:start + 2000], fields=local, using=transaction.get_connection().alias)
 
 
 @contextmanager

@@ -2,6 +2,7 @@
 from dataclasses import dataclass
 
 from django import forms
+from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
 from workflow.models import Unit
@@ -114,7 +115,12 @@ class FilterForm(forms.Form):
     date_to = forms.DateField(label=_("to"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
     q = forms.CharField(label=_("Search"), required=False, max_length=100)
 
-    def __init__(self, *args, units=None, **kwargs):
+    def __init__(self, *args, units=None, user=None, **kwargs):
         super().__init__(*args, **kwargs)
         if units is not None:
+            # Any visible unit is a valid filter (its whole subtree is listed), but the menu
+            # offers the user's own unit and the units directly below it, not thousands.
             self.fields["unit"].queryset = units
+            if user is not None and user.unit_id:
+                menu = units.filter(Q(pk=user.unit_id) | Q(parent_id=user.unit_id)).order_by("path")
+                self.fields["unit"].widget.choices = [("", _("All units"))] + [(u.pk, u.name) for u in menu]

@@ -28,7 +28,7 @@ def list_filters(request):
     raw_unit = request.GET.get("unit")
     if raw_unit and not units.filter(pk=raw_unit if raw_unit.isdigit() else 0).exists():
         not_found(request, "unit-filter", raw_unit)
-    form = FilterForm(request.GET or None, units=units)
+    form = FilterForm(request.GET or None, units=units, user=request.user)
     filters = form.cleaned_data if form.is_valid() else {}
     return form, {k: v for k, v in filters.items() if v}
 

@@ -21,6 +21,11 @@ FULL = {"units": 5000, "users": 20000, "cases": 200_000, "small_cases": 2000, "d
         "baseline": 300, "dispatch_units": 1000, "bulletin_rows": 200, "ledger_rows": 100_000, "read_repeats": 40}
 
 
+# Below these a scenario would measure nothing.
+SMALLEST = {"units": 10, "users": 40, "write_cases": 6, "baseline": 5, "dispatch_units": 5, "bulletin_rows": 5,
+            "ledger_rows": 200}
+
+
 class Command(BaseCommand):
     help = "Seed at scale, run the benchmark scenarios, print a table and write the results as JSON."
 
@@ -58,7 +63,7 @@ class Command(BaseCommand):
     # ------------------------------------------------------------------------------------------
     def run(self, opts):
         scale = opts["scale"]
-        size = {k: max(1, int(v * scale)) for k, v in FULL.items() if k not in ("read_repeats",)}
+        size = {k: max(SMALLEST.get(k, 1), int(v * scale)) for k, v in FULL.items() if k != "read_repeats"}
         size["small_cases"] = max(40, size["small_cases"])
         size["due"] = max(10, min(size["due"], size["small_cases"] // 2))
         size["read_repeats"] = FULL["read_repeats"] if scale >= 0.1 else 8
