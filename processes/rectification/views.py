@@ -11,7 +11,7 @@ from django.views.decorators.http import require_POST
 from workflow.engine import ActionError, available_actions
 from workflow.evidence import EvidenceRejected, check_size
 from workflow.http import actor_for, not_found
-from workflow.models import Role, Unit
+from workflow.models import Role, Rung, Unit
 from workflow.paging import CappedPaginator
 from workflow.selectors import case_timeline
 
@@ -82,6 +82,8 @@ def case_detail(request, pk):
     events = list(case_timeline(case))
     for event in events:
         event.label = EVENT_LABELS.get(event.action, event.action)
+        if event.action == "escalate":
+            event.label = Rung(event.data.get("rung", 1)).label
     return render(request, "rectification/case_detail.html", {
         "case": case, "action_forms": forms, "events": events,
         "evidence": case.evidence.select_related("uploaded_by"),

@@ -4,6 +4,23 @@ import django.db.models.deletion
 from django.db import migrations, models
 
 
+def count_existing(apps, schema_editor):
+    """Subtree counts for cases escalated before the counts existed."""
+    from collections import defaultdict
+
+    from django.db.models import Count
+
+    Case = apps.get_model("workflow", "Case")
+    RungCount = apps.get_model("workflow", "RungCount")
+    totals = defaultdict(int)
+    rows = (Case.objects.exclude(status__in=["closed", "cancelled"]).filter(rung__gt=0)
+            .values_list("unit__path", "rung").annotate(n=Count("pk")))
+    for path, rung, n in rows:
+        for head in (int(part) for part in path.split(".") if part):
+            totals[(head, rung)] += n
+    RungCount.objects.bulk_create([RungCount(unit_id=u, rung=r, open_cases=n) for (u, r), n in totals.items()])
+
+
 class Migration(migrations.Migration):
 
     dependencies = [
@@ -41,4 +58,5 @@ class Migration(migrations.Migration):
             model_name='rungcount',
             constraint=models.UniqueConstraint(fields=('unit', 'rung'), name='one_count_per_unit_rung'),
         ),
+        migrations.RunPython(count_existing, migrations.RunPython.noop),
     ]
