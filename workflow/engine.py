@@ -142,7 +142,7 @@ def locked_case(model, case_id, *, actor: Actor, action: str):
     """
     try:
         with transaction.atomic():
-            case = load_locked(model, case_id, "unit", "supervisor_unit")
+            case = load_locked(model, case_id, "unit")
             if case is None or not can_see_unit(actor.user, case.unit):
                 raise NotVisible(actor, action=action, target="case", object_id=case_id)
             case._audit_locked = True
