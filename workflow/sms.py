@@ -1,19 +1,18 @@
 """SMS backends. Production plugs in a gateway (e.g. a government messaging platform) by
 setting DUBAN_SMS_BACKEND to a dotted path of a class with the same `send` method."""
-import logging
+import abc
 import sys
 
 from django.conf import settings
 from django.utils.module_loading import import_string
 
-logger = logging.getLogger(__name__)
 
-
-class BaseSmsBackend:
+class BaseSmsBackend(abc.ABC):
     """Send one text message; raise on failure so the outbox retries it."""
 
+    @abc.abstractmethod
     def send(self, phone: str, text: str) -> None:
-        raise NotImplementedError
+        """Deliver `text` to `phone` or raise."""
 
 
 class ConsoleSmsBackend(BaseSmsBackend):
