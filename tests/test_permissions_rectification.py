@@ -10,7 +10,7 @@ from processes.rectification.models import RectificationCase
 from tests.factories import drive, make_case, to_submitted
 
 ACTORS = ["inspector", "leader", "legal", "admin", "handler_a", "head_a", "handler_b", "head_b"]
-OTHER_UNIT = {"handler_b", "head_b"}
+OTHER_UNIT = {"handler_b", "head_b", "admin"}  # the admin sees no case at all
 
 
 def _draft(world):

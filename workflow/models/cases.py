@@ -7,14 +7,18 @@ from django_fsm import ConcurrentTransitionMixin, FSMField
 from viewflow.workflow.models import Process
 
 from .escalation import Rung
-from .units import Unit, unit_scope
+from .units import SUPERVISORY_ROLES, Unit, unit_scope
 
 
 class CaseQuerySet(models.QuerySet):
     def visible_to(self, user):
-        """Cases in the units the user may see (the rule is unit_scope's)."""
+        """Cases in the units the user may see (the rule is unit_scope's). A unit does not
+        see the supervisor's drafts addressed to it until they are issued."""
         scope = unit_scope(user, via="unit__")
-        return self.none() if scope is None else self.filter(scope)
+        if scope is None:
+            return self.none()
+        cases = self.filter(scope)
+        return cases if user.role in SUPERVISORY_ROLES else cases.exclude(status="draft")
 
     def open(self):
         return self.exclude(status__in=Case.TERMINAL_STATES)
@@ -64,12 +68,12 @@ class Case(ConcurrentTransitionMixin, models.Model):
     issued_at = models.DateTimeField(_("issued"), null=True, blank=True)
     signed_at = models.DateTimeField(_("signed for"), null=True, blank=True)
     closed_at = models.DateTimeField(_("closed"), null=True, blank=True)
-    # Escalation ladder: the highest rung reached and the day the next one falls due.
     # Head of this case's audit hash chain, written in the same UPDATE as the state.
     audit_seq = models.PositiveBigIntegerField(default=0, editable=False)
     audit_hash = models.CharField(max_length=64, default="0" * 64, editable=False)
     # Side requests awaiting a decision; lets a transition skip looking for them when zero.
     open_requests = models.PositiveSmallIntegerField(default=0)
+    # Escalation ladder: the highest rung reached and the day the next one falls due.
     rung = models.PositiveSmallIntegerField(_("escalation rung"), default=0, choices=[(0, _("None"))] + Rung.choices)
     next_rung_on = models.DateField(null=True, blank=True, db_index=True)
 

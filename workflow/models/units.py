@@ -1,6 +1,8 @@
 """Units (a tree of bureaus, offices and institutions) and the people in them."""
 from django.contrib.auth.models import AbstractUser, UserManager
-from django.db import models
+from django.db import models, transaction
+from django.db.models import Value
+from django.db.models.functions import Concat, Substr
 from django.utils.translation import gettext_lazy as _
 
 
@@ -26,7 +28,7 @@ class Role(models.TextChoices):
 
 
 # Roles that look down the unit tree; the others see their own unit only.
-SUPERVISORY_ROLES = frozenset({Role.INSPECTOR, Role.LEADER, Role.LEGAL, Role.ADMIN})
+SUPERVISORY_ROLES = frozenset({Role.INSPECTOR, Role.LEADER, Role.LEGAL})
 
 
 def unit_scope(user, via: str = "") -> models.Q | None:
@@ -34,6 +36,8 @@ def unit_scope(user, via: str = "") -> models.Q | None:
     (e.g. "unit__" from a case): their own unit, plus its subtree for supervisory roles.
     None means nothing at all."""
     if not user.is_authenticated or user.unit_id is None:
+        return None
+    if user.role == Role.ADMIN:  # administers units and users; reads no case and no audit record
         return None
     if user.role in SUPERVISORY_ROLES:
         return models.Q(**{f"{via}path__startswith": user.unit.path})
@@ -48,10 +52,10 @@ class UnitQuerySet(models.QuerySet):
 
 def can_see_unit(user, unit) -> bool:
     """The same rule as UnitQuerySet.visible_to, for one unit already in memory."""
-    if not user.is_authenticated or user.unit_id is None or unit is None:
+    if not user.is_authenticated or user.unit_id is None or unit is None or user.role == Role.ADMIN:
         return False
     if user.role in SUPERVISORY_ROLES:
-        return unit.path.startswith(user.unit.path)
+        return unit.is_within(user.unit)
     return unit.pk == user.unit_id
 
 
@@ -81,16 +85,26 @@ class Unit(models.Model):
         return self.name
 
     def save(self, *args, **kwargs):
-        if not self.pk:
+        """Save, then keep the materialised path (and those of every unit below) in step with
+        the parent: unit scoping reads paths, so a moved unit must not keep its old one."""
+        with transaction.atomic():
+            if not self.pk:
+                super().save(*args, **kwargs)
+                kwargs = {}
+            old = self.path
+            prefix = self.parent.path if self.parent_id else ""
+            self.path = f"{prefix}{self.pk:06d}."
+            if kwargs.get("update_fields") is not None and old != self.path:
+                kwargs["update_fields"] = {*kwargs["update_fields"], "path"}
             super().save(*args, **kwargs)
-            kwargs = {k: v for k, v in kwargs.items() if k != "force_insert"}
-        prefix = self.parent.path if self.parent_id else ""
-        path = f"{prefix}{self.pk:06d}."
-        if path != self.path:
-            self.path = path
-            super().save(update_fields=["path"])
-            return
-        super().save(*args, **kwargs)
+            if old and old != self.path:
+                if self.path.startswith(old):
+                    raise ValueError("a unit cannot be moved below itself")
+                Unit.objects.filter(path__startswith=old).exclude(pk=self.pk).update(
+                    path=Concat(Value(self.path), Substr("path", len(old) + 1)))
+                from ..escalation import rebuild_counts
+
+                rebuild_counts()
 
     def is_within(self, other: "Unit") -> bool:
         """True when this unit is `other` or lies below it."""
