@@ -212,3 +212,17 @@ def test_dispatch__bulk_rows_match_one_by_one_creation(world):
     from workflow.audit import verify
 
     assert verify() == []
+
+
+def test_actions__side_requests_are_offered_only_when_they_can_succeed(world):
+    from workflow.engine import available_actions
+
+    draft = make_case(world, issue=False)
+    issued = make_case(world)
+    signed = drive(world, make_case(world), ("handler_a", "sign"))
+    assert "request_cancel" not in available_actions(draft, world.inspector)
+    assert "request_extension" not in available_actions(issued, world.handler_a)
+    assert "request_extension" in available_actions(signed, world.handler_a)
+    drive(world, signed, ("handler_a", "request_extension", {"reason": "r", "new_deadline": signed.deadline + timedelta(days=9)}))
+    signed = RectificationCase.objects.get(pk=signed.pk)
+    assert "request_extension" not in available_actions(signed, world.handler_a)

@@ -183,7 +183,7 @@ def perform(model, case_id, action: str, *, actor: Actor, _waited: set | None = 
         if current is None:
             raise already
         if not meta.conditions_met(case, case.status):
-            raise AlreadyHandled(_("This request has already been decided."))
+            raise AlreadyHandled(str(current.custom.get("unavailable", _("This request has already been decided."))))
         flow = case.flow_class.instance
         from_state, ladder_before, unit_before = case.status, (case.deadline, escalation.in_ladder(case)), case.unit
         waited = flow.waits(case, pending_requests(case)) if _waited is None else _waited

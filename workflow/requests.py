@@ -4,8 +4,10 @@ from datetime import date
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy as _lazy
 from django_fsm import transition
 
+from .calendar import WorkCalendar
 from .engine import ActionError, AlreadyHandled, Change
 from .models import CaseRequest, Role
 from .permissions import role_at
@@ -32,6 +34,17 @@ def _waiting_for_user(kind):
         return case.is_open and role_check is not None and role_check(case, user)
 
     return check
+
+
+def _can_request_extension(case) -> bool:
+    """Before the deadline, in a state where the unit is working, with none pending."""
+    before_deadline = case.deadline is None or timezone.localdate() <= case.deadline
+    return (case.status in case.EXTENSION_SOURCES and before_deadline
+            and case.pending_request(CaseRequest.Kind.EXTENSION) is None)
+
+
+def _can_request_cancel(case) -> bool:
+    return case.status != "draft" and case.pending_request(CaseRequest.Kind.CANCEL) is None
 
 
 def _pending_exists(kind):
@@ -65,14 +78,11 @@ class SideRequestsMixin(models.Model):
                 case_id=self.pk, status=CaseRequest.Status.PENDING)}
         return self._pending_cache.get(kind)
 
-    def _pending(self, kind):
-        return self.pending_request(kind)
-
     def _forget_pending(self):
         self.__dict__.pop("_pending_cache", None)
 
     def _decide(self, kind, actor, approve: bool, reason: str) -> CaseRequest:
-        req = self._pending(kind)
+        req = self.pending_request(kind)
         self._forget_pending()
         if req is None or req.waiting_role != actor.user.role:
             raise AlreadyHandled(_("This request has already been decided."))
@@ -89,20 +99,15 @@ class SideRequestsMixin(models.Model):
         return req
 
     # Extension -----------------------------------------------------------------------
-    @transition(field="status", source="*", target=None,
-                permission=_may([role_at(Role.HANDLER, "unit")]))
+    @transition(field="status", source="*", target=None, conditions=[_can_request_extension],
+                permission=_may([role_at(Role.HANDLER, "unit")]),
+                custom={"unavailable": _lazy("An extension can be asked for only while rectifying, before the "
+                                             "deadline, and when none is pending.")})
     def request_extension(self, *, actor, new_deadline: date, reason: str = "", **_kw):
-        if self.status not in self.EXTENSION_SOURCES:
-            raise ActionError(_("An extension cannot be requested in this state."))
         if not reason.strip():
             raise ActionError(_("Please give the reason for the extension."))
-        today = timezone.localdate()
-        if self.deadline and today > self.deadline:
-            raise ActionError(_("The deadline has passed; an extension must be requested before it."))
         if self.deadline and new_deadline <= self.deadline:
             raise ActionError(_("The new deadline must be later than the current one."))
-        if self._pending(CaseRequest.Kind.EXTENSION):
-            raise AlreadyHandled(_("An extension request is already pending."))
         self._forget_pending()
         self.open_requests += 1
         CaseRequest.objects.create(case=self, kind=CaseRequest.Kind.EXTENSION, chain=EXTENSION_CHAIN,
@@ -115,7 +120,9 @@ class SideRequestsMixin(models.Model):
         req = self._decide(CaseRequest.Kind.EXTENSION, actor, True, reason)
         if req.status == CaseRequest.Status.GRANTED:
             self.deadline = req.new_deadline
-            self.calendar_warning = ""
+            calendar = WorkCalendar()
+            calendar.is_workday(self.deadline)  # notes a year without holiday data
+            self.calendar_warning = ",".join(str(y) for y in sorted(calendar.missing_years))
         return Change(reason=reason, data={"step": req.step, "status": req.status})
 
     @transition(field="status", source="*", target=None, conditions=[_pending_exists(CaseRequest.Kind.EXTENSION)],
@@ -125,15 +132,13 @@ class SideRequestsMixin(models.Model):
         return Change(reason=reason, data={"status": req.status})
 
     # Cancellation --------------------------------------------------------------------
-    @transition(field="status", source="*", target=None,
-                permission=_may([role_at(Role.INSPECTOR, "supervisor")]))
+    @transition(field="status", source="*", target=None, conditions=[_can_request_cancel],
+                permission=_may([role_at(Role.INSPECTOR, "supervisor")]),
+                custom={"unavailable": _lazy("A draft is discarded directly, and only one cancellation can be "
+                                             "pending.")})
     def request_cancel(self, *, actor, reason: str = "", **_kw):
-        if self.status == "draft":
-            raise ActionError(_("A draft can be discarded directly."))
         if not reason.strip():
             raise ActionError(_("Please give the reason for cancelling."))
-        if self._pending(CaseRequest.Kind.CANCEL):
-            raise AlreadyHandled(_("A cancellation request is already pending."))
         self._forget_pending()
         self.open_requests += 1
         CaseRequest.objects.create(case=self, kind=CaseRequest.Kind.CANCEL, chain=CANCEL_CHAIN,
