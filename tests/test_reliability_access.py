@@ -397,12 +397,13 @@ def test_login__five_failures_lock_without_revealing_whether_the_account_exists(
     assert COOKIE not in locked.cookies or not locked.cookies[COOKIE].value
 
 
-def test_login__another_address_is_not_locked_out(world):
-    # given: the lock is for the (user name, address) pair
+def test_login__the_account_is_locked_from_every_address(world):
+    # given: the lock is on the account, so moving to another address does not help a guesser
     attacker = Client(REMOTE_ADDR="10.9.9.9")
     for _ in range(5):
         _login(attacker, world.handler_a.username, "wrong-password")
-    # when
+    # when: even the right password, from another address
     response = _login(Client(REMOTE_ADDR="10.0.0.1"), world.handler_a.username)
-    # then
-    assert response.status_code == 302
+    # then: locked for now; another account is not
+    assert response.status_code == 429
+    assert _login(Client(REMOTE_ADDR="10.9.9.9"), world.handler_b.username).status_code == 302

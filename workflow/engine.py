@@ -153,9 +153,12 @@ def locked_case(model, case_id, *, actor: Actor, action: str):
     except (NotVisible, Denied) as exc:
         audit.record(**exc.audit)  # the transaction above rolled back; the refusal stays on record
         raise
-    except (ConcurrentTransition, IntegrityError):
-        # Without the lock (or past it), a concurrent writer shows up as a stale state or as a
-        # duplicate key (the audit chain's sequence): either way, someone else got there first.
+    except ConcurrentTransition:
+        raise AlreadyHandled(_("This case has already been handled by someone else."))
+    except IntegrityError as exc:
+        # Past the lock, a concurrent writer shows up as a duplicate in the case's audit chain.
+        if "audit_chain_seq" not in str(exc):
+            raise
         raise AlreadyHandled(_("This case has already been handled by someone else."))
 
 

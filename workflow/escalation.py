@@ -6,9 +6,10 @@ Each case stores the highest rung reached and the day its next rung falls due
 (``next_rung_on``, indexed), so a sweep reads only the cases that are due. Each rung is
 an ``Escalation`` row with a unique (case, rung) key, written under the case's row lock.
 """
+import logging
 import time
 from collections import defaultdict
-from datetime import date
+from datetime import date, timedelta
 
 from django.db import transaction
 from django.db.models import Count, F
@@ -22,6 +23,7 @@ from .locking import load_locked
 from .registry import CASE_TYPES
 
 TOP = max(Rung.values)
+logger = logging.getLogger(__name__)
 # Who is told at each rung: (role, "unit" | "supervisor").
 TOLD = {
     Rung.REMINDER: ((Role.HANDLER, "unit"),),
@@ -82,8 +84,13 @@ def sweep(today: date | None = None, batch: int = 500) -> int:
         due = list(Case.objects.filter(next_rung_on__lte=today).order_by("next_rung_on", "pk")
                    .values_list("pk", "case_type")[:batch])
         for pk, case_type in due:
-            policy = policies.setdefault(case_type, policy_for(case_type))
-            fired += escalate_case(CASE_TYPES.get(case_type, Case), pk, today, policy)
+            if case_type not in policies:
+                policies[case_type] = policy_for(case_type)
+            try:
+                fired += escalate_case(CASE_TYPES.get(case_type, Case), pk, today, policies[case_type])
+            except Exception:  # noqa: BLE001 - one bad case must not hold up every case after it
+                logger.exception("escalation of case %s failed; it is retried tomorrow", pk)
+                Case.objects.filter(pk=pk).update(next_rung_on=today + timedelta(days=1))
         if len(due) < batch:
             return fired
 

@@ -164,7 +164,14 @@ def _write(evidence: Evidence, data: bytes):
 
 
 def attach_evidence(model, case_id, *, actor: Actor, upload, note: str = "") -> Evidence:
-    """Check, store and record one evidence file on a case, under the case lock."""
+    """Check, store and record one evidence file on a case.
+
+    The file is checked before the case is locked (reading and sniffing it can take a while),
+    but only for a case the user may see; the state and role are checked under the lock."""
+    if not model.objects.visible_to(actor.user).filter(pk=case_id).exists():
+        with locked_case(model, case_id, actor=actor, action="upload_evidence"):
+            pass  # raises the audited 404 for a case the user may not see
+    checked = inspect_upload(upload)
     evidence = None
     try:
         with locked_case(model, case_id, actor=actor, action="upload_evidence") as case:
@@ -172,7 +179,6 @@ def attach_evidence(model, case_id, *, actor: Actor, upload, note: str = "") -> 
                 raise Denied(actor, action="upload_evidence", case=case)
             if not case.may_upload(actor.user):
                 raise AlreadyHandled(_("Evidence can no longer be added in the case's current state."))
-            checked = inspect_upload(upload)
             evidence = Evidence(case=case, uploaded_by=actor.user, display_name=checked.display_name,
                                 content_type=checked.content_type, extension=checked.extension,
                                 size=len(checked.data), sha256=hashlib.sha256(checked.data).hexdigest(),

@@ -13,7 +13,6 @@ def role_at(role: str, where: str = "unit"):
         unit_id = case.unit_id if where == "unit" else case.supervisor_unit_id
         return getattr(user, "role", None) == role and user.unit_id == unit_id
 
-    check.role, check.where = role, where
     return check
 
 
@@ -21,8 +20,6 @@ def all_of(*checks):
     def check(case, user) -> bool:
         return all(c(case, user) for c in checks)
 
-    check.role = next((c.role for c in checks if hasattr(c, "role")), None)
-    check.where = next((c.where for c in checks if hasattr(c, "where")), None)
     return check
 
 

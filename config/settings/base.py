@@ -97,7 +97,11 @@ SESSION_COOKIE_HTTPONLY = True
 # Failed logins lock the (username, ip) pair for a while; the message is the same either way.
 AXES_FAILURE_LIMIT = env.int("DUBAN_LOGIN_FAILURE_LIMIT", default=5)
 AXES_COOLOFF_TIME = env.float("DUBAN_LOGIN_COOLOFF_HOURS", default=0.25)
-AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+# Lock the account itself after repeated failures, from whatever address (one office often shares one).
+AXES_LOCKOUT_PARAMETERS = ["username"]
+# Axes suggests also locking by address; a bureau's office shares one address, so that would
+# lock out everyone there. Guessing is stopped by the account lock, whatever the address.
+SILENCED_SYSTEM_CHECKS = ["axes.W006"]
 AXES_LOCKOUT_TEMPLATE = "registration/locked.html"
 AXES_RESET_ON_SUCCESS = True
 

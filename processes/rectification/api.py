@@ -19,6 +19,7 @@ from rest_framework.views import APIView
 from workflow.engine import ActionError
 from workflow.http import actor_for, record_denied
 from workflow.models import Evidence, Unit
+from workflow.paging import CappedPaginator
 from workflow.views import evidence_download
 
 from . import selectors, services
@@ -61,8 +62,9 @@ ERRORS = {
 
 # Output --------------------------------------------------------------------------------
 class CasePagination(PageNumberPagination):
-    """50 a page by default; clients may ask for up to 200."""
+    """50 a page by default; clients may ask for up to 200. Counts stop at a cap, as on the web."""
 
+    django_paginator_class = CappedPaginator
     page_size_query_param = "page_size"
     max_page_size = 200
 

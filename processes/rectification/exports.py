@@ -17,7 +17,7 @@ from urllib.parse import quote
 
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, SuspiciousOperation
 from django.db.models import QuerySet
 from django.http import FileResponse
 from django.utils import timezone, translation
@@ -36,7 +36,7 @@ from workflow.views_leadership import LEADERSHIP_ROLES
 
 from . import selectors
 from .models import RectificationCase, Source, State
-from .views import list_filters
+from .views import BadFilter, list_filters
 
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 CHUNK = 2000
@@ -52,7 +52,7 @@ LEDGER_FIELDS = ("number", "title", "unit__name", "source", "status", "issued_at
 BULLETIN_TEMPLATE = "pdf/bulletin.html"
 BULLETIN_MAX_ROWS = 500
 BULLETIN_FIELDS = ("number", "title", "unit__name", "status", "deadline", "closed_at")
-TERMINAL = (State.CLOSED, State.CANCELLED)
+TERMINAL = RectificationCase.TERMINAL_STATES
 
 
 # Filters -------------------------------------------------------------------------------------
@@ -60,9 +60,13 @@ TERMINAL = (State.CLOSED, State.CANCELLED)
 def _filters(request) -> dict:
     """The case list's filters from the query string, exactly as the list page reads them.
 
-    A unit the user may not see is refused with the list page's own ``_not_found`` (404 + audit).
+    A unit the user may not see is a 404 (with a denied-access event); a filter that cannot
+    be read is a 400, so an export never silently covers more than was asked for.
     """
-    return list_filters(request)[1]
+    try:
+        return list_filters(request)[1]
+    except BadFilter as exc:
+        raise SuspiciousOperation(exc.message) from exc
 
 
 def _filters_for_audit(filters: dict) -> dict:

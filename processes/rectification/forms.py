@@ -103,6 +103,12 @@ class CaseForm(forms.Form):
         if units is not None:
             self.fields["units"].queryset = units
 
+    def clean(self):
+        data = super().clean()
+        if len(data.get("units") or ()) > 1 and not data.get("issue_now"):
+            raise forms.ValidationError(_("A problem sent to several units is issued at once; tick “Issue now”."))
+        return data
+
 
 class FilterForm(forms.Form):
     status = forms.ChoiceField(label=_("State"), choices=[("", _("All states"))] + list(State.choices), required=False)

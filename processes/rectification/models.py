@@ -98,10 +98,13 @@ class RectificationCase(SideRequestsMixin, Case):
     # Issue and address ---------------------------------------------------------------
     @transition(field="status", source=State.DRAFT, target=State.ISSUED, permission=INSPECTOR)
     def issue(self, *, actor, **_kw):
+        self._start_clock()
+        return Change(data={"deadline": self.deadline.isoformat()})
+
+    def _start_clock(self):
         self.issued_at = timezone.now()
         deadline = add_working_days(timezone.localdate(self.issued_at), self.deadline_days)
         self.deadline, self.calendar_warning = deadline.date, deadline.warning
-        return Change(data={"deadline": self.deadline.isoformat()})
 
     @transition(field="status", source=State.DRAFT, target=State.CANCELLED, permission=INSPECTOR)
     def discard(self, *, actor, reason="", **_kw):
@@ -119,7 +122,9 @@ class RectificationCase(SideRequestsMixin, Case):
             raise ActionError(_g("Choose another unit under your supervision."))
         old = self.unit
         self.unit = unit
-        return Change(reason=reason, data={"from_unit": old.name, "to_unit": unit.name})
+        self._start_clock()  # the new unit gets its full time, counted from now
+        return Change(reason=reason, data={"from_unit": old.name, "to_unit": unit.name,
+                                           "deadline": self.deadline.isoformat()})
 
     @transition(field="status", source=State.REFUSED, target=State.ISSUED, permission=INSPECTOR)
     def reject_refusal(self, *, actor, reason="", **_kw):

@@ -1,8 +1,8 @@
 """Reads for rectification cases, always scoped by the user's unit."""
-from django.db.models import Q
+from django.db.models import Prefetch, Q
 from django.utils import timezone
 
-from workflow.models import Unit
+from workflow.models import Comment, Evidence, Unit
 
 from .models import ProgressReport, RectificationCase
 
@@ -27,8 +27,10 @@ def case_list(user, *, status="", unit=None, overdue=False, source="", date_from
 
 
 def case_detail(user, pk):
-    return (RectificationCase.objects.visible_to(user)
-            .select_related("unit", "supervisor_unit", "created_by").filter(pk=pk).first())
+    return (RectificationCase.objects.visible_to(user).select_related("unit", "supervisor_unit", "created_by")
+            .prefetch_related(Prefetch("evidence", Evidence.objects.select_related("uploaded_by")),
+                              Prefetch("comments", Comment.objects.select_related("author")))
+            .filter(pk=pk).first())
 
 
 def target_units(user):

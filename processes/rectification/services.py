@@ -80,6 +80,8 @@ def case_comment(*, actor: Actor, case_id: int, body: str) -> Comment:
     if len(body) > 5000:
         raise ActionError(_("The comment is too long (at most 5,000 characters)."))
     with engine.locked_case(RectificationCase, case_id, actor=actor, action="comment") as case:
+        if not case.is_open:
+            raise engine.AlreadyHandled(_("The case is closed; comments can no longer be added."))
         comment = Comment.objects.create(case=case, author=actor.user, body=body)
         audit.record(action="comment", user=actor.user, case=case, ip=actor.ip,
                      from_state=case.status, to_state=case.status, data={"comment": comment.pk})

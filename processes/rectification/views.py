@@ -29,13 +29,23 @@ def list_filters(request):
     if raw_unit and not units.filter(pk=raw_unit if raw_unit.isdigit() else 0).exists():
         not_found(request, "unit-filter", raw_unit)
     form = FilterForm(request.GET or None, units=units, user=request.user)
-    filters = form.cleaned_data if form.is_valid() else {}
+    if form.is_bound and not form.is_valid():
+        raise BadFilter(" ".join(str(e) for errors in form.errors.values() for e in errors))
+    filters = form.cleaned_data if form.is_bound else {}
     return form, {k: v for k, v in filters.items() if v}
+
+
+class BadFilter(ActionError):
+    """A filter that cannot be read: refused, never silently widened to everything."""
 
 
 @login_required
 def case_list(request):
-    form, filters = list_filters(request)
+    try:
+        form, filters = list_filters(request)
+    except BadFilter as exc:
+        messages.error(request, _("The filter was not understood: %(error)s") % {"error": exc.message})
+        return redirect("rectification:list")
     cases = selectors.case_list(request.user, **filters)
     page = CappedPaginator(cases, 50).get_page(request.GET.get("page"))
     query = request.GET.copy()
@@ -86,10 +96,10 @@ def case_detail(request, pk):
             event.label = Rung(event.data.get("rung", 1)).label
     return render(request, "rectification/case_detail.html", {
         "case": case, "action_forms": forms, "events": events,
-        "evidence": case.evidence.select_related("uploaded_by"),
+        "evidence": case.evidence.all(),
         "reports": selectors.case_reports(case),
         "requests": case.requests.filter(status="pending"),
-        "comments": case.comments.select_related("author"),
+        "comments": case.comments.all(),
         "may_upload": case.may_upload(request.user), "light": case.light(),
         "escalations": case.escalations.all(),
     })
