@@ -189,12 +189,13 @@ def test_red_list__leader_sees_red_cases_and_prints_the_letter(world, client):
     client.force_login(world.leader)
     page = client.get("/red-list/").content.decode()
     assert red.number in page
-    letter = client.get(f"/red-list/{world.county_a.pk}/letter.pdf")
+    assert client.get(f"/red-list/{world.county_a.pk}/letter.pdf").status_code == 405  # issuing is a POST
+    letter = client.post(f"/red-list/{world.county_a.pk}/letter.pdf")
     assert letter.status_code == 200 and letter.content.startswith(b"%PDF")
     client.force_login(world.handler_a)
     assert client.get("/red-list/").status_code == 403
     client.force_login(world.head_b)
-    assert client.get(f"/red-list/{world.county_a.pk}/letter.pdf").status_code == 403
+    assert client.post(f"/red-list/{world.county_a.pk}/letter.pdf").status_code == 403
 
 
 def test_case_page_shows_the_rung_and_when_it_fired(world, client):

@@ -4,7 +4,7 @@ from datetime import date
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy as _lazy
+from django.utils.translation import gettext_lazy
 from django_fsm import transition
 
 from .calendar import WorkCalendar
@@ -101,7 +101,7 @@ class SideRequestsMixin(models.Model):
     # Extension -----------------------------------------------------------------------
     @transition(field="status", source="*", target=None, conditions=[_can_request_extension],
                 permission=_may([role_at(Role.HANDLER, "unit")]),
-                custom={"unavailable": _lazy("An extension can be asked for only while rectifying, before the "
+                custom={"unavailable": gettext_lazy("An extension can be asked for only while rectifying, before the "
                                              "deadline, and when none is pending.")})
     def request_extension(self, *, actor, new_deadline: date, reason: str = "", **_kw):
         if not reason.strip():
@@ -134,7 +134,7 @@ class SideRequestsMixin(models.Model):
     # Cancellation --------------------------------------------------------------------
     @transition(field="status", source="*", target=None, conditions=[_can_request_cancel],
                 permission=_may([role_at(Role.INSPECTOR, "supervisor")]),
-                custom={"unavailable": _lazy("A draft is discarded directly, and only one cancellation can be "
+                custom={"unavailable": gettext_lazy("A draft is discarded directly, and only one cancellation can be "
                                              "pending.")})
     def request_cancel(self, *, actor, reason: str = "", **_kw):
         if not reason.strip():

@@ -7,6 +7,7 @@ from django.core.exceptions import PermissionDenied
 from django.db.models import Q
 from django.http import Http404
 from django.shortcuts import render
+from django.views.decorators.http import require_POST
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -26,7 +27,8 @@ def _require_leadership(request):
 
 def red_cases(user, unit=None):
     """Red-or-worse open cases the user may see (in `unit`'s subtree if given), oldest deadline first."""
-    cases = Case.objects.visible_to(user).open().filter(rung__gte=Rung.RED)
+    # Past the deadline: a case granted an extension keeps its rung but is off the list.
+    cases = Case.objects.visible_to(user).open().filter(rung__gte=Rung.RED, deadline__lt=timezone.localdate())
     if unit is not None:
         cases = cases.filter(unit__path__startswith=unit.path)
     return cases.select_related("unit", "supervisor_unit").order_by("deadline", "pk")
@@ -69,6 +71,7 @@ def red_list(request):
 
 
 @login_required
+@require_POST
 def supervision_letter(request, unit_id):
     """A 督办函 to one unit listing its red-or-worse cases."""
     _require_leadership(request)

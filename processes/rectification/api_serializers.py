@@ -2,7 +2,7 @@
 from functools import cache
 
 from django.urls import reverse
-from django.utils.translation import gettext_lazy as _lazy
+from django.utils.translation import gettext_lazy
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
@@ -122,7 +122,7 @@ class CaseDetailSerializer(CaseListSerializer):
 class VisibleUnitField(serializers.PrimaryKeyRelatedField):
     """A unit id resolved only among the units the requesting user may see."""
 
-    default_error_messages = {"does_not_exist": _lazy("No such unit, or you may not see it.")}
+    default_error_messages = {"does_not_exist": gettext_lazy("No such unit, or you may not see it.")}
 
     def get_queryset(self):
         return Unit.objects.visible_to(self.context["request"].user)
