@@ -11,7 +11,7 @@ def inbox_todo(user):
         return Task.objects.none()
     return (Task.objects.filter(status__in=[STATUS.NEW, STATUS.ASSIGNED], owner_permission=user.role,
                                 owner_permission_obj_pk=str(user.unit_id))
-            .select_related("process__case__unit").order_by("created"))
+            .order_by("created"))
 
 
 def inbox_done(user):
@@ -19,7 +19,7 @@ def inbox_done(user):
     if not user.is_authenticated:
         return Task.objects.none()
     return (Task.objects.filter(owner=user, status=STATUS.DONE)
-            .select_related("process__case__unit").order_by("-finished"))
+            .order_by("-finished"))
 
 
 def case_timeline(case):

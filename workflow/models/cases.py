@@ -128,11 +128,15 @@ class Case(ConcurrentTransitionMixin, models.Model):
         return type_label(self.case_type)
 
     def light(self, today=None):
-        """Traffic light for the deadline: green, yellow (due within 2 days or today), red (overdue)."""
-        if not self.deadline or not self.is_open:
+        return self.light_of(self.deadline, self.status, today)
+
+    @classmethod
+    def light_of(cls, deadline, status, today=None):
+        """Traffic light for a deadline: green, yellow (due within 2 calendar days), red (overdue)."""
+        if not deadline or status in cls.TERMINAL_STATES:
             return "none"
         today = today or timezone.localdate()
-        remaining = (self.deadline - today).days
+        remaining = (deadline - today).days
         if remaining < 0:
             return "red"
         if remaining <= 2:
