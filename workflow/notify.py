@@ -2,13 +2,11 @@
 import logging
 import threading
 import time
-from collections import defaultdict
 from datetime import timedelta
 
 from django.conf import settings
 from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
-from django.db.models import Q
 from django.utils import timezone
 
 from .models import Notification, OutboxMessage, User
@@ -25,69 +23,53 @@ def recipients(case, pairs) -> list[tuple[str, int]]:
     return [(role, case.unit_id if where == "unit" else case.supervisor_unit_id) for role, where in pairs]
 
 
+# One INSERT ... SELECT writes the rows for a batch of events: each event (key, case,
+# subject) and the (role, unit) it is for, joined with the users holding that role there and
+# the channels each of them chose. No user row is read into Python.
 QUEUE_SQL = """
 INSERT INTO {outbox} (key, channel, recipient_id, case_id, subject, body, created_at, attempts,
                       next_attempt_at, last_error)
-SELECT %s || ':' || CAST(u.id AS TEXT) || ':' || c.channel, c.channel, u.id, %s, %s, '', %s, 0, %s, ''
-FROM {user} u,
-     (SELECT 'in_app' AS channel UNION ALL SELECT 'email' UNION ALL SELECT 'sms') c
-WHERE u.is_active AND ({holders})
+WITH ev(key, case_id, subject, role, unit_id) AS (VALUES {events})
+SELECT ev.key || ':' || CAST(u.id AS TEXT) || ':' || c.channel, c.channel, u.id, ev.case_id, ev.subject, '',
+       %s, 0, %s, ''
+FROM ev
+JOIN {user} u ON u.role = ev.role AND u.unit_id = ev.unit_id
+CROSS JOIN (SELECT 'in_app' AS channel UNION ALL SELECT 'email' UNION ALL SELECT 'sms') c
+WHERE u.is_active
   AND ((c.channel = 'in_app' AND u.notify_in_app)
        OR (c.channel = 'email' AND u.notify_email AND u.email <> '')
        OR (c.channel = 'sms' AND u.notify_sms AND u.phone <> ''))
 ON CONFLICT (key) DO NOTHING
 """
+BATCH = 500
 
 
 def queue(*, case, who, subject: str, key: str) -> int:
     """Write one outbox row per holder of each (role, unit id) in `who` and each channel they
-    chose, in a single INSERT ... SELECT. Duplicate keys are ignored, so queueing the same
-    event twice sends nothing twice. The relay runs after commit."""
-    pairs = sorted(set(who))
-    if not pairs:
-        return 0
-    conn = transaction.get_connection()
-    now = conn.ops.adapt_datetimefield_value(timezone.now())
-    sql = QUEUE_SQL.format(outbox=conn.ops.quote_name(OutboxMessage._meta.db_table),
-                           user=conn.ops.quote_name(User._meta.db_table),
-                           holders=" OR ".join(["(u.role = %s AND u.unit_id = %s)"] * len(pairs)))
-    params = [key, getattr(case, "pk", None), subject[:200], now, now] + [v for pair in pairs for v in pair]
-    with conn.cursor() as cursor:
-        cursor.execute(sql, params)
-        written = cursor.rowcount
-    if written:
-        transaction.on_commit(enqueue_relay)
-    return written
+    chose. Duplicate keys are ignored, so queueing the same event twice sends nothing twice.
+    The relay runs after commit."""
+    return queue_many([(case, who, key, subject)])
 
 
 def queue_many(items) -> int:
-    """queue() for many events: `items` are (case, who, key, subject). One query for the
-    recipients and one insert, whatever the number of events."""
-    items = list(items)
-    pairs = {pair for _case, who, _key, _subject in items for pair in who}
-    if not pairs:
-        return 0
-    query = Q(pk__in=[])
-    for role, unit_id in pairs:
-        query |= Q(role=role, unit_id=unit_id)
-    holders = defaultdict(list)
-    for row in User.objects.filter(query, is_active=True).values_list(
-            "pk", "role", "unit_id", "notify_in_app", "notify_email", "email", "notify_sms", "phone"):
-        holders[(row[1], row[2])].append(row)
-    now = timezone.now()
-    rows = []
-    for case, who, key, subject in items:
-        for pair in set(who):
-            for pk, _role, _unit, in_app, email, address, sms, phone in holders[pair]:
-                chosen = [(Channel.IN_APP, in_app), (Channel.EMAIL, email and address), (Channel.SMS, sms and phone)]
-                rows += [OutboxMessage(key=f"{key}:{pk}:{channel}", channel=channel, recipient_id=pk,
-                                       case_id=getattr(case, "pk", None), subject=subject[:200],
-                                       created_at=now, next_attempt_at=now)
-                         for channel, wanted in chosen if wanted]
-    if rows:
-        OutboxMessage.objects.bulk_create(rows, ignore_conflicts=True)
+    """queue() for many events, `items` being (case, who, key, subject): one statement per
+    batch of events, whatever the number of recipients."""
+    events = [(key, getattr(case, "pk", None), subject[:200], role, unit_id)
+              for case, who, key, subject in items for role, unit_id in sorted(set(who))]
+    conn = transaction.get_connection()
+    now = conn.ops.adapt_datetimefield_value(timezone.now())
+    written = 0
+    for start in range(0, len(events), BATCH):
+        batch = events[start:start + BATCH]
+        sql = QUEUE_SQL.format(events=", ".join(["(%s, %s, %s, %s, %s)"] * len(batch)),
+                               outbox=conn.ops.quote_name(OutboxMessage._meta.db_table),
+                               user=conn.ops.quote_name(User._meta.db_table))
+        with conn.cursor() as cursor:
+            cursor.execute(sql, [v for event in batch for v in event] + [now, now])
+            written += cursor.rowcount
+    if written:
         transaction.on_commit(enqueue_relay)
-    return len(rows)
+    return written
 
 
 class _Publisher:
