@@ -177,7 +177,7 @@ def perform(model, case_id, action: str, *, actor: Actor, _waited: set | None = 
                                  % {"state": case.get_status_display()})
         if not case.is_open:
             raise already
-        # The role is checked before the state, so a wrong role always gets 403, never 409.
+        # On an open case the role is checked before the state: a wrong role gets 403, not 409.
         meta = method._django_fsm
         current = meta.get_transition(case.status)
         candidates = [current] if current is not None else meta.transitions.values()

@@ -46,21 +46,21 @@ class CaseFlow(Flow):
     def start_case(self, activation, **kwargs):  # pragma: no cover - cases start through the engine
         return activation.process
 
-    @staticmethod
-    def unit_for(case, where: str) -> int:
-        return case.unit_id if where == "unit" else case.supervisor_unit_id
-
     def waits(self, case, pending_requests=()) -> set[Wait]:
-        found = {Wait(node, role, self.unit_for(case, where))
+        found = {Wait(node, role, case.unit_id_for(where))
                  for node, role, where in self.state_waits.get(case.status, ())}
         for req in pending_requests:
             role = req.waiting_role
             where = "unit" if role in (Role.UNIT_HEAD, Role.HANDLER) else "supervisor"
-            found.add(Wait("approve_request", role, self.unit_for(case, where)))
+            found.add(Wait("approve_request", role, case.unit_id_for(where)))
         return found
 
 
 def pending_requests(case):
+    """The case's pending side requests, reusing what its permission checks already read."""
     if not case.open_requests:
         return []
+    cached = getattr(case, "_pending_cache", None)
+    if cached is not None:
+        return list(cached.values())
     return list(CaseRequest.objects.filter(case_id=case.pk, status=CaseRequest.Status.PENDING))

@@ -20,7 +20,7 @@ PUBLISH_INTERVAL = 0.25
 
 def recipients(case, pairs) -> list[tuple[str, int]]:
     """(role, unit id) for each (role, "unit" | "supervisor"): the case's responsible or supervising unit."""
-    return [(role, case.unit_id if where == "unit" else case.supervisor_unit_id) for role, where in pairs]
+    return [(role, case.unit_id_for(where)) for role, where in pairs]
 
 
 # One INSERT ... SELECT writes the rows for a batch of events: each event (key, case,

@@ -10,8 +10,7 @@ def role_at(role: str, where: str = "unit"):
     """The user holds `role` in the case's responsible unit or its supervising unit."""
 
     def check(case, user) -> bool:
-        unit_id = case.unit_id if where == "unit" else case.supervisor_unit_id
-        return getattr(user, "role", None) == role and user.unit_id == unit_id
+        return getattr(user, "role", None) == role and user.unit_id == case.unit_id_for(where)
 
     return check
 

@@ -100,6 +100,10 @@ class Case(ConcurrentTransitionMixin, models.Model):
     def is_open(self):
         return self.status not in self.TERMINAL_STATES
 
+    def unit_id_for(self, where: str) -> int:
+        """The responsible unit ("unit") or the supervising unit ("supervisor")."""
+        return self.unit_id if where == "unit" else self.supervisor_unit_id
+
     def get_absolute_url(self):
         from django.urls import reverse
 
