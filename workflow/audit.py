@@ -31,17 +31,26 @@ def compute_hash(event: AuditEvent) -> str:
     return hashlib.sha256(payload.encode("utf-8")).hexdigest()
 
 
-def _event(*, chain, seq, prev, action, user, case, outcome, from_state, to_state, reason, ip, data):
+def event_for(*, action, user=None, case=None, outcome=AuditEvent.Outcome.OK, from_state="", to_state="",
+              reason="", ip=None, data=None, chain=None) -> AuditEvent:
+    """An unsaved event with snapshots of the actor, role and unit; its place in a chain
+    (seq, links, hash) is set by whoever appends it."""
     unit = getattr(user, "unit", None) if user is not None else None
-    event = AuditEvent(
-        chain=chain, seq=seq, case_id=getattr(case, "pk", None), actor_id=getattr(user, "pk", None),
+    return AuditEvent(
+        chain=chain or (case_chain(case.pk) if case is not None else SYSTEM_CHAIN),
+        case_id=getattr(case, "pk", None), actor_id=getattr(user, "pk", None),
         actor_name=(user.display_name if user is not None and user.pk else ""),
         actor_role=getattr(user, "role", "") or "",
         unit_id=getattr(unit, "pk", None), unit_name=getattr(unit, "name", "") or "",
         action=action, outcome=outcome, from_state=from_state or "", to_state=to_state or "",
-        reason=reason or "", ip=ip, data=data or {}, prev_hash=prev,
+        reason=reason or "", ip=ip, data=data or {},
     )
+
+
+def _append(event: AuditEvent, seq: int, prev: str) -> AuditEvent:
+    event.seq, event.prev_hash = seq, prev
     event.hash = compute_hash(event)
+    event.save(force_insert=True)
     return event
 
 
@@ -62,8 +71,7 @@ def record(*, action, user=None, case=None, outcome=AuditEvent.Outcome.OK, from_
             if head is None:
                 AuditChain.objects.get_or_create(key=SYSTEM_CHAIN)
                 head = AuditChain.objects.select_for_update().get(key=SYSTEM_CHAIN)
-            event = _event(chain=SYSTEM_CHAIN, seq=head.seq + 1, prev=head.last_hash, **fields)
-            event.save(force_insert=True)
+            event = _append(event_for(**fields), head.seq + 1, head.last_hash)
             AuditChain.objects.filter(key=SYSTEM_CHAIN).update(seq=event.seq, last_hash=event.hash)
             return event
         if getattr(case, "_audit_locked", False):
@@ -71,8 +79,7 @@ def record(*, action, user=None, case=None, outcome=AuditEvent.Outcome.OK, from_
         else:
             seq, prev = Case.objects.select_for_update().filter(pk=case.pk).values_list(
                 "audit_seq", "audit_hash").get()
-        event = _event(chain=case_chain(case.pk), seq=seq + 1, prev=prev, **fields)
-        event.save(force_insert=True)
+        event = _append(event_for(**fields), seq + 1, prev)
         case.audit_seq, case.audit_hash = event.seq, event.hash
         if not defer_head:
             Case.objects.filter(pk=case.pk).update(audit_seq=event.seq, audit_hash=event.hash)
@@ -164,12 +171,3 @@ def start_chains(events: list[AuditEvent], cases) -> list[AuditEvent]:
         case.audit_seq, case.audit_hash = heads.get(case.pk, (0, GENESIS))
     AuditEvent.objects.bulk_create(events, batch_size=5000)
     return events
-
-
-def event_for(*, action, user, case, from_state="", to_state="", reason="", ip=None, data=None) -> AuditEvent:
-    """An unsaved event with the actor's snapshot, for start_chains."""
-    unit = getattr(user, "unit", None)
-    return AuditEvent(chain=case_chain(case.pk), case_id=case.pk, actor_id=user.pk, actor_name=user.display_name,
-                      actor_role=user.role or "", unit_id=getattr(unit, "pk", None),
-                      unit_name=getattr(unit, "name", "") or "", action=action, from_state=from_state,
-                      to_state=to_state, reason=reason, ip=ip, data=data or {})

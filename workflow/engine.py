@@ -110,15 +110,9 @@ def start_cases_bulk(model, *, actor: Actor, number_factory, units, action: str,
         audit.start_chains(events, cases)
         bulk_insert_cases(model, cases)
         waits = [(n, case, w) for n, case in enumerate(cases) for w in flow.waits(case)]
-        content_type = _unit_content_type()
-        Task.objects.bulk_create([
-            Task(process_id=case.pk, flow_task=flow.node(w.node), flow_task_type="HUMAN", status=STATUS.NEW,
-                 created=now, owner_permission=w.role, owner_permission_content_type=content_type,
-                 owner_permission_obj_pk=str(w.unit_id)) for _n, case, w in waits])
-        notify.queue_many([
-            (case, [(w.role, w.unit_id)], f"ev:{events[2 * n + 1].pk}",
-             _("To do: %(number)s %(title)s") % {"number": case.number, "title": case.title})
-            for n, case, w in waits])
+        Task.objects.bulk_create([_new_task(flow, case, w, now) for _n, case, w in waits])
+        notify.queue_many([(case, [(w.role, w.unit_id)], f"ev:{events[2 * n + 1].pk}", _todo_subject(case))
+                           for n, case, w in waits])
     return cases
 
 
@@ -250,13 +244,17 @@ def _sync_tasks(case, actor: Actor, event, waited: set):
         Task.objects.filter(_task_filter(case, flow, removed - done)).update(status=STATUS.CANCELED, finished=now)
     if not added:
         return
-    content_type = _unit_content_type()
-    new_tasks = [
-        Task(process_id=case.pk, flow_task=flow.node(w.node), flow_task_type="HUMAN",
-             status=STATUS.NEW, created=now, owner_permission=w.role,
-             owner_permission_content_type=content_type, owner_permission_obj_pk=str(w.unit_id))
-        for w in added
-    ]
-    Task.objects.bulk_create(new_tasks)
+    Task.objects.bulk_create([_new_task(flow, case, w, now) for w in added])
     notify.queue(case=case, who=[(w.role, w.unit_id) for w in added], key=f"ev:{event.pk}",
-                 subject=_("To do: %(number)s %(title)s") % {"number": case.number, "title": case.title})
+                 subject=_todo_subject(case))
+
+
+def _new_task(flow, case, wait, now) -> Task:
+    """An open viewflow task for the holders of `wait.role` in unit `wait.unit_id`."""
+    return Task(process_id=case.pk, flow_task=flow.node(wait.node), flow_task_type="HUMAN", status=STATUS.NEW,
+                created=now, owner_permission=wait.role, owner_permission_content_type=_unit_content_type(),
+                owner_permission_obj_pk=str(wait.unit_id))
+
+
+def _todo_subject(case) -> str:
+    return _("To do: %(number)s %(title)s") % {"number": case.number, "title": case.title}

@@ -1,4 +1,6 @@
 """Small helpers for views."""
+from urllib.parse import quote
+
 from django.http import Http404
 from django.utils.translation import gettext as _
 
@@ -11,6 +13,17 @@ def client_ip(request) -> str | None:
 
 def actor_for(request) -> Actor:
     return Actor(user=request.user, ip=client_ip(request))
+
+
+def as_download(response, filename: str, fallback: str):
+    """Make `response` a download: RFC 5987/6266 UTF-8 file name with an ASCII fallback,
+    never sniffed as something else, never cached by a shared proxy."""
+    kept = "".join(c for c in fallback if c.isascii() and (c.isalnum() or c in "._-"))
+    ascii_name = kept if kept.rsplit(".", 1)[0].strip("._-") else "download"
+    response["Content-Disposition"] = f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(filename, safe='')}"
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Cache-Control"] = "private, no-store"
+    return response
 
 
 def record_denied(request, target: str, object_id, **extra):

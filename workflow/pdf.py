@@ -5,12 +5,13 @@ The only resources WeasyPrint may load are ``data:`` URLs and local files below 
 template folder, the static folders and the system font folders (for ``@font-face``).
 """
 from pathlib import Path
-from urllib.parse import quote, unquote, urlsplit
+from urllib.parse import unquote, urlsplit
 
 from django.conf import settings
 from django.http import HttpResponse
 from django.template.loader import render_to_string
 from django.utils import translation
+from .http import as_download
 
 PDF_TEMPLATE_DIR = Path(settings.BASE_DIR) / "templates" / "pdf"
 FONT_DIRS = (Path("/usr/share/fonts"), Path("/usr/local/share/fonts"), Path("/usr/share/texlive"))
@@ -53,20 +54,8 @@ def render_pdf(template_name: str, context: dict, request=None) -> bytes:
     return HTML(string=html, base_url=base_url, url_fetcher=_fetcher()).write_pdf()
 
 
-def _ascii_fallback(filename: str) -> str:
-    kept = "".join(c for c in filename if c.isascii() and (c.isalnum() or c in "._-"))
-    stem = kept.rsplit(".", 1)[0].strip("._-")
-    return kept if stem else "document.pdf"
-
-
 def pdf_response(pdf_bytes: bytes, filename: str, fallback: str | None = None) -> HttpResponse:
     """A download response for a PDF, with an RFC 5987/6266 UTF-8 file name."""
-    ascii_name = _ascii_fallback(fallback or filename)
     response = HttpResponse(pdf_bytes, content_type="application/pdf")
-    response["Content-Disposition"] = (
-        f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(filename, safe='')}"
-    )
     response["Content-Length"] = str(len(pdf_bytes))
-    response["X-Content-Type-Options"] = "nosniff"
-    response["Cache-Control"] = "private, no-store"
-    return response
+    return as_download(response, filename, fallback or filename)

@@ -13,7 +13,6 @@ are scoped by the user's unit exactly like the list page.
 import datetime
 import tempfile
 from collections import Counter
-from urllib.parse import quote
 
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
@@ -29,7 +28,7 @@ from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 
 from workflow import audit
-from workflow.http import client_ip
+from workflow.http import as_download, client_ip
 from workflow.models import Unit
 from workflow.pdf import pdf_response, render_pdf
 from workflow.views_leadership import LEADERSHIP_ROLES
@@ -92,15 +91,6 @@ def _local_date(value):
     if isinstance(value, datetime.datetime):
         return timezone.localtime(value).date() if timezone.is_aware(value) else value.date()
     return value
-
-
-def _attachment(response, filename: str, fallback: str):
-    response["Content-Disposition"] = (
-        f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(filename, safe='')}"
-    )
-    response["X-Content-Type-Options"] = "nosniff"
-    response["Cache-Control"] = "private, no-store"
-    return response
 
 
 # Excel ledger --------------------------------------------------------------------------------
@@ -176,7 +166,7 @@ def export_xlsx(request):
     audit.record(action="export_ledger", user=request.user, ip=client_ip(request),
                  data={"filters": _filters_for_audit(filters), "rows": count})
     response = FileResponse(spool, content_type=XLSX_TYPE)
-    return _attachment(response, f"整改台账-{today:%Y%m%d}.xlsx", f"ledger-{today:%Y%m%d}.xlsx")
+    return as_download(response, f"整改台账-{today:%Y%m%d}.xlsx", f"ledger-{today:%Y%m%d}.xlsx")
 
 
 # Bulletin (情况通报) -------------------------------------------------------------------------
