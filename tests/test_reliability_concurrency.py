@@ -17,7 +17,7 @@ from viewflow.workflow.status import STATUS
 
 from processes.rectification import services
 from processes.rectification.models import RectificationCase, State
-from workflow import audit, engine
+from workflow import audit, engine, sql
 from workflow.engine import AlreadyHandled
 from workflow.models import AuditEvent, Evidence, OutboxMessage
 from tests.factories import drive, make_case, make_world, to_submitted, upload
@@ -131,27 +131,27 @@ def test_race__two_reviewers_accept_once(monkeypatch):
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_race__both_read_before_either_writes_still_one_wins(monkeypatch):
-    # given: the row lock is switched off, so only the optimistic checks stand;
+    # given: the row lock is switched off, so only the audit chain's unique sequence stands;
     # both transactions read the submitted case before either writes
     world = make_world()
     case = to_submitted(world, make_case(world))
     monkeypatch.setattr(engine, "load_locked", lambda model, pk, *related: (
         model.objects.select_related(*related).filter(pk=pk).first()))
     both_read = threading.Barrier(2)
-    original_save = AuditEvent.save
+    original_insert = sql.insert
 
-    def write_when_both_have_read(self, *args, **kwargs):
-        if self.action == "accept":  # the transition's first write
+    def write_when_both_have_read(objs):
+        if isinstance(objs[0], AuditEvent) and objs[0].action == "accept":  # the transition's first write
             both_read.wait(timeout=10)  # both have loaded the case in state "submitted" and passed the checks
-        return original_save(self, *args, **kwargs)
+        return original_insert(objs)
 
-    monkeypatch.setattr(AuditEvent, "save", write_when_both_have_read)
+    monkeypatch.setattr(sql, "insert", write_when_both_have_read)
     hold_lock_during(monkeypatch, "accept")
     # when
     results = run_together(act_job(world, "inspector", case, "accept"),
                            act_job(world, "inspector2", case, "accept"))
-    # then: the second write is detected (the chain's unique sequence, or the FSM's optimistic
-    # check) and reported as already handled
+    # then: the second write is detected by the chain's unique sequence (inside the pipelined
+    # transaction, at the latest on COMMIT) and reported as already handled
     assert outcomes(results) == ["error", "ok"], results
     assert isinstance(errors(results)[0], AlreadyHandled)
     assert len(ok_events(case, "accept")) == 1

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from django.db import transaction
 
+from . import sql
 from .models import AuditChain, AuditEvent, Case
 
 GENESIS = "0" * 64
@@ -47,10 +48,18 @@ def event_for(*, action, user=None, case=None, outcome=AuditEvent.Outcome.OK, fr
     )
 
 
+def event_key(event: AuditEvent) -> str:
+    """A name for the event that is unique and known before the row is written (its place
+    in its chain), for keys derived from it such as the outbox's."""
+    return f"ev:{event.chain}:{event.seq}"
+
+
 def _append(event: AuditEvent, seq: int, prev: str) -> AuditEvent:
+    """Link the event into its chain and write it. Its id is not read back (the write may
+    be pipelined); `event_key` names it."""
     event.seq, event.prev_hash = seq, prev
     event.hash = compute_hash(event)
-    event.save(force_insert=True)
+    sql.insert([event])
     return event
 
 
@@ -84,6 +93,19 @@ def record(*, action, user=None, case=None, outcome=AuditEvent.Outcome.OK, from_
         if not defer_head:
             Case.objects.filter(pk=case.pk).update(audit_seq=event.seq, audit_hash=event.hash)
     return event
+
+
+def has_acted(case_id, user_id, actions) -> bool:
+    """Whether the user took any of `actions` on the case (successfully). One prepared
+    statement: permission checks ask this on every review transition and case page."""
+    if user_id is None or case_id is None:
+        return False
+    table = sql.quote(AuditEvent._meta.db_table)
+    with sql.cursor() as cursor:
+        cursor.execute(f"SELECT 1 FROM {table} WHERE case_id = %s AND actor_id = %s AND outcome = %s "
+                       f"AND action IN ({', '.join(['%s'] * len(actions))}) LIMIT 1",
+                       [case_id, user_id, AuditEvent.Outcome.OK, *actions])
+        return cursor.fetchone() is not None
 
 
 @dataclass

@@ -5,7 +5,6 @@ from dataclasses import dataclass, field
 from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import PermissionDenied
 from django.db import IntegrityError, transaction
-from django.db.models import Q
 from django.http import Http404
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -13,7 +12,7 @@ from django_fsm import ConcurrentTransition, has_transition_perm
 from viewflow.workflow.models import Process, Task
 from viewflow.workflow.status import PROCESS, STATUS
 
-from . import audit, escalation, notify
+from . import audit, escalation, notify, sql
 from .flows import pending_requests
 from .locking import load_locked
 from .models import Unit, User
@@ -111,7 +110,7 @@ def start_cases_bulk(model, *, actor: Actor, number_factory, units, action: str,
         bulk_insert_cases(model, cases)
         waits = [(n, case, w) for n, case in enumerate(cases) for w in flow.waits(case)]
         Task.objects.bulk_create([_new_task(flow, case, w, now) for _n, case, w in waits])
-        notify.queue_many([(case, [(w.role, w.unit_id)], f"ev:{events[2 * n + 1].pk}", _todo_subject(case))
+        notify.queue_many([(case, [(w.role, w.unit_id)], audit.event_key(events[2 * n + 1]), _todo_subject(case))
                            for n, case, w in waits])
     return cases
 
@@ -135,7 +134,7 @@ def locked_case(model, case_id, *, actor: Actor, action: str):
     denied-access audit event.
     """
     try:
-        with transaction.atomic():
+        with sql.pipelined(), transaction.atomic():
             case = load_locked(model, case_id, "unit")
             if case is None or not can_see_unit(actor.user, case.unit):
                 raise NotVisible(actor, action=action, target="case", object_id=case_id)
@@ -195,16 +194,18 @@ def perform(model, case_id, action: str, *, actor: Actor, _waited: set | None = 
         event = audit.record(action=action, user=actor.user, case=case, from_state=from_state, defer_head=True,
                              to_state=case.status, reason=change.reason, ip=actor.ip, data=change.data)
         # Only the columns that changed (the audit head among them), so a transition touching
-        # the base table alone does not rewrite the case type's table too.
-        case.save(update_fields=[f.name for f in fields if getattr(case, f.attname) != before[f.attname]])
+        # the base table alone does not rewrite the case type's table too. The row lock
+        # taken by locked_case makes an optimistic check on the old state unnecessary.
+        sql.update(case, [f.attname for f in fields if getattr(case, f.attname) != before[f.attname]])
         _sync_tasks(case, actor, event, waited=waited)
         if case.rung and (not case.is_open or case.unit_id != unit_before.pk):
             escalation.shift_count(unit_before, case.rung, 0)  # closed or moved: off this unit's count
             if case.is_open:
                 escalation.shift_count(case.unit, 0, case.rung)
         if not case.is_open:
-            finished = PROCESS.CANCELED if case.status == "cancelled" else PROCESS.DONE
-            Process.objects.filter(pk=case.pk).update(status=finished, finished=case.updated_at)
+            case.process.status = PROCESS.CANCELED if case.status == "cancelled" else PROCESS.DONE
+            case.process.finished = case.updated_at
+            sql.update(case.process, ["status", "finished"])
     return case
 
 
@@ -219,11 +220,20 @@ def _unit_content_type():
     return ContentType.objects.get_for_model(Unit)
 
 
-def _task_filter(case, flow, waits) -> Q:
-    query = Q(pk__in=[])
-    for w in waits:
-        query |= Q(flow_task=flow.node(w.node), owner_permission=w.role, owner_permission_obj_pk=str(w.unit_id))
-    return Q(process_id=case.pk, status__in=[STATUS.NEW, STATUS.ASSIGNED]) & query
+def _close_tasks(case, flow, waits, status, owner_id, now):
+    """Close the case's open tasks for these waits, in one UPDATE."""
+    task = Task._meta
+    conn = transaction.get_connection()
+    flow_task = task.get_field("flow_task")
+    keys = [(flow_task.get_db_prep_save(flow.node(w.node), conn), w.role, str(w.unit_id)) for w in sorted(
+        waits, key=lambda w: (w.node, w.role, w.unit_id))]
+    # The open states are literals so that the partial index of open tasks serves the
+    # statement's prepared (generic) plan too.
+    sql.execute(
+        f"UPDATE {sql.quote(task.db_table)} SET status = %s, owner_id = %s, finished = %s "
+        f"WHERE process_id = %s AND status IN ('{STATUS.NEW.value}', '{STATUS.ASSIGNED.value}') "
+        "AND (flow_task, owner_permission, owner_permission_obj_pk) IN (" + ", ".join(["(%s, %s, %s)"] * len(keys)) + ")",
+        [status, owner_id, conn.ops.adapt_datetimefield_value(now), case.pk] + [v for key in keys for v in key])
 
 
 def _sync_tasks(case, actor: Actor, event, waited: set):
@@ -239,13 +249,13 @@ def _sync_tasks(case, actor: Actor, event, waited: set):
     user = actor.user
     done = {w for w in removed if w.role == user.role and w.unit_id == user.unit_id}
     if done:
-        Task.objects.filter(_task_filter(case, flow, done)).update(status=STATUS.DONE, owner=user, finished=now)
+        _close_tasks(case, flow, done, STATUS.DONE, user.pk, now)
     if removed - done:
-        Task.objects.filter(_task_filter(case, flow, removed - done)).update(status=STATUS.CANCELED, finished=now)
+        _close_tasks(case, flow, removed - done, STATUS.CANCELED, None, now)
     if not added:
         return
-    Task.objects.bulk_create([_new_task(flow, case, w, now) for w in added])
-    notify.queue(case=case, who=[(w.role, w.unit_id) for w in added], key=f"ev:{event.pk}",
+    sql.insert([_new_task(flow, case, w, now) for w in added])
+    notify.queue(case=case, who=[(w.role, w.unit_id) for w in added], key=audit.event_key(event),
                  subject=_todo_subject(case))
 
 

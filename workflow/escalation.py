@@ -12,11 +12,11 @@ from collections import defaultdict
 from datetime import date, timedelta
 
 from django.db import transaction
-from django.db.models import Count, F
+from django.db.models import Count
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from . import audit, notify
+from . import audit, notify, sql
 from .calendar import WorkCalendar, shift_working_days
 from .models import Case, Escalation, EscalationPolicy, Proposal, Role, Rung, RungCount
 from .locking import load_locked
@@ -96,26 +96,27 @@ def sweep(today: date | None = None, batch: int = 500) -> int:
 
 
 def escalate_case(model, pk: int, today: date, policy: EscalationPolicy) -> int:
-    """Fire the due rungs of one case, in order, in one transaction under its row lock."""
-    with transaction.atomic():
+    """Fire the due rungs of one case, in order, in one transaction under its row lock
+    (pipelined like a transition, see workflow.sql)."""
+    with sql.pipelined(), transaction.atomic():
         case = load_locked(model, pk, "unit")
         if case is None or case.next_rung_on is None or case.next_rung_on > today:
             return 0  # another sweep got here first, or the case moved on
         if not in_ladder(case):
-            Case.objects.filter(pk=pk).update(next_rung_on=None)
+            case.next_rung_on = None
+            sql.update(case, ["next_rung_on"])
             return 0
         dates = rung_dates(case.deadline, policy)
         fired = []
         while case.rung < TOP and dates[case.rung + 1] <= today:
             case.rung += 1
-            Escalation.objects.create(case=case, rung=case.rung, due_on=dates[case.rung])
             fired.append(Rung(case.rung))
+        sql.insert([Escalation(case=case, rung=rung, due_on=dates[rung]) for rung in fired])
         case.next_rung_on = dates[case.rung + 1] if case.rung < TOP else None
         case._audit_locked = True  # the process row lock above covers the case's chain
         for rung in fired:
             _announce(case, rung)
-        Case.objects.filter(pk=pk).update(rung=case.rung, next_rung_on=case.next_rung_on,
-                                          audit_seq=case.audit_seq, audit_hash=case.audit_hash)
+        sql.update(case, ["rung", "next_rung_on", "audit_seq", "audit_hash"])
         if fired:
             shift_count(case.unit, fired[0] - 1, case.rung)
     return len(fired)
@@ -132,11 +133,16 @@ def shift_count(unit, from_rung: int, to_rung: int):
     if from_rung == to_rung:
         return
     heads = _subtree_heads(unit)
-    if to_rung:
-        RungCount.objects.bulk_create([RungCount(unit_id=h, rung=to_rung) for h in heads], ignore_conflicts=True)
-        RungCount.objects.filter(unit_id__in=heads, rung=to_rung).update(open_cases=F("open_cases") + 1)
+    table = sql.quote(RungCount._meta.db_table)
+    listed = ", ".join(["%s"] * len(heads))
+    if to_rung:  # one statement: a missing row starts at one, an existing one counts up
+        sql.execute(f"INSERT INTO {table} (unit_id, rung, open_cases) VALUES "
+                    + ", ".join(["(%s, %s, 1)"] * len(heads))
+                    + f" ON CONFLICT (unit_id, rung) DO UPDATE SET open_cases = {table}.open_cases + 1",
+                    [v for head in heads for v in (head, to_rung)])
     if from_rung:
-        RungCount.objects.filter(unit_id__in=heads, rung=from_rung).update(open_cases=F("open_cases") - 1)
+        sql.execute(f"UPDATE {table} SET open_cases = open_cases - 1 WHERE rung = %s AND unit_id IN ({listed})",
+                    [from_rung, *heads])
 
 
 def rebuild_counts():

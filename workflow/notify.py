@@ -9,6 +9,7 @@ from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from . import sql as statements
 from .models import Notification, OutboxMessage, User
 from .sms import get_sms_backend
 
@@ -53,7 +54,9 @@ def queue(*, case, who, subject: str, key: str) -> int:
 
 def queue_many(items) -> int:
     """queue() for many events, `items` being (case, who, key, subject): one statement per
-    batch of events, whatever the number of recipients."""
+    batch of events, whatever the number of recipients. Returns the rows written; inside a
+    pipelined transaction (workflow.sql), where the count is not known yet, the number of
+    (event, role and unit) pairs instead."""
     events = [(key, getattr(case, "pk", None), subject[:200], role, unit_id)
               for case, who, key, subject in items for role, unit_id in sorted(set(who))]
     conn = transaction.get_connection()
@@ -64,9 +67,10 @@ def queue_many(items) -> int:
         sql = QUEUE_SQL.format(events=", ".join(["(%s, %s, %s, %s, %s)"] * len(batch)),
                                outbox=conn.ops.quote_name(OutboxMessage._meta.db_table),
                                user=conn.ops.quote_name(User._meta.db_table))
-        with conn.cursor() as cursor:
+        with statements.cursor() as cursor:
             cursor.execute(sql, [v for event in batch for v in event] + [now, now])
-            written += cursor.rowcount
+            # Pipelined (see workflow.sql), the count is not known yet: relay anyway.
+            written += cursor.rowcount if cursor.rowcount >= 0 else len(batch)
     if written:
         transaction.on_commit(enqueue_relay)
     return written

@@ -3,7 +3,7 @@
 A transition's permission is a query (`has_transition_perm`), so the UI shows exactly
 the actions that the engine will accept.
 """
-from .models import AuditEvent
+from . import audit
 
 
 def role_at(role: str, where: str = "unit"):
@@ -31,8 +31,6 @@ def did_not(*actions):
     """Separation of duties: whoever took any of `actions` on this case may not take this one."""
 
     def check(case, user) -> bool:
-        return not AuditEvent.objects.filter(
-            case_id=case.pk, actor_id=user.pk, action__in=actions, outcome=AuditEvent.Outcome.OK
-        ).exists()
+        return not audit.has_acted(case.pk, user.pk, actions)
 
     return check

@@ -6,6 +6,7 @@ from django.utils.translation import gettext as _g
 from django.utils.translation import gettext_lazy as _
 from django_fsm import transition
 
+from workflow import sql
 from workflow.calendar import add_working_days
 from workflow.engine import ActionError, Change
 from workflow.models import Case, Evidence, Role, Unit
@@ -140,15 +141,15 @@ class RectificationCase(SideRequestsMixin, Case):
     @transition(field="status", source=State.LONG_TERM, target=State.LONG_TERM, permission=HANDLER)
     def report_progress(self, *, actor, reason="", **_kw):
         text = _required(reason, _g("Please write the progress report."))
-        ProgressReport.objects.create(case=self, author=actor.user, body=text)
+        sql.insert([ProgressReport(case=self, author=actor.user, body=text)])
         return Change(reason=text)
 
     @transition(field="status", source=list(WORKING), target=State.PENDING_HEAD, permission=HANDLER)
     def submit(self, *, actor, reason="", **_kw):
         text = _required(reason, _g("Please describe what was rectified."))
-        if not Evidence.objects.filter(case_id=self.pk).exists():
+        if not sql.exists(Evidence, case_id=self.pk):
             raise ActionError(_g("Upload at least one piece of evidence before submitting."))
-        ProgressReport.objects.create(case=self, author=actor.user, body=text, final=True)
+        sql.insert([ProgressReport(case=self, author=actor.user, body=text, final=True)])
         return Change(reason=text)
 
     @transition(field="status", source=State.PENDING_HEAD, target=State.SUBMITTED, permission=UNIT_HEAD)

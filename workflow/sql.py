@@ -1,0 +1,154 @@
+"""The statements of a state change: built once per model, sent without waiting.
+
+A transition writes a handful of rows (the case, its audit event, its tasks, its outbox
+rows) and reads none of them back. On PostgreSQL the engine runs the transaction in
+psycopg's pipeline mode (``pipelined``): each write goes to the server the moment it is
+known, the server works on it while Python prepares the next, and the first result the
+client waits for is the COMMIT's. A failing write (say, a duplicate in an audit chain)
+still raises inside the transaction, at the latest at COMMIT, and rolls everything back.
+
+The writes here never depend on a row count or a returned key, which pipeline mode
+cannot give without waiting; ORM reads still work (they wait for their own result).
+The SQL text is built from the models' metadata once and kept; values go through each
+field's own conversion, so the rows are what ``Model.save`` would write.
+"""
+from contextlib import contextmanager
+from functools import lru_cache
+
+from django.db import DEFAULT_DB_ALIAS, connections, transaction
+from django.db.models import Model
+
+
+@contextmanager
+def pipelined(using=None):
+    """Run the block in pipeline mode where the database driver has it (psycopg 3 on
+    PostgreSQL); elsewhere, as it is."""
+    conn = connections[using or DEFAULT_DB_ALIAS]
+    if conn.vendor != "postgresql":
+        yield
+        return
+    conn.ensure_connection()
+    raw = conn.connection
+    if not hasattr(raw, "pipeline"):  # psycopg2
+        yield
+        return
+    if raw.cursor_factory is _django_cursor():
+        raw.cursor_factory = _counting_cursor()
+    with raw.pipeline():
+        yield
+
+
+@lru_cache(maxsize=None)
+def _django_cursor():
+    from django.db.backends.postgresql.base import Cursor
+
+    return Cursor
+
+
+@lru_cache(maxsize=None)
+def _counting_cursor():
+    class CountingCursor(_django_cursor()):
+        """Django's cursor, which in pipeline mode waits for its statement's result when
+        asked for the row count: the ORM's save() and update() rely on it."""
+
+        @property
+        def rowcount(self):
+            count = super().rowcount
+            if count < 0 and self.connection.pgconn.pipeline_status:
+                with self.connection.pipeline():  # a nested block syncs: the results arrive
+                    pass
+                count = super().rowcount
+            return count
+
+    return CountingCursor
+
+
+def cursor():
+    """A cursor for statements whose text repeats (the engine's, built here).
+
+    On PostgreSQL with psycopg 3 its parameters are bound on the server and each statement
+    is prepared once per connection, so the server plans it once rather than on every
+    transition. (Django's own cursors inline the values and are never prepared.) Queries
+    are logged and wrapped as Django's own are."""
+    conn = transaction.get_connection()
+    if conn.vendor != "postgresql":
+        return conn.cursor()
+    conn.ensure_connection()
+    raw = conn.connection
+    if not hasattr(raw, "prepare_threshold"):  # psycopg2
+        return conn.cursor()
+    from psycopg import Cursor
+
+    if raw.prepare_threshold is None:
+        raw.prepare_threshold = 0  # applies to server-bound cursors only, i.e. these
+    conn.validate_thread_sharing()
+    server_bound = Cursor(raw)
+    return conn.make_debug_cursor(server_bound) if conn.queries_logged else conn.make_cursor(server_bound)
+
+
+def execute(sql: str, params=()):
+    """Run one statement in the current transaction without reading anything back."""
+    with cursor() as c:
+        c.execute(sql, params)
+
+
+def quote(name: str) -> str:
+    return transaction.get_connection().ops.quote_name(name)
+
+
+@lru_cache(maxsize=None)
+def _insert_sql(model, vendor: str, rows: int) -> tuple[str, tuple]:
+    fields = tuple(f for f in model._meta.concrete_fields if f is not model._meta.auto_field)
+    ops = connections[DEFAULT_DB_ALIAS].ops
+    columns = ", ".join(ops.quote_name(f.column) for f in fields)
+    row = "(" + ", ".join(["%s"] * len(fields)) + ")"
+    sql = f"INSERT INTO {ops.quote_name(model._meta.db_table)} ({columns}) VALUES {', '.join([row] * rows)}"
+    return sql, fields
+
+
+def insert(objs: list[Model]):
+    """INSERT the unsaved instances (all of one model with a single table) in one
+    statement. Their keys are not read back."""
+    if not objs:
+        return
+    conn = transaction.get_connection()
+    sql, fields = _insert_sql(type(objs[0]), conn.vendor, len(objs))
+    params = [f.get_db_prep_save(f.pre_save(obj, True), conn) for obj in objs for f in fields]
+    execute(sql, params)
+
+
+def update(obj: Model, attnames) -> None:
+    """UPDATE the given columns of a saved instance, table by table for a model with
+    parents (only the tables that hold one of the columns)."""
+    conn = transaction.get_connection()
+    by_table: dict = {}
+    for name in attnames:
+        field = obj._meta.get_field(name)
+        by_table.setdefault(field.model._meta.concrete_model, []).append(field)
+    for owner, fields in by_table.items():
+        key = owner._meta.pk
+        sql = _update_sql(owner, tuple(f.column for f in fields), key.column, conn.vendor)
+        execute(sql, [f.get_db_prep_save(getattr(obj, f.attname), conn) for f in fields] + [obj.pk])
+
+
+@lru_cache(maxsize=None)
+def _update_sql(model, columns: tuple, key: str, vendor: str) -> str:
+    ops = connections[DEFAULT_DB_ALIAS].ops
+    assignments = ", ".join(f"{ops.quote_name(c)} = %s" for c in columns)
+    return f"UPDATE {ops.quote_name(model._meta.db_table)} SET {assignments} WHERE {ops.quote_name(key)} = %s"
+
+
+def exists(model, **equals) -> bool:
+    """Whether a row of `model` has these column values (attribute names), as one prepared
+    statement per model and set of columns."""
+    names = tuple(sorted(equals))
+    with cursor() as c:
+        c.execute(_exists_sql(model, names, transaction.get_connection().vendor), [equals[n] for n in names])
+        return c.fetchone() is not None
+
+
+@lru_cache(maxsize=None)
+def _exists_sql(model, names: tuple, vendor: str) -> str:
+    ops = connections[DEFAULT_DB_ALIAS].ops
+    where = " AND ".join(f"{ops.quote_name(model._meta.get_field(n).column)} = %s" for n in names)
+    return f"SELECT 1 FROM {ops.quote_name(model._meta.db_table)} WHERE {where} LIMIT 1"
