@@ -191,5 +191,5 @@ def start_chains(events: list[AuditEvent], cases) -> list[AuditEvent]:
         heads[event.case_id] = (event.seq, event.hash)
     for case in cases:
         case.audit_seq, case.audit_hash = heads.get(case.pk, (0, GENESIS))
-    AuditEvent.objects.bulk_create(events, batch_size=5000)
+    sql.insert(events)
     return events

@@ -85,16 +85,17 @@ def start_case(model, *, actor: Actor, number_factory, then: str | None = None, 
 
 def start_cases_bulk(model, *, actor: Actor, number_factory, units, action: str, **fields) -> list:
     """Create one case per unit and run `action` on each, as start_case(then=action) would,
-    writing every kind of row with one bulk statement: processes, cases, audit events, tasks
-    and outbox rows. The rows and events are the same as those of the one-by-one path."""
+    writing each kind of row with bulk statements (pipelined on PostgreSQL): processes,
+    cases, audit events, tasks and outbox rows. The rows and events are the same as those
+    of the one-by-one path."""
     flow = model.flow_class.instance
     now = timezone.now()
-    with transaction.atomic():
+    with sql.pipelined(), transaction.atomic():
         processes = Process.objects.bulk_create(
             [Process(flow_class=model.flow_class, status=PROCESS.NEW, created=now) for _ in units])
         cases = [model(process=p, created_by=actor.user, number=number_factory(p.pk), unit=unit,
                        created_at=now, updated_at=now, **fields) for p, unit in zip(processes, units)]
-        events = []
+        events, rung_on = [], {}
         for case in cases:
             setattr(case, model._meta.pk.attname, case.process_id)  # a child row shares the base row's key
             events.append(audit.event_for(action="create", user=actor.user, case=case, to_state=case.status,
@@ -103,27 +104,25 @@ def start_cases_bulk(model, *, actor: Actor, number_factory, units, action: str,
             if not has_transition_perm(method, actor.user):
                 raise PermissionDenied(_("Your role may not take this action on this case."))
             change = method(actor=actor) or Change()
-            case.next_rung_on = escalation.next_rung_on(case)
+            ladder = (case.status, case.deadline, case.rung)  # the same for most cases sent at once
+            if ladder not in rung_on:
+                rung_on[ladder] = escalation.next_rung_on(case)
+            case.next_rung_on = rung_on[ladder]
             events.append(audit.event_for(action=action, user=actor.user, case=case, from_state=from_state,
                                           to_state=case.status, reason=change.reason, ip=actor.ip, data=change.data))
         audit.start_chains(events, cases)
         bulk_insert_cases(model, cases)
         waits = [(n, case, w) for n, case in enumerate(cases) for w in flow.waits(case)]
-        Task.objects.bulk_create([_new_task(flow, case, w, now) for _n, case, w in waits])
+        sql.insert([_new_task(flow, case, w, now) for _n, case, w in waits])
         notify.queue_many([(case, [(w.role, w.unit_id)], audit.event_key(events[2 * n + 1]), _todo_subject(case))
                            for n, case, w in waits])
     return cases
 
 
 def bulk_insert_cases(model, cases):
-    """bulk_create for a multi-table case model: the base rows, then the type's own rows."""
-    Case = model._meta.get_parent_list()[0] if model._meta.parents else model
-    Case.objects.bulk_create([Case(**{f.attname: getattr(c, f.attname) for f in Case._meta.concrete_fields})
-                              for c in cases], batch_size=2000)
-    if model is not Case:  # Django's bulk_create refuses multi-table models; insert the child rows directly
-        local = model._meta.local_concrete_fields
-        for start in range(0, len(cases), 2000):
-            model.objects._insert(cases[start:start + 2000], fields=local, using=transaction.get_connection().alias)
+    """Insert new cases of a multi-table case model: the base rows, then the type's own."""
+    for owner in [*model._meta.get_parent_list()[::-1], model]:
+        sql.insert(cases, model=owner)
 
 
 @contextmanager

@@ -17,6 +17,7 @@ from functools import lru_cache
 
 from django.db import DEFAULT_DB_ALIAS, connections, transaction
 from django.db.models import Model
+from django.db.models.sql import InsertQuery
 
 
 @contextmanager
@@ -32,8 +33,13 @@ def pipelined(using=None):
     if not hasattr(raw, "pipeline"):  # psycopg2
         yield
         return
+    from psycopg import Pipeline
+
     if raw.cursor_factory is _django_cursor():
         raw.cursor_factory = _counting_cursor()
+    if raw.cursor_factory is not _counting_cursor() or not Pipeline.is_supported():
+        yield  # a cursor configured otherwise might not wait for its row counts
+        return
     with raw.pipeline():
         yield
 
@@ -96,25 +102,40 @@ def quote(name: str) -> str:
     return transaction.get_connection().ops.quote_name(name)
 
 
+# Parameters per statement: below both PostgreSQL's limit (65,535) and SQLite's (32,766).
+MAX_PARAMS = 30_000
+
+
 @lru_cache(maxsize=None)
-def _insert_sql(model, vendor: str, rows: int) -> tuple[str, tuple]:
-    fields = tuple(f for f in model._meta.concrete_fields if f is not model._meta.auto_field)
+def _insert_one(model, vendor: str) -> tuple[str, tuple]:
+    fields = tuple(f for f in model._meta.local_concrete_fields if f is not model._meta.auto_field)
     ops = connections[DEFAULT_DB_ALIAS].ops
     columns = ", ".join(ops.quote_name(f.column) for f in fields)
-    row = "(" + ", ".join(["%s"] * len(fields)) + ")"
-    sql = f"INSERT INTO {ops.quote_name(model._meta.db_table)} ({columns}) VALUES {', '.join([row] * rows)}"
-    return sql, fields
+    values = ", ".join(["%s"] * len(fields))
+    return f"INSERT INTO {ops.quote_name(model._meta.db_table)} ({columns}) VALUES ({values})", fields
 
 
-def insert(objs: list[Model]):
-    """INSERT the unsaved instances (all of one model with a single table) in one
-    statement. Their keys are not read back."""
+def insert(objs: list[Model], model=None):
+    """INSERT unsaved instances into `model`'s own table (by default their model's). Keys
+    are not read back: an instance of a model with an automatic key keeps ``pk = None``.
+    For a model with parents, insert into each parent and then the model itself.
+
+    One row uses a statement built once; many rows use Django's own bulk statement (on
+    PostgreSQL one INSERT ... SELECT FROM UNNEST of an array per column, cheap to plan)."""
     if not objs:
         return
+    model = model or type(objs[0])
     conn = transaction.get_connection()
-    sql, fields = _insert_sql(type(objs[0]), conn.vendor, len(objs))
-    params = [f.get_db_prep_save(f.pre_save(obj, True), conn) for obj in objs for f in fields]
-    execute(sql, params)
+    sql, fields = _insert_one(model, conn.vendor)
+    if len(objs) == 1:
+        execute(sql, [f.get_db_prep_save(f.pre_save(objs[0], True), conn) for f in fields])
+        return
+    per_statement = max(1, min(conn.ops.bulk_batch_size(fields, objs), MAX_PARAMS // len(fields)))
+    for start in range(0, len(objs), per_statement):
+        query = InsertQuery(model)
+        query.insert_values(fields, objs[start:start + per_statement])
+        for statement, params in query.get_compiler(connection=conn).as_sql():
+            execute(statement, params)
 
 
 def update(obj: Model, attnames) -> None:

@@ -96,19 +96,20 @@ def _pick_state(rng):
     return rng.choices([s for s, _ in STATES], weights=[w for _, w in STATES])[0]
 
 
-def seed_cases(org: Org, n: int, rng: random.Random, chunk: int = 5000) -> int:
-    """n rectification cases spread over the units, each with its audit chain and tasks."""
+def seed_cases(org: Org, n: int, rng: random.Random, chunk: int = 5000, leaves=None) -> int:
+    """n rectification cases spread over the units (or over `leaves`), each with its audit
+    chain and tasks."""
     done = 0
     while done < n:
         size = min(chunk, n - done)
         with transaction.atomic():
-            _seed_chunk(org, size, rng)
+            _seed_chunk(org, size, rng, leaves or org.leaves)
         done += size
     escalation.rebuild_counts()
     return done
 
 
-def _seed_chunk(org: Org, size: int, rng: random.Random):
+def _seed_chunk(org: Org, size: int, rng: random.Random, leaves: list[Unit]):
     flow = RectificationCase.flow_class.instance
     now = timezone.now()
     today = timezone.localdate()
@@ -117,7 +118,7 @@ def _seed_chunk(org: Org, size: int, rng: random.Random):
     cases, events, tasks = [], [], []
     content_type = engine._unit_content_type()
     for process in processes:
-        unit = rng.choice(org.leaves)
+        unit = rng.choice(leaves)
         supervisor = unit.parent
         crew = {"inspector": org.one(Role.INSPECTOR, supervisor), "leader": org.one(Role.LEADER, supervisor),
                 "handler": org.one(Role.HANDLER, unit), "head": org.one(Role.UNIT_HEAD, unit)}

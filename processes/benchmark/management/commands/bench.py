@@ -64,7 +64,7 @@ class Command(BaseCommand):
     def run(self, opts):
         scale = opts["scale"]
         size = {k: max(SMALLEST.get(k, 1), int(v * scale)) for k, v in FULL.items() if k != "read_repeats"}
-        size["small_cases"] = max(40, size["small_cases"])
+        size["small_cases"] = max(scenarios.INBOX_UNIT_CASES + 40, size["small_cases"])
         size["due"] = max(10, min(size["due"], size["small_cases"] // 2))
         size["read_repeats"] = FULL["read_repeats"] if scale >= 0.1 else 8
         rng = scenarios.rng()
@@ -75,9 +75,11 @@ class Command(BaseCommand):
         step("seeding units and users")
         org = seed_org(size["units"], size["users"], rng)
         step(f"seeding {size['small_cases']:,} cases")
-        seed_cases(org, size["small_cases"], rng)
+        inbox_leaf = org.leaves[0]
+        seed_cases(org, scenarios.INBOX_UNIT_CASES, rng, leaves=[inbox_leaf])
+        seed_cases(org, size["small_cases"] - scenarios.INBOX_UNIT_CASES, rng)
         analyze()
-        sample = scenarios.pick_case_with_history()
+        sample = scenarios.pick_case_with_history(inbox_leaf)
         due = scenarios.ladder_case_ids(size["due"])
         today = timezone.localdate() + timedelta(days=1)
         step("read path and sweep at the small scale")
