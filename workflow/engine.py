@@ -133,7 +133,7 @@ def locked_case(model, case_id, *, actor: Actor, action: str):
     denied-access audit event.
     """
     try:
-        with sql.pipelined(), transaction.atomic():
+        with transaction.atomic(), sql.pipelined():
             case = load_locked(model, case_id, "unit")
             if case is None or not can_see_unit(actor.user, case.unit):
                 raise NotVisible(actor, action=action, target="case", object_id=case_id)
@@ -220,19 +220,26 @@ def _unit_content_type():
 
 
 def _close_tasks(case, flow, waits, status, owner_id, now):
-    """Close the case's open tasks for these waits, in one UPDATE."""
+    """Close the case's open tasks for these waits, in one UPDATE.
+
+    The case's open tasks are read first, fenced off in a materialised CTE, so the plan
+    always starts from the process (the partial index of open tasks; the open states are
+    literals for the prepared plan's sake) and never from the inbox index, which the
+    planner may think selective for a unit that in fact holds thousands of open tasks."""
     task = Task._meta
     conn = transaction.get_connection()
     flow_task = task.get_field("flow_task")
     keys = [(flow_task.get_db_prep_save(flow.node(w.node), conn), w.role, str(w.unit_id)) for w in sorted(
         waits, key=lambda w: (w.node, w.role, w.unit_id))]
-    # The open states are literals so that the partial index of open tasks serves the
-    # statement's prepared (generic) plan too.
+    table = sql.quote(task.db_table)
+    fence = "MATERIALIZED " if conn.vendor == "postgresql" else ""
     sql.execute(
-        f"UPDATE {sql.quote(task.db_table)} SET status = %s, owner_id = %s, finished = %s "
-        f"WHERE process_id = %s AND status IN ('{STATUS.NEW.value}', '{STATUS.ASSIGNED.value}') "
-        "AND (flow_task, owner_permission, owner_permission_obj_pk) IN (" + ", ".join(["(%s, %s, %s)"] * len(keys)) + ")",
-        [status, owner_id, conn.ops.adapt_datetimefield_value(now), case.pk] + [v for key in keys for v in key])
+        f"WITH open_tasks AS {fence}(SELECT id, flow_task, owner_permission, owner_permission_obj_pk FROM {table} "
+        f"WHERE process_id = %s AND status IN ('{STATUS.NEW.value}', '{STATUS.ASSIGNED.value}')) "
+        f"UPDATE {table} SET status = %s, owner_id = %s, finished = %s WHERE id IN (SELECT id FROM open_tasks "
+        "WHERE (flow_task, owner_permission, owner_permission_obj_pk) IN (" + ", ".join(["(%s, %s, %s)"] * len(keys))
+        + "))",
+        [case.pk, status, owner_id, conn.ops.adapt_datetimefield_value(now)] + [v for key in keys for v in key])
 
 
 def _sync_tasks(case, actor: Actor, event, waited: set):

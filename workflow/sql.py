@@ -40,7 +40,9 @@ def pipelined(using=None):
     if raw.cursor_factory is not _counting_cursor() or not Pipeline.is_supported():
         yield  # a cursor configured otherwise might not wait for its row counts
         return
-    with raw.pipeline():
+    # A write that failed shows when the pipeline is synced on leaving the block: raise it
+    # as Django's exception, as if the statement had raised it.
+    with conn.wrap_database_errors, raw.pipeline():
         yield
 
 
