@@ -1,10 +1,11 @@
 """Running a state change: one transaction for state, tasks, audit event and outbox rows."""
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import PermissionDenied
-from django.db import IntegrityError, transaction
+from django.db import DEFAULT_DB_ALIAS, IntegrityError, connections, transaction
 from django.http import Http404
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -165,10 +166,8 @@ def perform(model, case_id, action: str, *, actor: Actor, _waited: set | None = 
         method = getattr(case, action, None)
         if method is None or not hasattr(method, "_django_fsm"):
             raise ActionError(_("Unknown action."))
-        already = AlreadyHandled(_("This case has already been handled; it is now “%(state)s”.")
-                                 % {"state": case.get_status_display()})
         if not case.is_open:
-            raise already
+            raise _already_handled(case)
         # On an open case the role is checked before the state: a wrong role gets 403, not 409.
         meta = method._django_fsm
         current = meta.get_transition(case.status)
@@ -176,7 +175,7 @@ def perform(model, case_id, action: str, *, actor: Actor, _waited: set | None = 
         if not any(t.has_perm(case, actor.user) for t in candidates):
             raise Denied(actor, action=action, case=case)
         if current is None:
-            raise already
+            raise _already_handled(case)
         if not meta.conditions_met(case, case.status):
             raise AlreadyHandled(str(current.custom.get("unavailable", _("This request has already been decided."))))
         flow = case.flow_class.instance
@@ -208,6 +207,11 @@ def perform(model, case_id, action: str, *, actor: Actor, _waited: set | None = 
     return case
 
 
+def _already_handled(case) -> AlreadyHandled:
+    return AlreadyHandled(_("This case has already been handled; it is now “%(state)s”.")
+                          % {"state": case.get_status_display()})
+
+
 def available_actions(case, user) -> list[str]:
     """Names of the transitions this user may take on this case now."""
     if not case.is_open:
@@ -220,26 +224,31 @@ def _unit_content_type():
 
 
 def _close_tasks(case, flow, waits, status, owner_id, now):
-    """Close the case's open tasks for these waits, in one UPDATE.
-
-    The case's open tasks are read first, fenced off in a materialised CTE, so the plan
-    always starts from the process (the partial index of open tasks; the open states are
-    literals for the prepared plan's sake) and never from the inbox index, which the
-    planner may think selective for a unit that in fact holds thousands of open tasks."""
-    task = Task._meta
+    """Close the case's open tasks for these waits, in one UPDATE."""
     conn = transaction.get_connection()
-    flow_task = task.get_field("flow_task")
+    flow_task = Task._meta.get_field("flow_task")
     keys = [(flow_task.get_db_prep_save(flow.node(w.node), conn), w.role, str(w.unit_id)) for w in sorted(
         waits, key=lambda w: (w.node, w.role, w.unit_id))]
-    table = sql.quote(task.db_table)
-    fence = "MATERIALIZED " if conn.vendor == "postgresql" else ""
-    sql.execute(
-        f"WITH open_tasks AS {fence}(SELECT id, flow_task, owner_permission, owner_permission_obj_pk FROM {table} "
-        f"WHERE process_id = %s AND status IN ('{STATUS.NEW.value}', '{STATUS.ASSIGNED.value}')) "
-        f"UPDATE {table} SET status = %s, owner_id = %s, finished = %s WHERE id IN (SELECT id FROM open_tasks "
-        "WHERE (flow_task, owner_permission, owner_permission_obj_pk) IN (" + ", ".join(["(%s, %s, %s)"] * len(keys))
-        + "))",
-        [case.pk, status, owner_id, conn.ops.adapt_datetimefield_value(now)] + [v for key in keys for v in key])
+    sql.execute(close_tasks_sql(conn.vendor, len(keys)),
+                [case.pk, status, owner_id, conn.ops.adapt_datetimefield_value(now)] + [v for key in keys for v in key])
+
+
+@lru_cache(maxsize=None)
+def close_tasks_sql(vendor: str, waits: int) -> str:
+    """The UPDATE that closes a process's open tasks matching `waits` (flow task, role, unit)
+    keys. Parameters: process id, new status, owner id, finished, then the keys.
+
+    The process's open tasks are read first, fenced off in a materialised CTE, so the plan
+    always starts from the process (the partial index of open tasks; the open states are
+    literals for the prepared plan's sake) and never from the inbox index, which the planner
+    may think selective for a unit that in fact holds thousands of open tasks."""
+    table = connections[DEFAULT_DB_ALIAS].ops.quote_name(Task._meta.db_table)
+    fence = "MATERIALIZED " if vendor == "postgresql" else ""
+    return (f"WITH open_tasks AS {fence}(SELECT id, flow_task, owner_permission, owner_permission_obj_pk "
+            f"FROM {table} WHERE process_id = %s AND status IN ('{STATUS.NEW.value}', '{STATUS.ASSIGNED.value}')) "
+            f"UPDATE {table} SET status = %s, owner_id = %s, finished = %s WHERE id IN (SELECT id FROM open_tasks "
+            "WHERE (flow_task, owner_permission, owner_permission_obj_pk) IN ("
+            + ", ".join(["(%s, %s, %s)"] * waits) + "))")
 
 
 def _sync_tasks(case, actor: Actor, event, waited: set):

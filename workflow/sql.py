@@ -8,9 +8,11 @@ client waits for is the COMMIT's. A failing write (say, a duplicate in an audit 
 still raises inside the transaction, at the latest at COMMIT, and rolls everything back.
 
 The writes here never depend on a row count or a returned key, which pipeline mode
-cannot give without waiting; ORM reads still work (they wait for their own result).
-The SQL text is built from the models' metadata once and kept; values go through each
-field's own conversion, so the rows are what ``Model.save`` would write.
+cannot give without waiting. The ORM still works inside: a read waits for its own result,
+and a write whose row count Django checks (``save()``) waits for its own (see
+``CountingCursor``). The SQL text is built from the models' metadata once and kept, and
+prepared on the server; values go through each field's own conversion, so the rows are
+what ``Model.save`` would write.
 """
 from contextlib import contextmanager
 from functools import lru_cache

@@ -23,9 +23,9 @@ class AuditEvent(models.Model):
 
     chain = models.CharField(max_length=40)
     seq = models.PositiveBigIntegerField()
-    case = models.ForeignKey(
+    case = models.ForeignKey(  # indexed by (case, seq) below
         "workflow.Case", null=True, blank=True, on_delete=models.DO_NOTHING,
-        db_constraint=False, related_name="audit_events",
+        db_constraint=False, related_name="audit_events", db_index=False,
     )
     actor_id = models.BigIntegerField(null=True, blank=True)
     actor_name = models.CharField(max_length=150, blank=True)

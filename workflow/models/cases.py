@@ -44,12 +44,12 @@ class Case(ConcurrentTransitionMixin, models.Model):
     process = models.OneToOneField(
         Process, primary_key=True, on_delete=models.PROTECT, related_name="case"
     )
-    case_type = models.CharField(_("case type"), max_length=32, db_index=True)
-    number = models.CharField(_("case number"), max_length=40, unique=True)
+    case_type = models.CharField(_("case type"), max_length=32)
+    number = models.CharField(_("case number"), max_length=40)
     title = models.CharField(_("title"), max_length=200)
     description = models.TextField(_("problem description"))
-    unit = models.ForeignKey(
-        Unit, on_delete=models.PROTECT, related_name="cases", verbose_name=_("responsible unit")
+    unit = models.ForeignKey(  # indexed by (unit, status) below
+        Unit, on_delete=models.PROTECT, related_name="cases", verbose_name=_("responsible unit"), db_index=False,
     )
     supervisor_unit = models.ForeignKey(
         Unit, on_delete=models.PROTECT, related_name="supervised_cases",
@@ -59,7 +59,7 @@ class Case(ConcurrentTransitionMixin, models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+",
         verbose_name=_("opened by"),
     )
-    status = FSMField(_("state"), default="draft", protected=True, db_index=True)
+    status = FSMField(_("state"), default="draft", protected=True)  # indexed with other columns below
     deadline = models.DateField(_("deadline"), null=True, blank=True)
     deadline_days = models.PositiveSmallIntegerField(_("working days allowed"), default=10)
     calendar_warning = models.CharField(_("calendar warning"), max_length=200, blank=True)
@@ -82,6 +82,8 @@ class Case(ConcurrentTransitionMixin, models.Model):
     class Meta:
         verbose_name = _("case")
         verbose_name_plural = _("cases")
+        constraints = [models.UniqueConstraint(fields=["number"], name="case_number_unique")]
+        # Every state change rewrites the row's index entries: no index here is covered by another.
         indexes = [
             models.Index(fields=["unit", "status"]),
             models.Index(fields=["deadline", "status"]),
