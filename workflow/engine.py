@@ -9,7 +9,7 @@ from django.db import DEFAULT_DB_ALIAS, IntegrityError, connections, transaction
 from django.http import Http404
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django_fsm import ConcurrentTransition, has_transition_perm
+from django_fsm import has_transition_perm
 from viewflow.workflow.models import Process, Task
 from viewflow.workflow.status import PROCESS, STATUS
 
@@ -146,8 +146,6 @@ def locked_case(model, case_id, *, actor: Actor, action: str):
     except (NotVisible, Denied) as exc:
         audit.record(**exc.audit)  # the transaction above rolled back; the refusal stays on record
         raise
-    except ConcurrentTransition:
-        raise AlreadyHandled(_("This case has already been handled by someone else."))
     except IntegrityError as exc:
         # Past the lock, a concurrent writer shows up as a duplicate in the case's audit chain.
         if "audit_chain_seq" not in str(exc):
