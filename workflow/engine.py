@@ -91,7 +91,7 @@ def start_cases_bulk(model, *, actor: Actor, number_factory, units, action: str,
     of the one-by-one path."""
     flow = model.flow_class.instance
     now = timezone.now()
-    with sql.pipelined(), transaction.atomic():
+    with transaction.atomic(), sql.pipelined():
         processes = Process.objects.bulk_create(
             [Process(flow_class=model.flow_class, status=PROCESS.NEW, created=now) for _ in units])
         cases = [model(process=p, created_by=actor.user, number=number_factory(p.pk), unit=unit,

@@ -98,7 +98,7 @@ def sweep(today: date | None = None, batch: int = 500) -> int:
 def escalate_case(model, pk: int, today: date, policy: EscalationPolicy) -> int:
     """Fire the due rungs of one case, in order, in one transaction under its row lock
     (pipelined like a transition, see workflow.sql)."""
-    with sql.pipelined(), transaction.atomic():
+    with transaction.atomic(), sql.pipelined():
         case = load_locked(model, pk, "unit")
         if case is None or case.next_rung_on is None or case.next_rung_on > today:
             return 0  # another sweep got here first, or the case moved on

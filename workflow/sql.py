@@ -3,9 +3,10 @@
 A transition writes a handful of rows (the case, its audit event, its tasks, its outbox
 rows) and reads none of them back. On PostgreSQL the engine runs the transaction in
 psycopg's pipeline mode (``pipelined``): each write goes to the server the moment it is
-known, the server works on it while Python prepares the next, and the first result the
-client waits for is the COMMIT's. A failing write (say, a duplicate in an audit chain)
-still raises inside the transaction, at the latest at COMMIT, and rolls everything back.
+known, the server works on it while Python prepares the next, and the client waits for
+them once, when the block ends, and then for COMMIT. A failing write (say, a duplicate in
+an audit chain) still raises inside the transaction, when the block ends at the latest,
+and rolls everything back.
 
 The writes here never depend on a row count or a returned key, which pipeline mode
 cannot give without waiting. The ORM still works inside: a read waits for its own result,
@@ -25,7 +26,9 @@ from django.db.models.sql import InsertQuery
 @contextmanager
 def pipelined(using=None):
     """Run the block in pipeline mode where the database driver has it (psycopg 3 on
-    PostgreSQL); elsewhere, as it is."""
+    PostgreSQL); elsewhere, as it is. Enter it inside the transaction
+    (``with transaction.atomic(), pipelined():``): leaving it waits for every write, raises
+    the first that failed, and leaves COMMIT as the one further round trip."""
     conn = connections[using or DEFAULT_DB_ALIAS]
     if conn.vendor != "postgresql":
         yield
