@@ -130,8 +130,8 @@ def bulk_insert_cases(model, cases):
 def locked_case(model, case_id, *, actor: Actor, action: str):
     """Load the case with its process row locked (see workflow.locking), scoped to the user.
 
-    Everything inside runs in one transaction. A case the user may not see is a 404 with a
-    denied-access audit event.
+    Everything inside runs in one transaction, pipelined on PostgreSQL (see workflow.sql).
+    A case the user may not see is a 404 with a denied-access audit event.
     """
     try:
         with transaction.atomic(), sql.pipelined():
