@@ -1,13 +1,15 @@
 """Notification channels: preferences, retries with backoff, failed rows an admin retries, the bell."""
+import threading
 from datetime import timedelta
 
 import pytest
 from django.core import mail
+from django.db import connection, transaction
 from django.test import override_settings
 from django.utils import timezone
 
 from workflow import notify
-from workflow.models import Notification, OutboxMessage
+from workflow.models import Notification, OutboxMessage, User
 from workflow.sms import LocmemSmsBackend
 from tests.factories import make_case
 
@@ -109,3 +111,39 @@ def test_channel_settings_page_saves_choices(world, client):
     assert response.status_code == 302
     world.handler_a.refresh_from_db()
     assert (world.handler_a.notify_in_app, world.handler_a.notify_email, world.handler_a.notify_sms) == (True, False, True)
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="row locks across connections")
+@pytest.mark.django_db(transaction=True)
+def test_relay__a_row_of_someone_another_relay_is_serving_is_still_delivered(world, monkeypatch):
+    # given: two rows for the same person; another relay is delivering the first (it holds
+    # that row, and its in-app insert holds a key-share lock on the person)
+    monkeypatch.setattr(notify, "enqueue_relay", lambda: None)  # relays run only when this test says
+    case = make_case(world)
+    notify.queue(case=case, who=[("handler", world.county_a.pk)], subject="再次提醒", key="again")
+    rows = list(OutboxMessage.objects.filter(recipient=world.handler_a, sent_at__isnull=True).order_by("pk"))
+    assert len(rows) == 2
+    holding, release = threading.Event(), threading.Event()
+
+    def other_relay():
+        with transaction.atomic():
+            OutboxMessage.objects.select_for_update(of=("self",)).filter(pk=rows[0].pk).first()
+            with connection.cursor() as cursor:  # the lock its in-app insert's foreign-key check takes
+                cursor.execute(f"SELECT 1 FROM {User._meta.db_table} WHERE id = %s FOR KEY SHARE", [world.handler_a.pk])
+            holding.set()
+            release.wait(10)
+        connection.close()
+
+    other = threading.Thread(target=other_relay)
+    other.start()
+    assert holding.wait(10)
+    try:
+        # when: this relay runs meanwhile
+        delivered = notify.relay()
+    finally:
+        release.set()
+        other.join(10)
+    # then: it skipped only the row the other relay holds, and delivered the second
+    assert delivered == 1
+    rows[1].refresh_from_db()
+    assert rows[1].sent_at is not None

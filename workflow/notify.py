@@ -163,7 +163,9 @@ def relay(limit=500) -> int:
     delivered = 0
     for pk in ids:
         with transaction.atomic():
-            msg = (OutboxMessage.objects.select_for_update(skip_locked=True).select_related("recipient")
+            # Lock the row alone: locking the joined recipient too would make two relays skip
+            # each other's rows for the same person, and leave some behind for both.
+            msg = (OutboxMessage.objects.select_for_update(skip_locked=True, of=("self",)).select_related("recipient")
                    .filter(pk=pk, sent_at__isnull=True, failed_at__isnull=True).first())
             if msg is None:
                 continue  # another worker has it
