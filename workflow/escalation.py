@@ -134,13 +134,13 @@ def shift_count(unit, from_rung: int, to_rung: int):
         return
     heads = _subtree_heads(unit)
     table = sql.quote(RungCount._meta.db_table)
-    listed = ", ".join(["%s"] * len(heads))
     if to_rung:  # one statement: a missing row starts at one, an existing one counts up
         sql.execute(f"INSERT INTO {table} (unit_id, rung, open_cases) VALUES "
                     + ", ".join(["(%s, %s, 1)"] * len(heads))
                     + f" ON CONFLICT (unit_id, rung) DO UPDATE SET open_cases = {table}.open_cases + 1",
                     [v for head in heads for v in (head, to_rung)])
     if from_rung:
+        listed = ", ".join(["%s"] * len(heads))
         sql.execute(f"UPDATE {table} SET open_cases = open_cases - 1 WHERE rung = %s AND unit_id IN ({listed})",
                     [from_rung, *heads])
 

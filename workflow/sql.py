@@ -30,12 +30,8 @@ def pipelined(using=None):
     (``with transaction.atomic(), pipelined():``): leaving it waits for every write, raises
     the first that failed, and leaves COMMIT as the one further round trip."""
     conn = connections[using or DEFAULT_DB_ALIAS]
-    if conn.vendor != "postgresql":
-        yield
-        return
-    conn.ensure_connection()
-    raw = conn.connection
-    if not hasattr(raw, "pipeline"):  # psycopg2
+    raw = _psycopg3(conn)
+    if raw is None:
         yield
         return
     from psycopg import Pipeline
@@ -49,6 +45,15 @@ def pipelined(using=None):
     # as Django's exception, as if the statement had raised it.
     with conn.wrap_database_errors, raw.pipeline():
         yield
+
+
+def _psycopg3(conn):
+    """The open psycopg 3 connection behind a Django connection, or None (SQLite, psycopg2)."""
+    if conn.vendor != "postgresql":
+        return None
+    conn.ensure_connection()
+    raw = conn.connection
+    return raw if hasattr(raw, "pipeline") else None
 
 
 @lru_cache(maxsize=None)
@@ -84,11 +89,8 @@ def cursor():
     transition. (Django's own cursors inline the values and are never prepared.) Queries
     are logged and wrapped as Django's own are."""
     conn = transaction.get_connection()
-    if conn.vendor != "postgresql":
-        return conn.cursor()
-    conn.ensure_connection()
-    raw = conn.connection
-    if not hasattr(raw, "prepare_threshold"):  # psycopg2
+    raw = _psycopg3(conn)
+    if raw is None:
         return conn.cursor()
     from psycopg import Cursor
 
