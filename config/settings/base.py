@@ -74,6 +74,15 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     }
 else:
     DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("DATABASE_CONN_MAX_AGE", default=60))
+# PostgreSQL: the application may connect as an ordinary role (DATABASE_URL) that owns nothing,
+# while the tables belong to another role (DATABASE_OWNER_URL, the same database). migrate,
+# backup, restore and grant_app_role then connect as the owner (workflow/dbroles.py).
+DUBAN_DATABASE_OWNER = env.db("DATABASE_OWNER_URL") if env("DATABASE_OWNER_URL", default="") else None
+if DUBAN_DATABASE_OWNER and (DUBAN_DATABASE_OWNER["ENGINE"], DUBAN_DATABASE_OWNER["NAME"]) != (
+        "django.db.backends.postgresql", DATABASES["default"]["NAME"]):
+    from django.core.exceptions import ImproperlyConfigured
+
+    raise ImproperlyConfigured("DATABASE_OWNER_URL must name the same PostgreSQL database as DATABASE_URL.")
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "workflow.User"
