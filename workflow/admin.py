@@ -1,15 +1,147 @@
-"""Admin for units, users and the working-day calendar. Audit events are deliberately absent:
-the administrator can neither read nor alter the audit record."""
+"""Admin for units, users, the working-day calendar and deliveries.
+
+The administrator keeps the system running and reads no case: no page here shows a case's
+number, title or content, and the audit record is absent (it can be neither read nor altered).
+Account changes made here are audit events naming the administrator (see `User.save`), and
+nobody changes their own role, unit or rights.
+"""
+from axes import admin as axes_admin
+from axes.conf import settings as axes_settings
+from axes.models import AccessAttempt, AccessFailureLog, AccessLog
+from django import forms
+from django.apps import apps
 from django.contrib import admin
+from django.contrib.admin.utils import NestedObjects
+from django.contrib.auth.admin import GroupAdmin as BaseGroupAdmin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
+from django.contrib.auth.forms import UserChangeForm
+from django.contrib.auth.models import Group, Permission
+from django.db import router
+from django.utils.text import capfirst
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import gettext_noop
+from rest_framework.authtoken.admin import TokenAdmin as BaseTokenAdmin
+from rest_framework.authtoken.models import TokenProxy
+from viewflow.workflow.models import Process, Task
 
 from . import notify
+from .http import client_ip
 from .models import CalendarDay, CalendarYear, EscalationPolicy, OutboxMessage, Proposal, Unit, User
+from .models.units import OWN_LOCKED, SELF_GRANT, SUPERUSER_ONLY, acting_as
+
+admin.site.site_header = admin.site.site_title = _("Duban administration")
+admin.site.index_title = _("System administration")
+
+
+class QuietDeleteMixin:
+    """Deleting lists the objects chosen, and only counts what else would go or stands in the way:
+    a unit's or a person's cases, evidence and messages are not the administrator's to read."""
+
+    def get_deleted_objects(self, objs, request):
+        _deleted, model_count, perms_needed, _protected = super().get_deleted_objects(objs, request)
+        collector = NestedObjects(using=router.db_for_write(self.model))
+        collector.collect(objs)
+        protected: dict[str, int] = {}
+        for obj in collector.protected:
+            name = capfirst(obj._meta.verbose_name_plural)
+            protected[name] = protected.get(name, 0) + 1
+        chosen = [f"{capfirst(self.opts.verbose_name)}: {self.object_label(obj)}" for obj in objs]
+        return chosen, model_count, perms_needed, [f"{name}: {count}" for name, count in protected.items()]
+
+    def object_label(self, obj) -> str:
+        return str(obj)
+
+
+PERMISSION_ACTIONS = {
+    "add": _("Can add %(name)s"), "change": _("Can change %(name)s"),
+    "delete": _("Can delete %(name)s"), "view": _("Can view %(name)s"),
+}
+
+
+def permission_label(permission: Permission) -> str:
+    """'应用 | 模型 | 可以修改模型' rather than the English name Django stores."""
+    model = permission.content_type.model_class()
+    if model is None:
+        return str(permission)
+    action, _sep, model_name = permission.codename.partition("_")
+    if action in PERMISSION_ACTIONS and model_name == model._meta.model_name:
+        name = PERMISSION_ACTIONS[action] % {"name": model._meta.verbose_name}
+    else:
+        name = gettext(permission.name)
+    return f"{model._meta.app_config.verbose_name} | {model._meta.verbose_name} | {name}"
+
+
+class PermissionLabelsMixin:
+    def formfield_for_manytomany(self, db_field, request=None, **kwargs):
+        if db_field.name in ("permissions", "user_permissions"):
+            kwargs["queryset"] = Permission.objects.select_related("content_type")
+        field = super().formfield_for_manytomany(db_field, request, **kwargs)
+        if db_field.name in ("permissions", "user_permissions"):
+            field.label_from_instance = permission_label
+        return field
+
+
+class ActingAdminMixin:
+    """Writes made through this admin name the signed-in administrator as their author."""
+
+    def save_model(self, request, obj, form, change):
+        with acting_as(request.user, client_ip(request)):
+            super().save_model(request, obj, form, change)
+
+    def save_related(self, request, form, formsets, change):
+        with acting_as(request.user, client_ip(request)):
+            super().save_related(request, form, formsets, change)
+
+    def delete_model(self, request, obj):
+        with acting_as(request.user, client_ip(request)):
+            super().delete_model(request, obj)
+
+    def delete_queryset(self, request, queryset):
+        with acting_as(request.user, client_ip(request)):
+            super().delete_queryset(request, queryset)
+
+
+def _added(form, name) -> bool:
+    """Whether the form adds anything to the many-to-many field `name`."""
+    before = {getattr(item, "pk", item) for item in form.initial.get(name) or ()}
+    return bool({item.pk for item in form.cleaned_data.get(name) or ()} - before)
+
+
+class AccountChangeForm(UserChangeForm):
+    """Refuses, with a message, changes to one's own role, unit, superuser or staff status and
+    additions to one's own groups or permissions. Superuser status is read-only for anyone
+    who is not a superuser."""
+
+    acting_user = None  # set per request by UserAdmin.get_form
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        actor = self.acting_user
+        if "is_superuser" in self.fields and actor is not None and not actor.is_superuser:
+            self.fields["is_superuser"].disabled = True
+            self.fields["is_superuser"].help_text = gettext(SUPERUSER_ONLY)
+
+    def clean(self):
+        cleaned = super().clean()
+        actor = self.acting_user
+        if actor is not None and self.instance.pk == actor.pk:
+            for name in OWN_LOCKED:
+                if name in self.changed_data:
+                    self.add_error(name, gettext(SELF_GRANT))
+            for name in ("groups", "user_permissions"):
+                if name in self.fields and _added(self, name):
+                    self.add_error(name, gettext(SELF_GRANT))
+        return cleaned
+
+
+ACCOUNT_RULES = _("Only a superuser can grant or remove superuser status. Nobody can change their own "
+                  "role, unit, superuser or staff status, groups or permissions: another administrator "
+                  "must do it. Every change here is recorded in the audit trail.")
 
 
 @admin.register(Unit)
-class UnitAdmin(admin.ModelAdmin):
+class UnitAdmin(QuietDeleteMixin, admin.ModelAdmin):
     list_display = ("name", "kind", "parent", "code")
     list_filter = ("kind",)
     search_fields = ("name", "code")
@@ -17,13 +149,73 @@ class UnitAdmin(admin.ModelAdmin):
 
 
 @admin.register(User)
-class UserAdmin(BaseUserAdmin):
-    list_display = ("username", "full_name", "role", "unit", "is_active")
-    list_filter = ("role", "is_active")
+class UserAdmin(QuietDeleteMixin, PermissionLabelsMixin, ActingAdminMixin, BaseUserAdmin):
+    form = AccountChangeForm
+    list_display = ("username", "full_name", "role", "unit", "is_active", "is_staff")
+    list_filter = ("role", "is_active", "is_staff", "is_superuser")
     search_fields = ("username", "full_name")
     autocomplete_fields = ("unit",)
-    fieldsets = BaseUserAdmin.fieldsets + ((_("Duban"), {"fields": ("full_name", "unit", "role", "phone")}),)
-    add_fieldsets = BaseUserAdmin.add_fieldsets + ((_("Duban"), {"fields": ("full_name", "unit", "role")}),)
+    fieldsets = (
+        (None, {"fields": ("username", "password")}),
+        (_("Personal info"), {"fields": ("full_name", "email", "phone")}),
+        (_("Unit and role"), {"fields": ("unit", "role")}),
+        (_("Permissions"), {"fields": ("is_active", "is_staff", "is_superuser", "groups", "user_permissions"),
+                            "description": ACCOUNT_RULES}),
+        (_("Notifications"), {"fields": ("notify_in_app", "notify_email", "notify_sms")}),
+        (_("Important dates"), {"fields": ("last_login", "date_joined")}),
+    )
+    add_fieldsets = BaseUserAdmin.add_fieldsets + (
+        (_("Unit and role"), {"fields": ("full_name", "unit", "role"), "description": ACCOUNT_RULES}),)
+
+    def get_form(self, request, obj=None, **kwargs):
+        form = super().get_form(request, obj, **kwargs)
+        form.acting_user = request.user  # a fresh class per request
+        return form
+
+    def has_change_permission(self, request, obj=None):
+        """A superuser's account (its password included) is changed by superusers only."""
+        if obj is not None and obj.is_superuser and not request.user.is_superuser:
+            return False
+        return super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request, obj=None):
+        if obj is not None and obj.is_superuser and not request.user.is_superuser:
+            return False
+        return super().has_delete_permission(request, obj)
+
+    def user_change_password(self, request, id, form_url=""):
+        with acting_as(request.user, client_ip(request)):
+            return super().user_change_password(request, id, form_url)
+
+    def object_label(self, obj):
+        return obj.username
+
+
+class GroupForm(forms.ModelForm):
+    acting_user = None  # set per request by GroupAdmin.get_form
+
+    def clean(self):
+        cleaned = super().clean()
+        actor = self.acting_user
+        if (actor is not None and self.instance.pk and _added(self, "permissions")
+                and actor.groups.filter(pk=self.instance.pk).exists()):
+            self.add_error("permissions", gettext(SELF_GRANT))
+        return cleaned
+
+
+admin.site.unregister(Group)
+
+
+@admin.register(Group)
+class GroupAdmin(QuietDeleteMixin, PermissionLabelsMixin, ActingAdminMixin, BaseGroupAdmin):
+    """Groups: nobody adds permissions to a group they belong to."""
+
+    form = GroupForm
+
+    def get_form(self, request, obj=None, **kwargs):
+        form = super().get_form(request, obj, **kwargs)
+        form.acting_user = request.user
+        return form
 
 
 class CalendarDayInline(admin.TabularInline):
@@ -32,15 +224,20 @@ class CalendarDayInline(admin.TabularInline):
 
 
 @admin.register(CalendarYear)
-class CalendarYearAdmin(admin.ModelAdmin):
+class CalendarYearAdmin(QuietDeleteMixin, admin.ModelAdmin):
     list_display = ("year", "source")
 
 
 @admin.register(CalendarDay)
-class CalendarDayAdmin(admin.ModelAdmin):
+class CalendarDayAdmin(QuietDeleteMixin, admin.ModelAdmin):
     list_display = ("date", "is_workday", "name")
     list_filter = ("is_workday",)
     date_hierarchy = "date"
+
+
+@admin.display(description=_("No."), ordering="pk")
+def serial(obj):
+    return obj.pk
 
 
 class DeliveryState(admin.SimpleListFilter):
@@ -62,13 +259,15 @@ class DeliveryState(admin.SimpleListFilter):
 
 
 @admin.register(OutboxMessage)
-class OutboxMessageAdmin(admin.ModelAdmin):
-    """Deliveries. A failed one stays here until an administrator retries it."""
+class OutboxMessageAdmin(QuietDeleteMixin, admin.ModelAdmin):
+    """Deliveries: who, how, and whether it arrived; never what it says. A failed one stays here
+    until an administrator retries it."""
 
-    list_display = ("subject", "channel", "recipient", "created_at", "attempts", "sent_at", "failed_at")
+    list_display = (serial, "channel", "recipient", "created_at", "attempts", "sent_at", "failed_at")
     list_filter = (DeliveryState, "channel")
-    search_fields = ("subject", "recipient__username", "key")
-    readonly_fields = [f.name for f in OutboxMessage._meta.fields]
+    search_fields = ("recipient__username", "recipient__full_name")
+    fields = readonly_fields = ("channel", "recipient", "created_at", "attempts", "next_attempt_at",
+                                "sent_at", "failed_at", "last_error")
     actions = ["retry"]
 
     def has_add_permission(self, request):
@@ -82,12 +281,102 @@ class OutboxMessageAdmin(admin.ModelAdmin):
 
 
 @admin.register(EscalationPolicy)
-class EscalationPolicyAdmin(admin.ModelAdmin):
+class EscalationPolicyAdmin(QuietDeleteMixin, admin.ModelAdmin):
     list_display = ("case_type", "remind_before", "red_after", "interview_after", "accountability_after")
 
 
 @admin.register(Proposal)
-class ProposalAdmin(admin.ModelAdmin):
-    list_display = ("case", "kind", "unit", "status", "created_at")
+class ProposalAdmin(QuietDeleteMixin, admin.ModelAdmin):
+    """Interview and accountability proposals by unit and state; the case itself is not shown."""
+
+    list_display = (serial, "kind", "unit", "status", "created_at")
     list_filter = ("kind", "status")
-    readonly_fields = ("case", "kind", "unit", "created_at")
+    fields = ("kind", "unit", "status", "created_at")
+    readonly_fields = ("kind", "unit", "created_at")
+
+    def has_add_permission(self, request):
+        return False
+
+
+# Other applications' admin pages ------------------------------------------------------------
+# viewflow's process and task lists show each case's summary: not the administrator's to read.
+for _model in (Process, Task):
+    if admin.site.is_registered(_model):
+        admin.site.unregister(_model)
+
+
+class ListOnlyMixin:
+    """A list with no object pages: their titles would show the object's text (a token's
+    key, an English description)."""
+
+    list_display_links = None
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_view_permission(self, request, obj=None):
+        return obj is None and super().has_view_permission(request)
+
+
+# API tokens are credentials: who holds one and since when, never the key itself.
+if admin.site.is_registered(TokenProxy):
+    admin.site.unregister(TokenProxy)
+
+
+@admin.register(TokenProxy)
+class TokenAdmin(ListOnlyMixin, BaseTokenAdmin):
+    list_display = ("user", "created")
+
+
+# django-axes ships no Chinese, and viewflow names its models in English where permissions show
+# them: their labels are listed here for our catalogue, which Django consults before any other.
+THIRD_PARTY_LABELS = (
+    gettext_noop("Workflow"), gettext_noop("Process"), gettext_noop("Process list"), gettext_noop("Tasks"),
+    gettext_noop("Can manage Process"),
+    gettext_noop("access attempt"), gettext_noop("access attempts"), gettext_noop("access failure"),
+    gettext_noop("access failures"), gettext_noop("access log"), gettext_noop("access logs"),
+    gettext_noop("access attempt expiration"), gettext_noop("access attempt expirations"),
+    gettext_noop("User Agent"), gettext_noop("IP Address"), gettext_noop("Username"),
+    gettext_noop("HTTP Accept"), gettext_noop("Path"), gettext_noop("Attempt Time"),
+    gettext_noop("Access lock out"), gettext_noop("GET Data"), gettext_noop("POST Data"),
+    gettext_noop("Failed Logins"), gettext_noop("Logout Time"), gettext_noop("Session key hash (sha256)"),
+    gettext_noop("Expires At"), gettext_noop("Locked Out"),
+)
+apps.get_app_config("axes").verbose_name = _("Sign-in records")
+
+for _model in (AccessAttempt, AccessLog, AccessFailureLog):
+    if admin.site.is_registered(_model):
+        admin.site.unregister(_model)
+
+
+@admin.register(AccessAttempt)
+class AccessAttemptAdmin(QuietDeleteMixin, ListOnlyMixin, axes_admin.AccessAttemptAdmin):
+    """Failed sign-ins by account. Deleting an account's row lifts its lock."""
+
+    list_display = ("attempt_time", "username", "ip_address", "failures_since_start", "locked")
+    list_filter = ("attempt_time",)
+    actions = ["delete_selected"]
+
+    @admin.display(description=_("locked"), boolean=True)
+    def locked(self, obj):
+        return obj.failures_since_start >= axes_settings.AXES_FAILURE_LIMIT
+
+    def object_label(self, obj):
+        return obj.username or ""
+
+
+@admin.register(AccessLog)
+class AccessLogAdmin(ListOnlyMixin, axes_admin.AccessLogAdmin):
+    list_display = ("attempt_time", "logout_time", "username", "ip_address")
+    list_filter = ("attempt_time", "logout_time")
+    actions = None
+
+
+@admin.register(AccessFailureLog)
+class AccessFailureLogAdmin(ListOnlyMixin, axes_admin.AccessFailureLogAdmin):
+    list_display = ("attempt_time", "username", "ip_address", "locked_out")
+    list_filter = ("attempt_time", "locked_out")
+    actions = None

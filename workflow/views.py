@@ -12,13 +12,15 @@ from django.views.decorators.http import require_POST
 from . import selectors
 from .evidence import evidence_path
 from .http import not_found
-from .models import Case, Evidence, User
+from .models import Case, Evidence, Role, User
 from .paging import CappedPaginator, capped_count
 from .models.units import can_see_unit
 
 
 @login_required
 def home(request):
+    if request.user.role == Role.ADMIN and request.user.is_staff:  # administers; has no cases
+        return redirect("admin:index")
     return redirect("inbox")
 
 

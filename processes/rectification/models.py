@@ -52,20 +52,29 @@ class DispatchBatch(models.Model):
     """One problem sent to many units at once; each unit gets its own case."""
 
     title = models.CharField(_("title"), max_length=200)
-    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
-    created_at = models.DateTimeField(default=timezone.now)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+",
+                                   verbose_name=_("opened by"))
+    created_at = models.DateTimeField(_("created"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("dispatch batch")
+        verbose_name_plural = _("dispatch batches")
 
 
 class ProgressReport(models.Model):
     """A progress or completion report written by the unit."""
 
-    case = models.ForeignKey("rectification.RectificationCase", on_delete=models.PROTECT, related_name="reports")
-    author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    case = models.ForeignKey("rectification.RectificationCase", on_delete=models.PROTECT, related_name="reports",
+                             verbose_name=_("case"))
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+",
+                               verbose_name=_("author"))
     body = models.TextField(_("report"))
     final = models.BooleanField(_("completion report"), default=False)
-    created_at = models.DateTimeField(default=timezone.now)
+    created_at = models.DateTimeField(_("created"), default=timezone.now)
 
     class Meta:
+        verbose_name = _("progress report")
+        verbose_name_plural = _("progress reports")
         ordering = ["created_at"]
 
 
@@ -90,7 +99,8 @@ class RectificationCase(SideRequestsMixin, Case):
     long_term = models.BooleanField(_("long-term rectification"), default=False)
     report_every_days = models.PositiveSmallIntegerField(_("progress report every (days)"), default=30)
     returns = models.PositiveSmallIntegerField(_("times returned"), default=0)
-    batch = models.ForeignKey(DispatchBatch, null=True, blank=True, on_delete=models.PROTECT, related_name="cases")
+    batch = models.ForeignKey(DispatchBatch, null=True, blank=True, on_delete=models.PROTECT, related_name="cases",
+                              verbose_name=_("dispatch batch"))
 
     class Meta:
         verbose_name = _("rectification case")

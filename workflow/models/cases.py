@@ -42,7 +42,7 @@ class Case(ConcurrentTransitionMixin, models.Model):
     LADDER_STATES: tuple[str, ...] = ()
 
     process = models.OneToOneField(
-        Process, primary_key=True, on_delete=models.PROTECT, related_name="case"
+        Process, primary_key=True, on_delete=models.PROTECT, related_name="case", verbose_name=_("process"),
     )
     case_type = models.CharField(_("case type"), max_length=32)
     number = models.CharField(_("case number"), max_length=40)
@@ -69,13 +69,13 @@ class Case(ConcurrentTransitionMixin, models.Model):
     signed_at = models.DateTimeField(_("signed for"), null=True, blank=True)
     closed_at = models.DateTimeField(_("closed"), null=True, blank=True)
     # Head of this case's audit hash chain, written in the same UPDATE as the state.
-    audit_seq = models.PositiveBigIntegerField(default=0, editable=False)
-    audit_hash = models.CharField(max_length=64, default="0" * 64, editable=False)
+    audit_seq = models.PositiveBigIntegerField(_("audit event count"), default=0, editable=False)
+    audit_hash = models.CharField(_("last audit hash"), max_length=64, default="0" * 64, editable=False)
     # Side requests awaiting a decision; lets a transition skip looking for them when zero.
-    open_requests = models.PositiveSmallIntegerField(default=0)
+    open_requests = models.PositiveSmallIntegerField(_("open requests"), default=0)
     # Escalation ladder: the highest rung reached and the day the next one falls due.
     rung = models.PositiveSmallIntegerField(_("escalation rung"), default=0, choices=[(0, _("None"))] + Rung.choices)
-    next_rung_on = models.DateField(null=True, blank=True, db_index=True)
+    next_rung_on = models.DateField(_("next rung due on"), null=True, blank=True, db_index=True)
 
     objects = CaseQuerySet.as_manager()
 
@@ -162,19 +162,21 @@ class CaseRequest(models.Model):
         GRANTED = "granted", _("Granted")
         REJECTED = "rejected", _("Rejected")
 
-    case = models.ForeignKey(Case, on_delete=models.PROTECT, related_name="requests")
+    case = models.ForeignKey(Case, on_delete=models.PROTECT, related_name="requests", verbose_name=_("case"))
     kind = models.CharField(_("kind"), max_length=16, choices=Kind.choices)
     status = models.CharField(_("status"), max_length=16, choices=Status.choices, default=Status.PENDING)
     chain = models.JSONField(_("approval chain"), default=list)
-    step = models.PositiveSmallIntegerField(default=0)
-    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    step = models.PositiveSmallIntegerField(_("approval step"), default=0)
+    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+",
+                                     verbose_name=_("requested by"))
     reason = models.TextField(_("reason"))
     new_deadline = models.DateField(_("requested deadline"), null=True, blank=True)
-    created_at = models.DateTimeField(default=timezone.now)
-    decided_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(_("created"), default=timezone.now)
+    decided_at = models.DateTimeField(_("decided"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("case request")
+        verbose_name_plural = _("case requests")
         constraints = [
             models.UniqueConstraint(
                 fields=["case", "kind"], condition=models.Q(status="pending"),
@@ -190,10 +192,13 @@ class CaseRequest(models.Model):
 class Comment(models.Model):
     """A message in a case's discussion thread."""
 
-    case = models.ForeignKey(Case, on_delete=models.PROTECT, related_name="comments")
-    author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    case = models.ForeignKey(Case, on_delete=models.PROTECT, related_name="comments", verbose_name=_("case"))
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+",
+                               verbose_name=_("author"))
     body = models.TextField(_("comment"))
-    created_at = models.DateTimeField(default=timezone.now)
+    created_at = models.DateTimeField(_("created"), default=timezone.now)
 
     class Meta:
+        verbose_name = _("comment")
+        verbose_name_plural = _("comments")
         ordering = ["created_at"]

@@ -33,12 +33,15 @@ class EscalationPolicy(models.Model):
 class Escalation(models.Model):
     """One rung fired for one case. The unique key makes a second sweep a no-op."""
 
-    case = models.ForeignKey("workflow.Case", on_delete=models.CASCADE, related_name="escalations")
+    case = models.ForeignKey("workflow.Case", on_delete=models.CASCADE, related_name="escalations",
+                             verbose_name=_("case"))
     rung = models.PositiveSmallIntegerField(_("rung"), choices=Rung.choices)
     due_on = models.DateField(_("due on"))
     fired_at = models.DateTimeField(_("fired"), default=timezone.now)
 
     class Meta:
+        verbose_name = _("escalation")
+        verbose_name_plural = _("escalations")
         ordering = ["case", "rung"]
         constraints = [models.UniqueConstraint(fields=["case", "rung"], name="one_escalation_per_rung")]
 
@@ -51,23 +54,32 @@ class Proposal(models.Model):
         INTERVIEW = "interview", _("Interview")
         ACCOUNTABILITY = "accountability", _("Accountability")
 
-    case = models.ForeignKey("workflow.Case", on_delete=models.CASCADE, related_name="proposals")
+    case = models.ForeignKey("workflow.Case", on_delete=models.CASCADE, related_name="proposals",
+                             verbose_name=_("case"))
     kind = models.CharField(_("kind"), max_length=20, choices=Kind.choices)
-    unit = models.ForeignKey("workflow.Unit", on_delete=models.PROTECT, related_name="+")
+    unit = models.ForeignKey("workflow.Unit", on_delete=models.PROTECT, related_name="+", verbose_name=_("unit"))
     status = models.CharField(_("status"), max_length=20, default="open")
-    created_at = models.DateTimeField(default=timezone.now)
+    created_at = models.DateTimeField(_("created"), default=timezone.now)
 
     class Meta:
+        verbose_name = _("proposal")
+        verbose_name_plural = _("proposals")
         constraints = [models.UniqueConstraint(fields=["case", "kind"], name="one_proposal_per_kind")]
+
+    def __str__(self):  # the case is left out: the administrator lists proposals
+        return f"{self.get_kind_display()} · {self.unit}"
 
 
 class RungCount(models.Model):
     """Open cases at each rung in a unit's whole subtree, kept up to date as rungs fire and
     cases close, so the leaders' dashboard reads a few rows however many cases there are."""
 
-    unit = models.ForeignKey("workflow.Unit", on_delete=models.CASCADE, related_name="rung_counts")
-    rung = models.PositiveSmallIntegerField(choices=Rung.choices)
-    open_cases = models.IntegerField(default=0)
+    unit = models.ForeignKey("workflow.Unit", on_delete=models.CASCADE, related_name="rung_counts",
+                             verbose_name=_("unit"))
+    rung = models.PositiveSmallIntegerField(_("rung"), choices=Rung.choices)
+    open_cases = models.IntegerField(_("open cases"), default=0)
 
     class Meta:
+        verbose_name = _("rung count")
+        verbose_name_plural = _("rung counts")
         constraints = [models.UniqueConstraint(fields=["unit", "rung"], name="one_count_per_unit_rung")]

@@ -17,16 +17,18 @@ class OutboxMessage(models.Model):
         EMAIL = "email", _("Email")
         SMS = "sms", _("SMS")
 
-    key = models.CharField(max_length=200, unique=True)
+    key = models.CharField(_("delivery key"), max_length=200, unique=True)
     channel = models.CharField(_("channel"), max_length=10, choices=Channel.choices, default=Channel.IN_APP)
-    recipient = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
-    case = models.ForeignKey("workflow.Case", null=True, on_delete=models.CASCADE, related_name="+")
-    subject = models.CharField(max_length=200)
-    body = models.TextField(blank=True)
-    created_at = models.DateTimeField(default=timezone.now)
-    sent_at = models.DateTimeField(null=True, blank=True)
+    recipient = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+",
+                                  verbose_name=_("recipient"))
+    case = models.ForeignKey("workflow.Case", null=True, on_delete=models.CASCADE, related_name="+",
+                             verbose_name=_("case"))
+    subject = models.CharField(_("subject"), max_length=200)
+    body = models.TextField(_("body"), blank=True)
+    created_at = models.DateTimeField(_("created"), default=timezone.now)
+    sent_at = models.DateTimeField(_("sent"), null=True, blank=True)
     attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)
-    next_attempt_at = models.DateTimeField(default=timezone.now)
+    next_attempt_at = models.DateTimeField(_("next attempt"), default=timezone.now)
     failed_at = models.DateTimeField(_("failed"), null=True, blank=True)
     last_error = models.TextField(_("last error"), blank=True)
 
@@ -40,19 +42,23 @@ class OutboxMessage(models.Model):
         ]
 
     def __str__(self):
-        return f"{self.get_channel_display()} → {self.recipient_id}: {self.subject}"
+        return f"{self.get_channel_display()} #{self.pk}"  # never the subject: the administrator lists these
 
 
 class Notification(models.Model):
     """An in-app notification (the bell)."""
 
-    key = models.CharField(max_length=200, unique=True)
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notifications")
-    case = models.ForeignKey("workflow.Case", null=True, on_delete=models.CASCADE, related_name="+")
+    key = models.CharField(_("delivery key"), max_length=200, unique=True)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notifications",
+                             verbose_name=_("user"))
+    case = models.ForeignKey("workflow.Case", null=True, on_delete=models.CASCADE, related_name="+",
+                             verbose_name=_("case"))
     message = models.CharField(_("message"), max_length=200)
-    created_at = models.DateTimeField(default=timezone.now)
-    read_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(_("created"), default=timezone.now)
+    read_at = models.DateTimeField(_("read"), null=True, blank=True)
 
     class Meta:
+        verbose_name = _("notification")
+        verbose_name_plural = _("notifications")
         ordering = ["-created_at"]
         indexes = [models.Index(fields=["user", "read_at"])]
