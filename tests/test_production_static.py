@@ -87,6 +87,7 @@ def test_pages_carry_the_policy_and_the_api_answers_json_only(client, world):
 def free_port_in_range() -> int:
     for port in PORTS:
         with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as gunicorn does
             try:
                 sock.bind(("127.0.0.1", port))
             except OSError:
@@ -262,6 +263,7 @@ def test_production_server_serves_pages_with_hashed_static_files(server):
     missing = client.get("/no-such-page/")
     assert_served_page(client, missing, status=404)
     assert "404" in missing.text and "Traceback" not in missing.text
+    assert "Resolver404" not in missing.text and "/inbox/" in missing.text
 
     # and: the admin, as the system administrator, with its own stylesheets and scripts
     admin = ProxiedClient(port)
@@ -271,4 +273,81 @@ def test_production_server_serves_pages_with_hashed_static_files(server):
     assert_served_page(admin, admin.get("/admin/"))
     assert_served_page(admin, admin.get("/admin/workflow/user/"))
 
+    assert "Traceback" not in log.read_text()
+
+
+CHROMIUM = Path("/usr/bin/chromium")
+
+
+@pytest.mark.e2e
+@pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's Chromium is not installed at /usr/bin/chromium")
+def test_chromium_reports_no_policy_violation(server, tmp_path):
+    """The pages work in a real browser under the policy: styled, scripts run, nothing refused."""
+    from playwright.sync_api import expect, sync_playwright
+
+    port, log = server
+    problems = []
+
+    def expected_404(msg):
+        # The page asked for on purpose, and the icon browsers ask every site for unprompted.
+        return "404" in msg.text and msg.location.get("url", "").endswith(("/no-such-page/", "/favicon.ico"))
+
+    def watch(page):
+        page.on("console", lambda msg: msg.type in ("error", "warning") and not expected_404(msg)
+                and problems.append(f"{page.url}: {msg.text} ({msg.location.get('url')})"))
+        page.on("pageerror", lambda error: problems.append(f"{page.url}: {error}"))
+        return page
+
+    def sign_in(page, path, username):
+        page.goto(path)
+        page.fill("input[name=username]", username)
+        page.fill("input[name=password]", DEMO_PASSWORD)
+        page.click("form [type=submit]")
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), headless=True,
+                                     args=["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                                           "--disable-component-update", "--no-first-run"])
+        try:
+            context = browser.new_context(base_url=f"http://127.0.0.1:{port}", viewport={"width": 1280, "height": 900},
+                                          extra_http_headers={"X-Forwarded-Proto": "https"}, locale="zh-CN")
+            context.set_default_timeout(15_000)
+            page = watch(context.new_page())
+            page.goto("/accounts/login/")
+            # duban.css applies: the top bar is the bureau's red.
+            expect(page.locator("header.topbar")).to_have_css("background-color", "rgb(139, 26, 26)")
+            page.screenshot(path=str(tmp_path / "login.png"), full_page=True)
+            sign_in(page, "/accounts/login/", "inspector")
+            page.wait_for_url("**/inbox/")
+            page.goto("/rectification/?status=closed")
+            page.locator("table.list a[href^='/rectification/']").first.click()
+            page.wait_for_url(re.compile(r"/rectification/\d+/$"))
+            photo = page.locator(".evidence img").first
+            expect(photo).to_be_visible()
+            assert photo.evaluate("img => img.complete && img.naturalWidth > 0")
+            page.screenshot(path=str(tmp_path / "case.png"), full_page=True)
+            # duban.js runs: choosing a language switches at once, with no button to press.
+            expect(page.locator("noscript")).to_have_count(1)
+            page.select_option("select[data-autosubmit]", "en")
+            expect(page.locator("html")).to_have_attribute("lang", "en")
+            page.goto("/no-such-page/")
+            expect(page.locator("h1")).to_contain_text("404")
+            page.screenshot(path=str(tmp_path / "404.png"), full_page=True)
+
+            admin = watch(browser.new_context(
+                base_url=f"http://127.0.0.1:{port}", viewport={"width": 1280, "height": 900},
+                extra_http_headers={"X-Forwarded-Proto": "https"}).new_page())
+            sign_in(admin, "/admin/login/", "sysadmin")
+            admin.wait_for_url("**/admin/")
+            admin.screenshot(path=str(tmp_path / "admin.png"), full_page=True)
+            admin.goto("/admin/workflow/user/")
+            admin.locator("#result_list tbody a").first.click()
+            admin.wait_for_url(re.compile(r"/admin/workflow/user/\d+/change/$"))
+            # The admin's own scripts ran (they build the two-box permission picker).
+            expect(admin.locator(".selector-available, .selector").first).to_be_visible()
+            admin.screenshot(path=str(tmp_path / "admin-user.png"), full_page=True)
+        finally:
+            browser.close()
+
+    assert problems == [], "\n".join(problems)
     assert "Traceback" not in log.read_text()
