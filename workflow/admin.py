@@ -153,6 +153,7 @@ class UserAdmin(QuietDeleteMixin, PermissionLabelsMixin, ActingAdminMixin, BaseU
     form = AccountChangeForm
     list_display = ("username", "full_name", "role", "unit", "is_active", "is_staff")
     list_filter = ("role", "is_active", "is_staff", "is_superuser")
+    filter_horizontal = ()  # the two-pane widget's newer strings have no Chinese in Django's catalogue
     search_fields = ("username", "full_name")
     autocomplete_fields = ("unit",)
     fieldsets = (
@@ -211,6 +212,7 @@ class GroupAdmin(QuietDeleteMixin, PermissionLabelsMixin, ActingAdminMixin, Base
     """Groups: nobody adds permissions to a group they belong to."""
 
     form = GroupForm
+    filter_horizontal = ()
 
     def get_form(self, request, obj=None, **kwargs):
         form = super().get_form(request, obj, **kwargs)
@@ -291,10 +293,12 @@ class ProposalAdmin(QuietDeleteMixin, admin.ModelAdmin):
 
     list_display = (serial, "kind", "unit", "status", "created_at")
     list_filter = ("kind", "status")
-    fields = ("kind", "unit", "status", "created_at")
-    readonly_fields = ("kind", "unit", "created_at")
+    fields = readonly_fields = ("kind", "unit", "status", "created_at")
 
     def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):  # the sanction process decides them
         return False
 
 
@@ -331,9 +335,12 @@ class TokenAdmin(ListOnlyMixin, BaseTokenAdmin):
     list_display = ("user", "created")
 
 
-# django-axes ships no Chinese, and viewflow names its models in English where permissions show
-# them: their labels are listed here for our catalogue, which Django consults before any other.
+# django-axes ships no Chinese, viewflow names its models in English where permissions show them,
+# and Django's own catalogue lacks a few newer admin strings: they are listed here for our
+# catalogue, which Django consults before any other.
 THIRD_PARTY_LABELS = (
+    gettext_noop("Model name"), gettext_noop("Add link"), gettext_noop("Change or view list link"),
+    gettext_noop("After you’ve created a user, you’ll be able to edit more user options."),
     gettext_noop("Workflow"), gettext_noop("Process"), gettext_noop("Process list"), gettext_noop("Tasks"),
     gettext_noop("Can manage Process"),
     gettext_noop("access attempt"), gettext_noop("access attempts"), gettext_noop("access failure"),

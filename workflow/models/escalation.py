@@ -54,11 +54,14 @@ class Proposal(models.Model):
         INTERVIEW = "interview", _("Interview")
         ACCOUNTABILITY = "accountability", _("Accountability")
 
+    class Status(models.TextChoices):
+        OPEN = "open", _("Awaiting action")
+
     case = models.ForeignKey("workflow.Case", on_delete=models.CASCADE, related_name="proposals",
                              verbose_name=_("case"))
     kind = models.CharField(_("kind"), max_length=20, choices=Kind.choices)
     unit = models.ForeignKey("workflow.Unit", on_delete=models.PROTECT, related_name="+", verbose_name=_("unit"))
-    status = models.CharField(_("status"), max_length=20, default="open")
+    status = models.CharField(_("status"), max_length=20, choices=Status.choices, default=Status.OPEN)
     created_at = models.DateTimeField(_("created"), default=timezone.now)
 
     class Meta:

@@ -188,6 +188,9 @@ class User(AbstractUser):
     def display_name(self):
         return self.full_name or self.username
 
+    def get_short_name(self):  # the admin's greeting
+        return self.display_name
+
     def save(self, *args, **kwargs):
         update_fields = kwargs.get("update_fields")
         watched = [name for name in ACCOUNT_FIELDS if update_fields is None
