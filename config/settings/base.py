@@ -161,17 +161,19 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 
 CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://duban")}
 
-# Celery: a broker that needs no server unless CELERY_BROKER_URL says otherwise.
-CELERY_BROKER_URL = env("CELERY_BROKER_URL", default="filesystem://localhost/")
-if CELERY_BROKER_URL.startswith("filesystem://"):
-    _broker_dir = VAR_DIR / "broker"
-    _broker_dir.mkdir(exist_ok=True)
-    CELERY_BROKER_TRANSPORT_OPTIONS = {
-        "data_folder_in": str(_broker_dir),
-        "data_folder_out": str(_broker_dir),
-        "control_folder": str(_broker_dir / "control"),  # kombu's default is ./control
-        "store_processed": False,
-    }
+# Celery: a broker that needs no server unless CELERY_BROKER_URL says otherwise (Redis or
+# RabbitMQ in production). The embedded default keeps messages in an SQLite file through kombu's
+# SQLAlchemy transport: a message is one row written in one transaction, so no reader ever sees
+# half of one, and a consumer claims a row under SQLite's write lock (BEGIN IMMEDIATE), so two
+# never take the same one. A message taken by a worker that is then killed outright is not
+# handed out again; every task here is periodic and idempotent, so the beat's next run covers it.
+EMBEDDED_BROKER_FILE = VAR_DIR / "broker.sqlite3"
+CELERY_BROKER_URL = env("CELERY_BROKER_URL", default=f"sqla+sqlite:///{EMBEDDED_BROKER_FILE}")
+if CELERY_BROKER_URL.startswith(("sqla+sqlite:", "sqlalchemy+sqlite:")):
+    # Passed to SQLAlchemy's create_engine: wait up to 30 s for another process's write lock.
+    CELERY_BROKER_TRANSPORT_OPTIONS = {"connect_args": {"timeout": 30}}
+elif CELERY_BROKER_URL.startswith(("sqla+", "sqlalchemy+")):
+    CELERY_BROKER_TRANSPORT_OPTIONS = {}
 else:
     # Redis hands a message its worker never acknowledged (the worker died mid-task) to another
     # worker once the visibility timeout has passed; every task is idempotent, so that is safe.
@@ -210,6 +212,9 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,
     "EXCEPTION_HANDLER": "workflow.api.exception_handler",
+if CELERY_BROKER_URL.startswith(("sqla+", "sqlalchemy+")):
+    # The SQLAlchemy transport hides a message once taken and never deletes it: delete those hourly.
+    CELERY_BEAT_SCHEDULE["prune-broker"] = {"task": "config.celery.prune_broker", "schedule": 3600.0}
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Duban API",
