@@ -6,8 +6,12 @@ from django.utils.translation import gettext_lazy as _
 from config.env import BASE_DIR, VAR_DIR, env
 
 SECRET_KEY = env("DJANGO_SECRET_KEY", default="dev-only-insecure-key-change-me-in-production-0123456789")
-DEBUG = env.bool("DJANGO_DEBUG", default=True)
-ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "testserver"])
+# DEBUG only when asked for (DUBAN_DEBUG=1, or `bin/run --debug`): it shows settings and tracebacks.
+DEBUG = env.bool("DUBAN_DEBUG", default=env.bool("DJANGO_DEBUG", default=False))
+# The address bin/run serves on (DUBAN_HOST) is allowed unless it means "every address".
+_served_host = env("DUBAN_HOST", default="127.0.0.1")
+ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[::1]", "testserver"]
+                         + ([_served_host] if _served_host not in ("0.0.0.0", "::", "") else []))
 CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])
 
 INSTALLED_APPS = [
