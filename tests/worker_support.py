@@ -1,4 +1,5 @@
-"""A private Redis and real Celery worker processes for the tests in test_worker_delivery.py.
+"""Real Celery worker and beat processes for the tests in test_worker_delivery.py (on a private
+Redis) and test_run_embedded.py (on the embedded default: SQLite database and broker files).
 
 Every process started here is stopped by the fixture that started it (and, as a last resort,
 at interpreter exit). Every wait has a timeout.
@@ -14,6 +15,7 @@ import sys
 import threading
 import time
 import uuid
+from collections import Counter
 from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import quote
@@ -297,3 +299,183 @@ def celery_app_on(broker_url: str, transport_options: dict):
         _reset_broker_pools(app)
         app.conf.update(saved)
         os.environ.update(saved_env)
+
+
+# The embedded default: SQLite database and broker files in a var dir -----------------------
+SERVER_VARIABLES = ("DATABASE_URL", "CACHE_URL", "CELERY_BROKER_URL", "CELERY_BROKER_READ_URL",
+                    "CELERY_BROKER_WRITE_URL", "CELERY_TASK_ALWAYS_EAGER")
+
+
+def embedded_env(var_dir: Path, settings: str = "config.settings.test", **extra) -> dict:
+    """Environment for a process on the embedded default kept in `var_dir` (DUBAN_VAR_DIR): its
+    SQLite database and SQLite broker, never a server named in this process's environment."""
+    env = {key: value for key, value in os.environ.items() if key not in SERVER_VARIABLES}
+    env.update({"DJANGO_SETTINGS_MODULE": settings, "DUBAN_VAR_DIR": str(var_dir),
+                "CELERY_TASK_ALWAYS_EAGER": "false", "PYTHONUNBUFFERED": "1"})
+    env.update({key: str(value) for key, value in extra.items()})
+    return env
+
+
+def run_python(args: list[str], env: dict, timeout: float = 240) -> str:
+    """Run `python <args>` in the project directory; its output, or fail with it."""
+    result = subprocess.run([sys.executable, *args], cwd=BASE_DIR, env=env, capture_output=True, text=True,
+                            timeout=timeout)
+    if result.returncode != 0:
+        raise AssertionError(f"python {' '.join(args)} exited with {result.returncode}:\n"
+                             f"{result.stdout[-3000:]}\n{result.stderr[-3000:]}")
+    return result.stdout
+
+
+class CeleryBeat:
+    """`celery -A config beat` in its own process group, logging to a file."""
+
+    def __init__(self, log_path: Path, env: dict, schedule_path: Path):
+        self.log_path, self.env, self.schedule_path = Path(log_path), env, Path(schedule_path)
+        self.process: subprocess.Popen | None = None
+
+    def start(self, timeout: float = 60):
+        args = [sys.executable, "-m", "celery", "-A", "config", "beat", "--loglevel", "INFO",
+                "--schedule", str(self.schedule_path)]
+        self.process = _spawn(args, self.log_path, env=self.env)
+        wait_until(lambda: "beat: Starting..." in self.log() or self.process.poll() is not None, timeout,
+                   message="beat started")
+        if self.process.poll() is not None:
+            raise RuntimeError(f"beat exited with {self.process.returncode}:\n{self.log()[-4000:]}")
+        return self
+
+    @property
+    def running(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def log(self) -> str:
+        try:
+            return self.log_path.read_text(encoding="utf-8", errors="replace")
+        except FileNotFoundError:
+            return ""
+
+    def sent(self, entry: str) -> int:
+        """How many times the schedule entry `entry` (e.g. "relay-outbox") has been sent."""
+        return len(re.findall(rf"Sending due task {re.escape(entry)} ", self.log()))
+
+    def stop(self, timeout: float = 15):
+        if self.process is not None:
+            _end(self.process, signal.SIGTERM, timeout=timeout)
+
+
+def process_groups() -> dict[int, list[int]]:
+    """Every live process on this machine by process group: {pgid: [pid, ...]} (Linux /proc)."""
+    groups: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue  # gone meanwhile
+        fields = stat[stat.rindex(")") + 2:].split()  # after "pid (comm) "
+        if fields[0] != "Z":  # a zombie is dead, only not yet reaped by its parent
+            groups.setdefault(int(fields[2]), []).append(int(entry.name))
+    return groups
+
+
+# Load on the embedded default, run in processes of their own by tests/test_run_embedded.py --
+SOAK_SUBJECT = "督办提醒"
+
+
+def seed_soak(overdue: int) -> dict:
+    """A unit tree with one user per role, every user with an email address, and `overdue`
+    issued cases whose deadlines have passed, so the beat's sweeps fire rungs."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from processes.rectification.models import RectificationCase
+    from tests.factories import make_case, make_world
+    from workflow import escalation
+    from workflow.models import User
+
+    world = make_world()
+    for user in User.objects.all():
+        user.email = f"{user.username}@mz.example.gov.cn"
+        user.save(update_fields=["email"])
+    today = timezone.localdate()
+    for i in range(overdue):
+        case = make_case(world, title=f"逾期案件{i}")
+        case.deadline = today - timedelta(days=2 + 4 * i)
+        RectificationCase.objects.filter(pk=case.pk).update(deadline=case.deadline,
+                                                            next_rung_on=escalation.next_rung_on(case))
+    return {"users": User.objects.count(), "overdue": overdue}
+
+
+def drive_outbox(seconds: float, threads: int, tag: str) -> dict:
+    """For `seconds`, from `threads` threads: write notifications (outbox rows) in transactions
+    whose commit asks the worker to relay; issue a new case now and then; ask for a relay
+    directly; and relay in this process too, racing the worker. Returns what was done."""
+    import random
+
+    from django.db import connection, transaction
+
+    from processes.rectification import services
+    from workflow import notify
+    from workflow.engine import Actor
+    from workflow.models import Case, Role, User
+    from workflow.tasks import relay_outbox
+
+    inspector = User.objects.filter(role=Role.INSPECTOR).order_by("pk").first()
+    unit = User.objects.filter(role=Role.HANDLER).order_by("pk").first().unit  # the world's county A
+    who = [(Role.HANDLER, unit.pk), (Role.UNIT_HEAD, unit.pk)]
+    done = Counter()
+    lock = threading.Lock()
+    deadline = time.monotonic() + seconds
+
+    def run(n: int):
+        count = Counter()
+        try:
+            cases = list(Case.objects.order_by("pk")[:20])
+            i = 0
+            while time.monotonic() < deadline:
+                i += 1
+                if i % 10 == 0:
+                    services.case_create(actor=Actor(user=inspector, ip="127.0.0.1"), unit=unit, issue=True,
+                                         title=f"压力测试{tag}-{n}-{i}", description="通道堆物", requirement="立即清理")
+                    count["cases"] += 1
+                else:
+                    key = f"soak:{tag}:{n}:{i}"
+                    with transaction.atomic():
+                        notify.queue(case=random.choice(cases), who=who, subject=f"{SOAK_SUBJECT} {key}", key=key)
+                    count["events"] += 1
+                if i % 4 == 0:
+                    relay_outbox.apply_async()
+                    count["relays_asked"] += 1
+                if i % 6 == 0:
+                    count["delivered_here"] += notify.relay()
+                    count["relays_here"] += 1
+                time.sleep(random.uniform(0.05, 0.2))
+        finally:
+            connection.close()
+            with lock:
+                done.update(count)
+
+    workers = [threading.Thread(target=run, args=(n,), name=f"drive-{n}") for n in range(threads)]
+    for thread in workers:
+        thread.start()
+    for thread in workers:
+        thread.join(seconds + 120)
+    notify.wait_for_publisher(15)
+    return dict(done, threads_alive=sum(thread.is_alive() for thread in workers))
+
+
+if __name__ == "__main__":
+    # python -m tests.worker_support seed OVERDUE | drive SECONDS THREADS TAG  (prints JSON)
+    import json
+
+    import django
+
+    django.setup()
+    command, *arguments = sys.argv[1:]
+    if command == "seed":
+        print(json.dumps(seed_soak(int(arguments[0]))))
+    elif command == "drive":
+        print(json.dumps(drive_outbox(float(arguments[0]), int(arguments[1]), arguments[2])))
+    else:
+        sys.exit(f"unknown command {command!r}")
