@@ -203,6 +203,9 @@ CELERY_BEAT_SCHEDULE = {
     "escalation-sweep": {"task": "workflow.tasks.escalation_sweep",
                          "schedule": env.float("DUBAN_SWEEP_SECONDS", default=60.0)},
 }
+if CELERY_BROKER_URL.startswith(("sqla+", "sqlalchemy+")):
+    # The SQLAlchemy transport hides a message once taken and never deletes it: delete those hourly.
+    CELERY_BEAT_SCHEDULE["prune-broker"] = {"task": "config.celery.prune_broker", "schedule": 3600.0}
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
@@ -216,9 +219,6 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,
     "EXCEPTION_HANDLER": "workflow.api.exception_handler",
-if CELERY_BROKER_URL.startswith(("sqla+", "sqlalchemy+")):
-    # The SQLAlchemy transport hides a message once taken and never deletes it: delete those hourly.
-    CELERY_BEAT_SCHEDULE["prune-broker"] = {"task": "config.celery.prune_broker", "schedule": 3600.0}
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Duban API",
