@@ -1,0 +1,255 @@
+"""Backup and restore (RELIABILITY 22): database and evidence store, on SQLite and PostgreSQL.
+
+A round trip restores what was backed up: row counts equal the manifest, evidence files
+match their hashes, the audit chain verifies, and on PostgreSQL the audit guard is back.
+A damaged or mismatched set is refused before anything is touched.
+"""
+import json
+import os
+import subprocess
+import sys
+from io import StringIO
+from pathlib import Path
+
+import pytest
+from django.conf import settings as django_settings
+from django.core.management import call_command
+from django.core.management.base import CommandError
+from django.db import DatabaseError, connection, transaction
+
+from processes.rectification.models import RectificationCase
+from workflow.evidence import sha256_of
+from workflow.models import AuditEvent, Evidence
+from tests.factories import drive, make_case, make_world, to_submitted
+
+pytestmark = pytest.mark.django_db(transaction=True)  # backup and restore run outside any transaction
+
+
+# Helpers -------------------------------------------------------------------------------------
+def table_counts():
+    with connection.cursor() as cursor:
+        counts = {}
+        for table in connection.introspection.table_names(cursor, include_views=False):
+            cursor.execute(f"SELECT count(*) FROM {connection.ops.quote_name(table)}")
+            counts[table] = cursor.fetchone()[0]
+    return counts
+
+
+def store_hashes():
+    root = Path(django_settings.EVIDENCE_ROOT)
+    return {str(p.relative_to(root)): sha256_of(p) for p in root.rglob("*") if p.is_file()}
+
+
+def fingerprint():
+    """Everything a restore would change."""
+    return table_counts(), store_hashes()
+
+
+def verify_audit():
+    out, err = StringIO(), StringIO()
+    try:
+        call_command("verify_audit", stdout=out, stderr=err)
+    except SystemExit as exc:
+        return exc.code, err.getvalue()
+    return 0, out.getvalue()
+
+
+def restore(path, *args):
+    call_command("restore", str(path), *args, stdout=StringIO())
+
+
+def read_manifest(path):
+    return json.loads((path / "manifest.json").read_text(encoding="utf-8"))
+
+
+def write_manifest(path, manifest):
+    (path / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
+
+
+@pytest.fixture
+def seeded(settings, tmp_path):
+    """A world with cases in several states, their audit events and evidence files."""
+    settings.EVIDENCE_ROOT = str(tmp_path / "evidence")
+    world = make_world()
+    submitted = [to_submitted(world, make_case(world)) for _ in range(2)]
+    accepted = drive(world, submitted[0], ("inspector", "start_review"), ("inspector", "accept"))
+    issued = make_case(world, unit=world.county_b)
+    return world, accepted, submitted[1], issued
+
+
+@pytest.fixture
+def backup_set(seeded, tmp_path):
+    path = tmp_path / "backup-set"
+    call_command("backup", str(path), stdout=StringIO())
+    return path
+
+
+# 22. The round trip ----------------------------------------------------------------------------
+def test_round_trip__counts_hashes_and_audit_chain(seeded, tmp_path):
+    # given: a backup of the seeded world
+    world, accepted, submitted, issued = seeded
+    before = fingerprint()
+    path = tmp_path / "set"
+    call_command("backup", str(path), stdout=StringIO())
+    manifest = read_manifest(path)
+    assert manifest["database"]["vendor"] == connection.vendor
+    assert manifest["tables"] == before[0]
+    assert {(f["path"], f["sha256"]) for f in manifest["evidence"]} == set(before[1].items())
+    assert len(manifest["evidence"]) == Evidence.objects.count() == 2
+    assert manifest["migrations"]["workflow"] == "0010_audit_guard_truncate"
+    # and then: things change and files are lost or damaged
+    drive(world, submitted, ("inspector", "start_review"), ("inspector", "return_case", {"reason": "照片不清晰"}))
+    make_case(world, title="备份之后新建的案件")
+    lost, damaged = sorted(before[1])
+    root = Path(django_settings.EVIDENCE_ROOT)
+    (root / lost).unlink()
+    (root / damaged).write_bytes(b"\x89PNG overwritten")
+    assert table_counts() != manifest["tables"]
+    # when
+    restore(path, "--force")
+    # then
+    assert table_counts() == manifest["tables"]
+    assert store_hashes() == before[1]
+    for evidence in Evidence.objects.all():
+        assert sha256_of(root / evidence.storage_name) == evidence.sha256
+    assert verify_audit()[0] == 0
+    assert RectificationCase.objects.get(pk=submitted.pk).status == submitted.status
+    assert RectificationCase.objects.get(pk=accepted.pk).status == accepted.status
+    assert not RectificationCase.objects.filter(title="备份之后新建的案件").exists()
+    # and the restored database works on: a new state change appends to the restored chain
+    drive(world, issued, ("handler_b", "sign"))
+    assert verify_audit()[0] == 0
+
+
+@pytest.mark.postgres
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="the audit triggers are PostgreSQL's")
+def test_round_trip__postgresql_restores_the_audit_guard(backup_set):
+    # given
+    count = AuditEvent.objects.count()
+    # when
+    restore(backup_set, "--force")
+    # then
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT tgname FROM pg_trigger WHERE tgrelid = 'workflow_auditevent'::regclass "
+                       "AND NOT tgisinternal AND tgenabled = 'O' ORDER BY tgname")
+        assert [name for (name,) in cursor.fetchall()] == [
+            "workflow_auditevent_append_only", "workflow_auditevent_no_truncate"]
+    for statement in ("UPDATE workflow_auditevent SET reason = 'x'", "DELETE FROM workflow_auditevent",
+                      "TRUNCATE workflow_auditevent"):
+        with pytest.raises(DatabaseError, match="append-only"), transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(statement)
+    assert AuditEvent.objects.count() == count
+
+
+def test_restore__into_an_empty_database_needs_no_force(backup_set):
+    # given: the database as a fresh install leaves it (no users, cases, events or files)
+    manifest = read_manifest(backup_set)
+    call_command("flush", interactive=False, verbosity=0)
+    for path in Path(django_settings.EVIDENCE_ROOT).rglob("*"):
+        if path.is_file():
+            path.unlink()
+    # when
+    restore(backup_set)
+    # then
+    assert table_counts() == manifest["tables"]
+    assert verify_audit()[0] == 0
+
+
+# Refusals: nothing is touched -------------------------------------------------------------------
+def flip_evidence_byte(path):
+    target = next((path / "evidence").rglob("*/*"))
+    data = bytearray(target.read_bytes())
+    data[len(data) // 2] ^= 0x01
+    target.write_bytes(bytes(data))
+
+
+def remove_evidence_file(path):
+    next((path / "evidence").rglob("*/*")).unlink()
+
+
+def change_dump(path):
+    dump = next(p for p in path.iterdir() if p.name.startswith("database."))
+    data = bytearray(dump.read_bytes())
+    data[-100] ^= 0x01
+    dump.write_bytes(bytes(data))
+
+
+def garble_manifest(path):
+    (path / "manifest.json").write_bytes(b'{"format": "duban-backup", "version": 1, "tabl')
+
+
+def other_vendor(path):
+    manifest = read_manifest(path)
+    other = "sqlite" if manifest["database"]["vendor"] == "postgresql" else "postgresql"
+    manifest["database"].update(vendor=other, file={"sqlite": "database.sqlite3"}.get(other, "database.dump"))
+    write_manifest(path, manifest)
+
+
+def newer_migrations(path):
+    manifest = read_manifest(path)
+    manifest["migrations"]["workflow"] = "9999_from_a_later_release"
+    write_manifest(path, manifest)
+
+
+@pytest.mark.parametrize("damage, message", [
+    (flip_evidence_byte, r"证据文件 \w\w/\w+ 与清单记录的 SHA-256 不符"),
+    (remove_evidence_file, "备份中缺少证据文件"),
+    (change_dump, r"数据库文件 database\.\w+ 与清单记录的 SHA-256 不符"),
+    (garble_manifest, "无法读取"),
+    (other_vendor, "备份来自 .* 数据库，而当前配置的是"),
+    (newer_migrations, "比当前程序新（workflow 的迁移 9999_from_a_later_release"),
+])
+def test_restore__refuses_a_damaged_or_mismatched_set(backup_set, seeded, damage, message):
+    # given: a change since the backup, which a restore would undo
+    world = seeded[0]
+    make_case(world, title="备份之后新建的案件")
+    damage(backup_set)
+    before = fingerprint()
+    # when / then
+    with pytest.raises(CommandError, match=message):
+        restore(backup_set, "--force")
+    assert fingerprint() == before
+    assert RectificationCase.objects.filter(title="备份之后新建的案件").exists()
+
+
+def test_restore__a_database_with_data_needs_force(backup_set):
+    # given
+    before = fingerprint()
+    # when / then
+    with pytest.raises(CommandError, match=r"当前数据库不是空的：\d+ 个用户、\d+ 个案件、\d+ 条审计事件.*--force"):
+        restore(backup_set)
+    assert fingerprint() == before
+
+
+def test_restore__exits_non_zero_with_the_message(tmp_path):
+    # given
+    (tmp_path / "manifest.json").write_text("not json", encoding="utf-8")
+    # when
+    result = subprocess.run([sys.executable, "manage.py", "restore", str(tmp_path)], capture_output=True,
+                            text=True, timeout=120, cwd=django_settings.BASE_DIR,
+                            env={**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings.test"})
+    # then
+    assert result.returncode == 1
+    assert "备份清单 manifest.json 无法读取" in result.stderr
+
+
+# Backup refusals -------------------------------------------------------------------------------
+def test_backup__refuses_a_damaged_evidence_store_and_leaves_no_set(seeded, tmp_path):
+    # given
+    evidence = Evidence.objects.first()
+    (Path(django_settings.EVIDENCE_ROOT) / evidence.storage_name).write_bytes(b"changed on disk")
+    # when / then
+    with pytest.raises(CommandError, match="与登记的 SHA-256 不符，备份中止"):
+        call_command("backup", str(tmp_path / "set"), stdout=StringIO())
+    assert not (tmp_path / "set").exists()
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".set")] == []
+
+
+def test_backup__refuses_a_non_empty_destination(seeded, tmp_path):
+    # given
+    (tmp_path / "set").mkdir()
+    (tmp_path / "set" / "keep.txt").write_text("x")
+    # when / then
+    with pytest.raises(CommandError, match="已存在且不是空目录"):
+        call_command("backup", str(tmp_path / "set"), stdout=StringIO())
+    assert [p.name for p in (tmp_path / "set").iterdir()] == ["keep.txt"]
