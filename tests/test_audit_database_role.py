@@ -7,6 +7,7 @@ connection as that role.
 """
 import secrets
 from contextlib import contextmanager
+from io import StringIO
 
 import psycopg
 import pytest
@@ -53,7 +54,7 @@ def make_role(transactional_db):
 @pytest.fixture
 def app_role(make_role):
     name, password = make_role()
-    call_command("grant_app_role", name)
+    call_command("grant_app_role", name, stdout=StringIO())
     return name, password
 
 
@@ -142,7 +143,7 @@ def test_app_role__makes_real_state_changes(app_role, settings, tmp_path):
             assert cursor.fetchone() == (app_role[0], False)
         case = drive(world, make_case(world), ("handler_a", "sign"))
         events = list(AuditEvent.objects.filter(case_id=case.pk).values_list("action", flat=True))
-        call_command("verify_audit", stdout=open("/dev/null", "w"))
+        call_command("verify_audit", stdout=StringIO())
     # then
     assert case.status == "signed"
     assert events[-1] == "sign" and len(events) >= 3
@@ -170,8 +171,10 @@ def test_app_role__privileges_cover_every_table(app_role):
     assert len(granted) > 30 and owned == 0
 
 
-def test_grant__from_the_owner_url_to_the_user_in_database_url(make_role, settings, monkeypatch):
-    """Production: DATABASE_URL names the application's role, DATABASE_OWNER_URL the owner."""
+@pytest.mark.parametrize("command", ["grant_app_role", "migrate"])
+def test_grant__from_the_owner_url_to_the_user_in_database_url(make_role, settings, monkeypatch, command):
+    """Production: DATABASE_URL names the application's role, DATABASE_OWNER_URL the owner;
+    grant_app_role, and migrate after migrating, connect as the owner and grant to the role."""
     # given
     app = make_role()
     owner = connection.settings_dict
@@ -180,7 +183,7 @@ def test_grant__from_the_owner_url_to_the_user_in_database_url(make_role, settin
     monkeypatch.setattr(dbroles, "_app_user", None)
     # when
     with django_connected_as(app):
-        call_command("grant_app_role", stdout=open("/dev/null", "w"))
+        call_command(command, verbosity=0, stdout=StringIO())
         with connection.cursor() as cursor:
             cursor.execute("SELECT current_user")
             connected = cursor.fetchone()[0]
