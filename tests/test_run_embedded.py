@@ -237,6 +237,7 @@ def test_supervisor__a_killed_worker_is_restarted_while_the_web_answers_and_sigi
                    message="the new worker runs the beat's relays")
         assert not set(old_pool) & {pid for pids in process_groups().values() for pid in pids}, \
             "the killed worker's pool processes were stopped"
+        wait_until(lambda: len(answers) >= 20, 30, message="20 answers from the web server")
         stop_polling.set()
         poller.join(10)
         # the web server answered every time and was never restarted
