@@ -9,11 +9,12 @@ from django.db import DEFAULT_DB_ALIAS, IntegrityError, connections, transaction
 from django.http import Http404
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 from django_fsm import has_transition_perm
 from viewflow.workflow.models import Process, Task
 from viewflow.workflow.status import PROCESS, STATUS
 
-from . import audit, escalation, notify, sql
+from . import audit, documents, escalation, notify, sql, tokens
 from .flows import pending_requests
 from .locking import load_locked
 from .models import Unit, User
@@ -30,6 +31,10 @@ class ActionError(Exception):
 
 class AlreadyHandled(ActionError):
     """Someone else changed the case first."""
+
+
+class AlreadySubmitted(ActionError):
+    """The same form was submitted before (its one-time token is taken, see workflow.tokens)."""
 
 
 @dataclass
@@ -117,6 +122,7 @@ def start_cases_bulk(model, *, actor: Actor, number_factory, units, action: str,
         sql.insert([_new_task(flow, case, w, now) for _n, case, w in waits])
         notify.queue_many([(case, [(w.role, w.unit_id)], audit.event_key(events[2 * n + 1]), _todo_subject(case))
                            for n, case, w in waits])
+        documents.queue_archives(cases)
     return cases
 
 
@@ -127,22 +133,27 @@ def bulk_insert_cases(model, cases):
 
 
 @contextmanager
-def locked_case(model, case_id, *, actor: Actor, action: str):
+def locked_case(model, case_id, *, actor: Actor, action: str, token: str = ""):
     """Load the case with its process row locked (see workflow.locking), scoped to the user.
 
     Everything inside runs in one transaction, pipelined on PostgreSQL (see workflow.sql).
-    A case the user may not see is a 404 with a denied-access audit event.
+    A case the user may not see is a 404 with a denied-access audit event. A form's
+    one-time `token` is claimed first, in the same transaction (see workflow.tokens).
     """
     try:
-        with transaction.atomic(), sql.pipelined():
-            case = load_locked(model, case_id, "unit")
-            if case is None or not can_see_unit(actor.user, case.unit):
-                raise NotVisible(actor, action=action, target="case", object_id=case_id)
-            case._audit_locked = True
-            try:
-                yield case
-            finally:
-                case._audit_locked = False
+        with transaction.atomic():
+            # Claimed before the pipeline starts, so that a taken token is known at once.
+            if token and not tokens.claim(actor.user, token):
+                raise AlreadySubmitted(_("This form was already submitted; the result is shown below."))
+            with sql.pipelined():
+                case = load_locked(model, case_id, "unit")
+                if case is None or not can_see_unit(actor.user, case.unit):
+                    raise NotVisible(actor, action=action, target="case", object_id=case_id)
+                case._audit_locked = True
+                try:
+                    yield case
+                finally:
+                    case._audit_locked = False
     except (NotVisible, Denied) as exc:
         audit.record(**exc.audit)  # the transaction above rolled back; the refusal stays on record
         raise
@@ -153,14 +164,15 @@ def locked_case(model, case_id, *, actor: Actor, action: str):
         raise AlreadyHandled(_("This case has already been handled by someone else."))
 
 
-def perform(model, case_id, action: str, *, actor: Actor, _waited: set | None = None, **params):
-    """Run the FSM transition `action` on a case: state, tasks, audit event and outbox rows
-    in one transaction.
+def perform(model, case_id, action: str, *, actor: Actor, token: str = "", _waited: set | None = None, **params):
+    """Run the FSM transition `action` on a case: state, tasks, audit event, outbox rows and
+    the documents archived in the new state, in one transaction.
 
     Raises Http404 for a case the user may not see, PermissionDenied for an action the
-    user's role may not take, AlreadyHandled when the state no longer allows it.
+    user's role may not take, AlreadyHandled when the state no longer allows it,
+    AlreadySubmitted when the form's one-time `token` was used before.
     """
-    with locked_case(model, case_id, actor=actor, action=action) as case:
+    with locked_case(model, case_id, actor=actor, action=action, token=token) as case:
         method = getattr(case, action, None)
         if method is None or not hasattr(method, "_django_fsm"):
             raise ActionError(_("Unknown action."))
@@ -194,6 +206,8 @@ def perform(model, case_id, action: str, *, actor: Actor, _waited: set | None = 
         # taken by locked_case makes an optimistic check on the old state unnecessary.
         sql.update(case, [f.attname for f in fields if getattr(case, f.attname) != before[f.attname]])
         _sync_tasks(case, actor, event, waited=waited)
+        if case.status != from_state:
+            documents.queue_archives([case])
         if case.rung and (not case.is_open or case.unit_id != unit_before.pk):
             escalation.shift_count(unit_before, case.rung, 0)  # closed or moved: off this unit's count
             if case.is_open:
@@ -279,5 +293,5 @@ def _new_task(flow, case, wait, now) -> Task:
                 owner_permission_obj_pk=str(wait.unit_id))
 
 
-def _todo_subject(case) -> str:
-    return _("To do: %(number)s %(title)s") % {"number": case.number, "title": case.title}
+def _todo_subject(case) -> dict:
+    return notify.message(gettext_noop("To do: %(number)s %(title)s"), number=case.number, title=case.title)

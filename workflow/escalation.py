@@ -14,7 +14,7 @@ from datetime import date, timedelta
 from django.db import transaction
 from django.db.models import Count
 from django.utils import timezone
-from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from . import audit, notify, sql
 from .calendar import WorkCalendar, shift_working_days
@@ -164,7 +164,7 @@ def _announce(case: Case, rung: Rung):
         Proposal.objects.get_or_create(case=case, kind=PROPOSALS[rung], defaults={"unit": case.unit})
     audit.record(action="escalate", case=case, from_state=case.status, to_state=case.status, defer_head=True,
                  data={"rung": int(rung), "deadline": case.deadline.isoformat()})
-    subject = _("%(rung)s: %(number)s %(title)s (%(unit)s, deadline %(deadline)s)") % {
-        "rung": rung.label, "number": case.number, "title": case.title, "unit": case.unit.name,
-        "deadline": case.deadline.isoformat()}
+    subject = notify.message(gettext_noop("%(rung)s: %(number)s %(title)s (%(unit)s, deadline %(deadline)s)"),
+                             rung=rung.label, number=case.number, title=case.title, unit=case.unit.name,
+                             deadline=case.deadline.isoformat())
     notify.queue(case=case, who=notify.recipients(case, TOLD[rung]), subject=subject, key=f"esc:{case.pk}:{int(rung)}")

@@ -1,5 +1,6 @@
 """Language choice: Chinese unless the user picked another language themselves."""
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.utils import translation
 
 
@@ -22,4 +23,16 @@ class ExplicitLanguageMiddleware:
         request.LANGUAGE_CODE = language
         response = self.get_response(request)
         response.headers.setdefault("Content-Language", language)
+        self.remember_choice(request, response)
         return response
+
+    def remember_choice(self, request, response):
+        """A signed-in user who picks a language with the switcher (Django's set_language sets
+        the cookie) keeps it on their account: notifications to them are written in it."""
+        cookie = response.cookies.get(settings.LANGUAGE_COOKIE_NAME)
+        user = getattr(request, "user", None)
+        if cookie is None or cookie.value not in self.available or not getattr(user, "is_authenticated", False):
+            return
+        if user.language != cookie.value:
+            get_user_model().objects.filter(pk=user.pk).update(language=cookie.value)
+            user.language = cookie.value

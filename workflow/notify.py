@@ -1,4 +1,13 @@
-"""Queueing notifications as outbox rows (inside the caller's transaction) and delivering them."""
+"""Queueing notifications as outbox rows (inside the caller's transaction) and delivering them.
+
+A subject is stored as a message (an English message id and its parameters, see ``message``)
+and written in each recipient's own language when delivered. Delivery runs outside any long
+transaction: an in-app row is delivered under its row lock in one short transaction; an email
+or SMS row is first leased (its ``next_attempt_at`` moved past the lease, in a short
+transaction), then sent with no transaction open, then marked sent. A worker that dies while
+sending leaves the row to be retried once the lease has run out: at least once.
+"""
+import json
 import logging
 import threading
 import time
@@ -7,7 +16,10 @@ from datetime import timedelta
 from django.conf import settings
 from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
-from django.utils import timezone
+from django.db.models import F
+from django.utils import timezone, translation
+from django.utils.functional import Promise
+from django.utils.translation import gettext
 
 from . import sql as statements
 from .models import Notification, OutboxMessage, User
@@ -19,20 +31,39 @@ MAX_ATTEMPTS = 5
 PUBLISH_INTERVAL = 0.25
 
 
+def message(text, **params) -> dict:
+    """A subject to be written later in each reader's language: `text` is an English message
+    id (marked with gettext_noop or gettext_lazy), `params` its plain values (strings, numbers)
+    or lazily translated labels, which are translated too."""
+    with translation.override(None):  # no catalogue: lazy strings give their message ids
+        return {"text": str(text),
+                "params": {k: {"text": str(v)} if isinstance(v, Promise) else v for k, v in params.items()}}
+
+
+def render(msg: dict, language: str | None = None) -> str:
+    """The message in `language` (a language the site offers; else the default one)."""
+    if language not in {code for code, _name in settings.LANGUAGES}:
+        language = settings.LANGUAGE_CODE
+    with translation.override(language):
+        params = {k: gettext(v["text"]) if isinstance(v, dict) else v for k, v in msg.get("params", {}).items()}
+        text = gettext(msg["text"])
+        return text % params if params else text
+
+
 def recipients(case, pairs) -> list[tuple[str, int]]:
     """(role, unit id) for each (role, "unit" | "supervisor"): the case's responsible or supervising unit."""
     return [(role, case.unit_id_for(where)) for role, where in pairs]
 
 
 # One INSERT ... SELECT writes the rows for a batch of events: each event (key, case,
-# subject) and the (role, unit) it is for, joined with the users holding that role there and
-# the channels each of them chose. No user row is read into Python.
+# subject, message) and the (role, unit) it is for, joined with the users holding that role
+# there and the channels each of them chose. No user row is read into Python.
 QUEUE_SQL = """
-INSERT INTO {outbox} (key, channel, recipient_id, case_id, subject, body, created_at, attempts,
+INSERT INTO {outbox} (key, channel, recipient_id, case_id, subject, message, body, created_at, attempts,
                       next_attempt_at, last_error)
-WITH ev(key, case_id, subject, role, unit_id) AS (VALUES {events})
-SELECT ev.key || ':' || CAST(u.id AS TEXT) || ':' || c.channel, c.channel, u.id, ev.case_id, ev.subject, '',
-       %s, 0, %s, ''
+WITH ev(key, case_id, subject, message, role, unit_id) AS (VALUES {events})
+SELECT ev.key || ':' || CAST(u.id AS TEXT) || ':' || c.channel, c.channel, u.id, ev.case_id, ev.subject,
+       {message}, '', %s, 0, %s, ''
 FROM ev
 JOIN {user} u ON u.role = ev.role AND u.unit_id = ev.unit_id
 CROSS JOIN (SELECT 'in_app' AS channel UNION ALL SELECT 'email' UNION ALL SELECT 'sms') c
@@ -45,10 +76,10 @@ ON CONFLICT (key) DO NOTHING
 BATCH = 500
 
 
-def queue(*, case, who, subject: str, key: str) -> int:
+def queue(*, case, who, subject, key: str) -> int:
     """Write one outbox row per holder of each (role, unit id) in `who` and each channel they
-    chose. Duplicate keys are ignored, so queueing the same event twice sends nothing twice.
-    The relay runs after commit."""
+    chose. `subject` is a ``message(...)`` (or a fixed text). Duplicate keys are ignored, so
+    queueing the same event twice sends nothing twice. The relay runs after commit."""
     return queue_many([(case, who, key, subject)])
 
 
@@ -57,14 +88,18 @@ def queue_many(items) -> int:
     batch of events, whatever the number of recipients. Returns the rows written; inside a
     pipelined transaction (workflow.sql), where the count is not known yet, the number of
     (event, role and unit) pairs instead."""
-    events = [(key, getattr(case, "pk", None), subject[:200], role, unit_id)
-              for case, who, key, subject in items for role, unit_id in sorted(set(who))]
+    events = []
+    for case, who, key, subject in items:
+        msg = subject if isinstance(subject, dict) else message(subject)
+        fixed = (key, getattr(case, "pk", None), render(msg)[:200], json.dumps(msg, ensure_ascii=False))
+        events += [(*fixed, role, unit_id) for role, unit_id in sorted(set(who))]
     conn = transaction.get_connection()
     now = conn.ops.adapt_datetimefield_value(timezone.now())
     written = 0
     for start in range(0, len(events), BATCH):
         batch = events[start:start + BATCH]
-        sql = QUEUE_SQL.format(events=", ".join(["(%s, %s, %s, %s, %s)"] * len(batch)),
+        sql = QUEUE_SQL.format(events=", ".join(["(%s, %s, %s, %s, %s, %s)"] * len(batch)),
+                               message="CAST(ev.message AS jsonb)" if conn.vendor == "postgresql" else "ev.message",
                                outbox=conn.ops.quote_name(OutboxMessage._meta.db_table),
                                user=conn.ops.quote_name(User._meta.db_table))
         with statements.cursor() as cursor:
@@ -76,12 +111,17 @@ def queue_many(items) -> int:
     return written
 
 
+# Background tasks (in workflow.tasks) published after commit, and what the log calls them.
+TASKS = {"relay_outbox": "outbox relay", "archive_documents": "document archiving"}
+
+
 class _Publisher:
-    """One background thread per process that asks the worker to relay the outbox.
+    """One background thread per process that asks the worker to run a task (relay the
+    outbox, archive documents).
 
     Commits only set a flag, so a web request never waits on the broker (a broker outage
-    included), and a burst of commits becomes one message. The beat's periodic relay
-    catches up on anything published while the broker was away."""
+    included), and a burst of commits becomes one message per task. The beat's periodic
+    tasks catch up on anything published while the broker was away."""
 
     def __init__(self):
         self.wanted = threading.Event()
@@ -89,8 +129,11 @@ class _Publisher:
         self.idle.set()
         self.thread = None
         self.lock = threading.Lock()
+        self.tasks: set[str] = set()
 
-    def request(self):
+    def request(self, task_name: str):
+        with self.lock:
+            self.tasks.add(task_name)
         self.idle.clear()
         self.wanted.set()
         if self.thread is None or not self.thread.is_alive():
@@ -103,7 +146,10 @@ class _Publisher:
         while True:
             self.wanted.wait()
             self.wanted.clear()
-            publish()
+            with self.lock:
+                names, self.tasks = self.tasks, set()
+            for name in sorted(names):
+                publish(name)
             # One message covers every commit so far; commits in the next moment share the
             # next one, so a busy server sends a few messages a second, not one per commit.
             time.sleep(PUBLISH_INTERVAL)
@@ -119,71 +165,124 @@ _publisher = _Publisher()
 wait_for_publisher = _publisher.wait_idle
 
 
-def publish():
-    from .tasks import relay_outbox
+def publish(task_name: str = "relay_outbox"):
+    from . import tasks
 
     try:
-        relay_outbox.apply_async(retry=False)
-    except Exception as exc:  # noqa: BLE001 - broker down; the beat relay will drain the outbox
-        logger.warning("broker unavailable; outbox relay deferred: %r", exc)
+        getattr(tasks, task_name).apply_async(retry=False)
+    except Exception as exc:  # noqa: BLE001 - broker down; the beat's periodic run catches up
+        logger.warning("broker unavailable; %s deferred: %r", TASKS[task_name], exc)
+
+
+def enqueue(task_name: str):
+    """Called after commit: run the task soon, without waiting for the broker."""
+    if getattr(settings, "CELERY_TASK_ALWAYS_EAGER", False):
+        publish(task_name)
+    else:
+        _publisher.request(task_name)
 
 
 def enqueue_relay():
     """Called after commit: relay the outbox soon, without waiting for the broker."""
-    if getattr(settings, "CELERY_TASK_ALWAYS_EAGER", False):
-        publish()
-    else:
-        _publisher.request()
+    enqueue("relay_outbox")
+
+
+def subject_for(msg: OutboxMessage) -> str:
+    """The row's subject in its recipient's language."""
+    if not msg.message:
+        return msg.subject
+    return render(msg.message, msg.recipient.language)[:200]
 
 
 def deliver(msg: OutboxMessage):
     """Deliver one row on its channel. In-app delivery is idempotent by key."""
+    subject = subject_for(msg)
     if msg.channel == Channel.IN_APP:
         try:
             with transaction.atomic():
-                Notification.objects.create(key=msg.key, user=msg.recipient, case_id=msg.case_id,
-                                            message=msg.subject[:200])
+                Notification.objects.create(key=msg.key, user=msg.recipient, case_id=msg.case_id, message=subject)
         except IntegrityError:
             pass  # delivered by an earlier, interrupted run
     elif msg.channel == Channel.EMAIL:
-        send_mail(msg.subject, msg.body or msg.subject, settings.DEFAULT_FROM_EMAIL, [msg.recipient.email])
+        send_mail(subject, msg.body or subject, settings.DEFAULT_FROM_EMAIL, [msg.recipient.email])
     elif msg.channel == Channel.SMS:
-        get_sms_backend().send(msg.recipient.phone, msg.subject)
+        get_sms_backend().send(msg.recipient.phone, subject)
 
 
 def backoff(attempts: int) -> timedelta:
     return timedelta(seconds=min(3600, settings.DUBAN_RETRY_BASE_SECONDS * 2 ** (attempts - 1)))
 
 
+def lease_seconds() -> int:
+    """How long a worker may take over one send before another may try the row again."""
+    return getattr(settings, "DUBAN_OUTBOX_LEASE_SECONDS", 300)
+
+
+def lock_due(queryset, pk):
+    """The row `pk` of `queryset` if it is due and no other worker holds it, locked until the
+    transaction ends; else None. (On PostgreSQL a row another transaction holds is skipped,
+    not waited for; a row leased by another worker is not due.)"""
+    return (queryset.select_for_update(skip_locked=True, of=("self",))
+            .filter(pk=pk, next_attempt_at__lte=timezone.now()).first())
+
+
 def relay(limit=500) -> int:
-    """Deliver due rows, each in its own transaction under a row lock. Returns rows delivered."""
-    now = timezone.now()
-    ids = list(OutboxMessage.objects.filter(sent_at__isnull=True, failed_at__isnull=True, next_attempt_at__lte=now)
-               .order_by("next_attempt_at").values_list("pk", flat=True)[:limit])
-    delivered = 0
-    for pk in ids:
-        with transaction.atomic():
-            # Lock the row alone: locking the joined recipient too would make two relays skip
-            # each other's rows for the same person, and leave some behind for both.
-            msg = (OutboxMessage.objects.select_for_update(skip_locked=True, of=("self",)).select_related("recipient")
-                   .filter(pk=pk, sent_at__isnull=True, failed_at__isnull=True).first())
-            if msg is None:
-                continue  # another worker has it
-            msg.attempts += 1
-            try:
+    """Deliver due rows, each on its own, in short transactions. Returns rows delivered."""
+    due = list(_pending().filter(next_attempt_at__lte=timezone.now()).order_by("next_attempt_at")
+               .values_list("pk", "channel")[:limit])
+    return sum(_deliver_in_app(pk) if channel == Channel.IN_APP else _deliver_leased(pk) for pk, channel in due)
+
+
+def _pending():
+    return OutboxMessage.objects.filter(sent_at__isnull=True, failed_at__isnull=True)
+
+
+def _deliver_in_app(pk) -> int:
+    """Delivery is a database write: made, and the row marked sent, in one transaction."""
+    with transaction.atomic():
+        # Lock the row alone: locking the joined recipient too would make two relays skip
+        # each other's rows for the same person, and leave some behind for both.
+        msg = lock_due(_pending().select_related("recipient"), pk)
+        if msg is None:
+            return 0  # another worker has it
+        try:
+            with transaction.atomic():
                 deliver(msg)
-            except Exception as exc:  # noqa: BLE001 - kept on the row for an administrator
-                msg.last_error = repr(exc)[:2000]
-                if msg.attempts >= MAX_ATTEMPTS:
-                    msg.failed_at = timezone.now()
-                else:
-                    msg.next_attempt_at = timezone.now() + backoff(msg.attempts)
-                msg.save(update_fields=["attempts", "last_error", "failed_at", "next_attempt_at"])
-                continue
-            msg.sent_at = timezone.now()
-            msg.save(update_fields=["attempts", "sent_at"])
-            delivered += 1
-    return delivered
+        except Exception as exc:  # noqa: BLE001 - kept on the row for an administrator
+            _failed(msg, exc)
+            return 0
+        _sent(msg)
+    return 1
+
+
+def _deliver_leased(pk) -> int:
+    """Email and SMS leave the system: lease the row, send with no transaction open (a slow
+    mail server holds no lock), then mark it sent."""
+    with transaction.atomic():
+        msg = lock_due(_pending().select_related("recipient"), pk)
+        if msg is None:
+            return 0  # another worker has it, or holds its lease
+        OutboxMessage.objects.filter(pk=pk).update(next_attempt_at=timezone.now() + timedelta(seconds=lease_seconds()))
+    try:
+        deliver(msg)
+    except Exception as exc:  # noqa: BLE001 - kept on the row for an administrator
+        _failed(msg, exc)
+        return 0
+    _sent(msg)
+    return 1
+
+
+def _sent(msg: OutboxMessage):
+    OutboxMessage.objects.filter(pk=msg.pk, sent_at__isnull=True).update(
+        sent_at=timezone.now(), attempts=F("attempts") + 1)
+
+
+def _failed(msg: OutboxMessage, exc: Exception):
+    attempts = msg.attempts + 1
+    now = timezone.now()
+    last = {"failed_at": now} if attempts >= MAX_ATTEMPTS else {"next_attempt_at": now + backoff(attempts)}
+    OutboxMessage.objects.filter(pk=msg.pk, sent_at__isnull=True).update(
+        attempts=attempts, last_error=repr(exc)[:2000], **last)
 
 
 def retry_failed(queryset) -> int:

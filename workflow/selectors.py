@@ -3,6 +3,7 @@ from viewflow.workflow.models import Task
 from viewflow.workflow.status import STATUS
 
 from .models import AuditEvent
+from .models.units import unit_scope
 
 
 def inbox_todo(user):
@@ -15,10 +16,12 @@ def inbox_todo(user):
 
 
 def inbox_done(user):
-    """Tasks the user completed (已办), newest first."""
-    if not user.is_authenticated:
+    """Tasks the user completed (已办), newest first, on cases within what the user may see
+    now: after a move to another unit, the old unit's cases are no longer listed."""
+    scope = unit_scope(user, via="process__case__unit__")
+    if scope is None:
         return Task.objects.none()
-    return (Task.objects.filter(owner=user, status=STATUS.DONE)
+    return (Task.objects.filter(scope, owner=user, status=STATUS.DONE)
             .order_by("-finished"))
 
 

@@ -2,7 +2,7 @@
 changes nothing the first run did not."""
 from celery import shared_task
 
-from . import escalation, notify
+from . import documents, escalation, notify, tokens
 
 
 @shared_task(acks_late=True)
@@ -15,3 +15,15 @@ def relay_outbox(limit=500):
 def escalation_sweep():
     """Fire every escalation rung that has fallen due."""
     return escalation.sweep()
+
+
+@shared_task(acks_late=True)
+def archive_documents(limit=50):
+    """Render the archived documents still pending (after a state change, and retries)."""
+    return documents.archive_pending(limit=limit)
+
+
+@shared_task(acks_late=True)
+def prune_form_tokens():
+    """Forget old one-time form tokens."""
+    return tokens.prune()

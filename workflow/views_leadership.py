@@ -4,6 +4,7 @@ from collections import defaultdict
 
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
+from django.db import transaction
 from django.db.models import Q
 from django.http import Http404
 from django.shortcuts import render
@@ -11,9 +12,9 @@ from django.views.decorators.http import require_POST
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from . import audit
+from . import audit, documents
 from .http import client_ip, not_found
-from .models import AuditEvent, Case, Escalation, Role, Rung, RungCount, Unit
+from .models import Case, Escalation, Role, Rung, RungCount, Unit
 from .pdf import pdf_response, render_pdf
 
 LEADERSHIP_ROLES = {Role.LEADER, Role.INSPECTOR}
@@ -84,11 +85,12 @@ def supervision_letter(request, unit_id):
     today = timezone.localdate()
     for case in cases:
         case.days_overdue = (today - case.deadline).days
-    serial = AuditEvent.objects.filter(action="supervision_letter", created_at__year=today.year).count() + 1
+    issuer = request.user.unit
+    with transaction.atomic():  # the number is taken and the letter recorded together, or neither
+        serial = documents.next_number(issuer, "supervision_letter", today.year)
+        audit.record(action="supervision_letter", user=request.user, ip=client_ip(request),
+                     data={"unit": unit.pk, "cases": [c.pk for c in cases], "year": today.year, "serial": serial})
     pdf = render_pdf("pdf/supervision_letter.html", {
-        "unit": unit, "cases": cases, "issuer": request.user.unit, "today": today, "user": request.user,
-        "serial": serial,
+        "unit": unit, "cases": cases, "issuer": issuer, "today": today, "user": request.user, "serial": serial,
     })
-    audit.record(action="supervision_letter", user=request.user, ip=client_ip(request),
-                 data={"unit": unit.pk, "cases": [c.pk for c in cases]})
     return pdf_response(pdf, f"督办函-{unit.name}-{today:%Y%m%d}.pdf", fallback=f"supervision-letter-{unit.pk}.pdf")

@@ -160,6 +160,8 @@ EVIDENCE_ROOT = env.path("DUBAN_EVIDENCE_ROOT", default=str(VAR_DIR / "evidence"
 EVIDENCE_MAX_BYTES = env.int("DUBAN_EVIDENCE_MAX_BYTES", default=20 * 1024 * 1024)
 EVIDENCE_MAX_UNZIPPED_BYTES = env.int("DUBAN_EVIDENCE_MAX_UNZIPPED_BYTES", default=100 * 1024 * 1024)
 EVIDENCE_MAX_ZIP_ENTRIES = env.int("DUBAN_EVIDENCE_MAX_ZIP_ENTRIES", default=2000)
+# Documents archived by the worker (e.g. a closed case's closing record), also outside the web root.
+DOCUMENT_ROOT = env.path("DUBAN_DOCUMENT_ROOT", default=str(VAR_DIR / "documents"))
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 
@@ -202,6 +204,10 @@ CELERY_BEAT_SCHEDULE = {
     # Reads only the cases whose next escalation rung is due (indexed on next_rung_on).
     "escalation-sweep": {"task": "workflow.tasks.escalation_sweep",
                          "schedule": env.float("DUBAN_SWEEP_SECONDS", default=60.0)},
+    # Renders archived documents still pending (the after-commit run failed or never ran).
+    "archive-documents": {"task": "workflow.tasks.archive_documents", "schedule": 60.0},
+    # Forgets one-time form tokens older than two days.
+    "prune-form-tokens": {"task": "workflow.tasks.prune_form_tokens", "schedule": 3600.0},
 }
 if CELERY_BROKER_URL.startswith(("sqla+", "sqlalchemy+")):
     # The SQLAlchemy transport hides a message once taken and never deletes it: delete those hourly.
@@ -235,6 +241,9 @@ DUBAN_BUREAU_NAME = env("DUBAN_BUREAU_NAME", default="")
 DUBAN_SMS_BACKEND = env("DUBAN_SMS_BACKEND", default="workflow.sms.ConsoleSmsBackend")
 # Failed deliveries are retried after 1, 2, 4, 8 × this many seconds, then marked failed.
 DUBAN_RETRY_BASE_SECONDS = env.int("DUBAN_RETRY_BASE_SECONDS", default=60)
+# An email or SMS being sent (or a document being rendered) is another worker's to retry only
+# after this many seconds: longer than any one send takes.
+DUBAN_OUTBOX_LEASE_SECONDS = env.int("DUBAN_OUTBOX_LEASE_SECONDS", default=300)
 
 LOGGING = {
     "version": 1,

@@ -7,6 +7,7 @@ from .base import DATABASES, env
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=True)
 EVIDENCE_ROOT = tempfile.mkdtemp(prefix="duban-evidence-")
+DOCUMENT_ROOT = env("DUBAN_DOCUMENT_ROOT", default="") or tempfile.mkdtemp(prefix="duban-documents-")
 AXES_FAILURE_LIMIT = 5
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["TEST"] = {"NAME": env("DUBAN_TEST_SQLITE", default="")} if env("DUBAN_TEST_SQLITE", default="") else {}

@@ -13,7 +13,9 @@ class RectificationConfig(AppConfig):
     def ready(self):
         from workflow.registry import register_case_type
 
+        from .documents import declare
         from .models import RectificationCase
         from .services import CASE_TYPE
 
         register_case_type(CASE_TYPE, RectificationCase)
+        declare(CASE_TYPE)  # the documents archived as its cases change state

@@ -64,9 +64,10 @@ def case_dispatch(*, actor: Actor, units: list[Unit], title: str, description: s
             **{**fields, "batch": batch})
 
 
-def case_act(*, actor: Actor, case_id: int, action: str, **params) -> RectificationCase:
-    """Take one action (a state-machine transition) on a case."""
-    return engine.perform(RectificationCase, case_id, action, actor=actor, **params)
+def case_act(*, actor: Actor, case_id: int, action: str, token: str = "", **params) -> RectificationCase:
+    """Take one action (a state-machine transition) on a case. A web form's one-time `token`
+    is claimed in the same transaction (see workflow.tokens)."""
+    return engine.perform(RectificationCase, case_id, action, actor=actor, token=token, **params)
 
 
 def case_add_evidence(*, actor: Actor, case_id: int, upload, note: str = ""):

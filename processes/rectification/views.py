@@ -1,6 +1,4 @@
 """Rectification pages. Thin: they parse input, call services or selectors, and render."""
-import uuid
-
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404
@@ -8,7 +6,8 @@ from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from workflow.engine import ActionError, available_actions
+from workflow import tokens
+from workflow.engine import ActionError, AlreadySubmitted, available_actions
 from workflow.evidence import EvidenceRejected, check_size
 from workflow.http import actor_for, not_found
 from workflow.models import Role, Rung, Unit
@@ -17,8 +16,6 @@ from workflow.selectors import case_timeline
 
 from . import selectors, services
 from .forms import ACTIONS, EVENT_LABELS, ActionForm, CaseForm, FilterForm
-
-DONE_TOKENS = "rectification_done_tokens"
 
 
 def list_filters(request):
@@ -86,7 +83,7 @@ def case_detail(request, pk):
         not_found(request, "case", pk)
     names = available_actions(case, request.user)
     units = selectors.target_units(request.user) if "reassign" in names else None
-    token = uuid.uuid4().hex
+    token = tokens.new()
     forms = [(name, ACTIONS[name], ActionForm(spec=ACTIONS[name], units=units, initial={"form_token": token}))
              for name in names if name in ACTIONS]
     events = list(case_timeline(case))
@@ -113,23 +110,19 @@ def case_act(request, pk, action):
         raise Http404(_("Unknown action."))
     units = selectors.target_units(request.user) if action == "reassign" else None
     form = ActionForm(request.POST, spec=spec, units=units)
-    token = request.POST.get("form_token", "")
-    done = request.session.get(DONE_TOKENS, [])
-    if token and token in done:
-        messages.info(request, _("This form was already submitted; the result is shown below."))
-        return redirect("rectification:detail", pk=pk)
     if not form.is_valid():
         for errors in form.errors.values():
             for error in errors:
                 messages.error(request, error)
         return redirect("rectification:detail", pk=pk)
     try:
-        services.case_act(actor=actor_for(request), case_id=pk, action=action, **form.params())
+        services.case_act(actor=actor_for(request), case_id=pk, action=action, token=tokens.posted(request),
+                          **form.params())
+    except AlreadySubmitted as exc:  # the form's token was claimed by an earlier submission
+        messages.info(request, exc.message)
     except ActionError as exc:
         messages.error(request, exc.message)
     else:
-        if token:
-            request.session[DONE_TOKENS] = (done + [token])[-50:]
         messages.success(request, _("Done: %(action)s.") % {"action": spec.label})
     return redirect("rectification:detail", pk=pk)
 

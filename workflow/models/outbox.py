@@ -23,7 +23,9 @@ class OutboxMessage(models.Model):
                                   verbose_name=_("recipient"))
     case = models.ForeignKey("workflow.Case", null=True, on_delete=models.CASCADE, related_name="+",
                              verbose_name=_("case"))
-    subject = models.CharField(_("subject"), max_length=200)
+    subject = models.CharField(_("subject"), max_length=200)  # in the default language, for the administrator
+    # What the subject says, rendered in each recipient's language when delivered (workflow.notify.message).
+    message = models.JSONField(_("message"), default=dict, blank=True)
     body = models.TextField(_("body"), blank=True)
     created_at = models.DateTimeField(_("created"), default=timezone.now)
     sent_at = models.DateTimeField(_("sent"), null=True, blank=True)

@@ -173,6 +173,8 @@ class User(AbstractUser):
     notify_in_app = models.BooleanField(_("in-app notifications"), default=True)
     notify_email = models.BooleanField(_("email notifications"), default=True)
     notify_sms = models.BooleanField(_("SMS notifications"), default=False)
+    # The language last chosen with the language switcher: notifications are written in it.
+    language = models.CharField(_("language"), max_length=10, default="zh-hans")
 
     objects = UserManager()
 

@@ -1,0 +1,158 @@
+"""Numbered documents and documents archived when a case reaches a state.
+
+Numbers: each issuing unit numbers each kind of document per year (督办函〔2026〕7号) from
+one counter row, incremented in a single statement in the transaction that records the
+document (``next_number``): concurrent issuers wait for each other's row, so numbers are
+distinct and consecutive, and a rolled-back document gives its number back.
+
+Archives: a process declares which documents are archived when its cases reach a state
+(``archive_on``). The state change writes one pending row per document in its own
+transaction (``queue_archives``, unique per case and document); after commit the worker
+renders it (``archive_pending``, workflow.tasks.archive_documents), stores the PDF under
+DOCUMENT_ROOT with its SHA-256 and marks the row archived. A rendering that fails leaves the
+row pending with its error, retried with backoff by the beat: a case never reaches the
+state with nothing archived and nothing pending.
+"""
+import hashlib
+import logging
+import os
+import tempfile
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from . import notify, sql
+from .models import ArchivedDocument, DocumentCounter
+
+logger = logging.getLogger(__name__)
+
+
+# Numbering -------------------------------------------------------------------------------
+def next_number(unit, kind: str, year: int) -> int:
+    """The next number of `kind` issued by `unit` in `year`, counted in the caller's
+    transaction (which must also record the document)."""
+    table = sql.quote(DocumentCounter._meta.db_table)
+    with transaction.atomic(savepoint=False), sql.cursor() as cursor:
+        cursor.execute(f"INSERT INTO {table} (unit_id, kind, year, last) VALUES (%s, %s, %s, 1) "
+                       f"ON CONFLICT (unit_id, kind, year) DO UPDATE SET last = {table}.last + 1 RETURNING last",
+                       [unit.pk, kind, year])
+        return cursor.fetchone()[0]
+
+
+# Archived documents ------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Document:
+    """A document a process archives: `name` is its key within the case type, `title` what
+    the case page calls it, `template` the PDF template rendered with `context(case)`,
+    `filename(case)` the name it is downloaded under."""
+
+    name: str
+    title: str
+    template: str
+    context: Callable
+    filename: Callable
+
+
+_archived: dict[tuple[str, str], list[Document]] = {}
+_declared: dict[tuple[str, str], Document] = {}
+
+
+def archive_on(case_type: str, state: str, document: Document):
+    """Declare that `document` is archived when a case of `case_type` enters `state`."""
+    _declared[(case_type, document.name)] = document
+    listed = _archived.setdefault((case_type, str(state)), [])
+    if document not in listed:
+        listed.append(document)
+
+
+def declared(case_type: str, name: str) -> Document | None:
+    return _declared.get((case_type, name))
+
+
+def queue_archives(cases) -> int:
+    """Write a pending row for each document declared for each case's current state, in the
+    caller's transaction (the state change's); the worker renders them after commit."""
+    rows = [(case.pk, doc.name) for case in cases for doc in _archived.get((case.case_type, case.status), ())]
+    if not rows:
+        return 0
+    conn = transaction.get_connection()
+    now = conn.ops.adapt_datetimefield_value(timezone.now())
+    id_field = ArchivedDocument._meta.pk
+    table = sql.quote(ArchivedDocument._meta.db_table)
+    sql.execute(f"INSERT INTO {table} (id, case_id, name, created_at, attempts, next_attempt_at, last_error, size, "
+                "sha256) VALUES " + ", ".join(["(%s, %s, %s, %s, 0, %s, '', 0, '')"] * len(rows))
+                + " ON CONFLICT (case_id, name) DO NOTHING",
+                [v for case_id, name in rows
+                 for v in (id_field.get_db_prep_save(uuid.uuid4(), conn), case_id, name, now, now)])
+    transaction.on_commit(lambda: notify.enqueue("archive_documents"))
+    return len(rows)
+
+
+def document_root() -> Path:
+    return Path(settings.DOCUMENT_ROOT)
+
+
+def document_path(doc: ArchivedDocument) -> Path:
+    return document_root() / doc.storage_name
+
+
+def _pending():
+    return ArchivedDocument.objects.filter(rendered_at__isnull=True)
+
+
+def archive_pending(limit: int = 50) -> int:
+    """Render the pending documents that are due. Returns how many were archived."""
+    due = list(_pending().filter(next_attempt_at__lte=timezone.now()).order_by("next_attempt_at")
+               .values_list("pk", flat=True)[:limit])
+    return sum(archive(pk) for pk in due)
+
+
+def archive(pk) -> int:
+    """Render and store one document if it is still pending and due: 1 if archived here.
+
+    The row is leased in a short transaction and rendered with no transaction open; the file's
+    name comes from the row, so a second run (after a lost lease) writes the same one file."""
+    with transaction.atomic():
+        doc = notify.lock_due(_pending().select_related("case"), pk)
+        if doc is None:
+            return 0  # archived already, or another worker is on it
+        ArchivedDocument.objects.filter(pk=pk).update(
+            next_attempt_at=timezone.now() + timedelta(seconds=notify.lease_seconds()))
+    try:
+        data = render(doc)
+        _write(document_path(doc), data)
+    except Exception as exc:  # noqa: BLE001 - the row stays pending with the error; the beat retries
+        logger.exception("archiving %s of case %s failed; it will be retried", doc.name, doc.case_id)
+        attempts = doc.attempts + 1
+        _pending().filter(pk=pk).update(attempts=attempts, last_error=repr(exc)[:2000],
+                                        next_attempt_at=timezone.now() + notify.backoff(attempts))
+        return 0
+    return _pending().filter(pk=pk).update(rendered_at=timezone.now(), attempts=doc.attempts + 1, last_error="",
+                                           size=len(data), sha256=hashlib.sha256(data).hexdigest())
+
+
+def render(doc: ArchivedDocument) -> bytes:
+    from .pdf import render_pdf
+    from .registry import CASE_TYPES
+
+    declaration = doc.declaration
+    if declaration is None:
+        raise LookupError(f"no document {doc.name!r} is declared for {doc.case.case_type!r} cases")
+    model = CASE_TYPES[doc.case.case_type]
+    case = model.objects.select_related("unit", "supervisor_unit", "created_by").get(pk=doc.case_id)
+    return render_pdf(declaration.template, declaration.context(case))
+
+
+def _write(path: Path, data: bytes):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".render-")
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(data)
+    os.chmod(tmp, 0o640)
+    os.replace(tmp, path)

@@ -1,0 +1,23 @@
+"""Downloading a case's archived documents (rendered by the worker, see workflow.documents)."""
+from django.contrib.auth.decorators import login_required
+from django.http import FileResponse, Http404
+from django.utils.translation import gettext as _
+
+from .documents import document_path
+from .http import as_download, not_found
+from .models import ArchivedDocument, Case
+
+
+@login_required
+def document_download(request, pk):
+    """An archived document of a case the user may see; anything else is a 404 (audited)."""
+    doc = ArchivedDocument.objects.select_related("case").filter(pk=pk, rendered_at__isnull=False).first()
+    if doc is None or not Case.objects.visible_to(request.user).filter(pk=doc.case_id).exists():
+        not_found(request, "document", pk, _("No such document, or you may not see it."))
+    path = document_path(doc)
+    if not path.exists():
+        raise Http404(_("The file is missing from storage; please tell the administrator."))
+    declaration = doc.declaration
+    name = declaration.filename(doc.case) if declaration else f"{doc.name}-{doc.case.number}.pdf"
+    response = FileResponse(open(path, "rb"), content_type="application/pdf")
+    return as_download(response, name, fallback=f"{doc.name}-{doc.case_id}.pdf")
