@@ -506,6 +506,16 @@ def test_archive__downloaded_from_the_case_page_by_those_who_see_the_case(store)
         assert hashlib.sha256(body).hexdigest() == doc.sha256
         assert response["X-Content-Type-Options"] == "nosniff"
         assert "attachment;" in response["Content-Disposition"]
+    # and while a record is still pending, its page says so instead of linking it
+    ArchivedDocument.objects.filter(pk=doc.pk).update(rendered_at=None)
+    client = Client()
+    client.force_login(world.handler_a)
+    page = client.get(case.get_absolute_url()).content.decode()
+    assert url not in page
+    with translation.override("zh-hans"):
+        assert gettext("%(title)s: being prepared") % {"title": gettext("Closing record (PDF)")} in page
+    assert client.get(url).status_code == 404
+    assert not AuditEvent.objects.filter(action="access_denied").exists()
     # and unit B's handler gets a 404, on the record
     other = Client()
     other.force_login(world.handler_b)

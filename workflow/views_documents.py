@@ -11,9 +11,11 @@ from .models import ArchivedDocument, Case
 @login_required
 def document_download(request, pk):
     """An archived document of a case the user may see; anything else is a 404 (audited)."""
-    doc = ArchivedDocument.objects.select_related("case").filter(pk=pk, rendered_at__isnull=False).first()
+    doc = ArchivedDocument.objects.select_related("case").filter(pk=pk).first()
     if doc is None or not Case.objects.visible_to(request.user).filter(pk=doc.case_id).exists():
         not_found(request, "document", pk, _("No such document, or you may not see it."))
+    if doc.rendered_at is None:
+        raise Http404(_("The document is still being prepared; please try again in a few minutes."))
     path = document_path(doc)
     if not path.exists():
         raise Http404(_("The file is missing from storage; please tell the administrator."))
