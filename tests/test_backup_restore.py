@@ -1,7 +1,7 @@
-"""Backup and restore (RELIABILITY 22): database and evidence store, on SQLite and PostgreSQL.
+"""Backup and restore (RELIABILITY 22): database and file stores, on SQLite and PostgreSQL.
 
-A round trip restores what was backed up: row counts equal the manifest, evidence files
-match their hashes, the audit chain verifies, and on PostgreSQL the audit guard is back.
+A round trip restores what was backed up: row counts equal the manifest, evidence files and
+archived documents match their hashes, the audit chain verifies, and on PostgreSQL the audit guard is back.
 A damaged or mismatched set is refused before anything is touched.
 """
 import json
@@ -20,7 +20,7 @@ from django.db.migrations.recorder import MigrationRecorder
 
 from processes.rectification.models import RectificationCase
 from workflow.evidence import sha256_of
-from workflow.models import AuditEvent, Evidence
+from workflow.models import ArchivedDocument, AuditEvent, Evidence
 from tests.factories import drive, make_case, make_world, to_submitted
 
 pytestmark = pytest.mark.django_db(transaction=True)  # backup and restore run outside any transaction
@@ -37,8 +37,11 @@ def table_counts():
 
 
 def store_hashes():
-    root = Path(django_settings.EVIDENCE_ROOT)
-    return {str(p.relative_to(root)): sha256_of(p) for p in root.rglob("*") if p.is_file()}
+    """{(store, path): sha256} of every file in the evidence and document folders."""
+    hashes = {}
+    for key, root in (("evidence", django_settings.EVIDENCE_ROOT), ("documents", django_settings.DOCUMENT_ROOT)):
+        hashes.update({(key, str(p.relative_to(root))): sha256_of(p) for p in Path(root).rglob("*") if p.is_file()})
+    return hashes
 
 
 def fingerprint():
@@ -69,13 +72,16 @@ def write_manifest(path, manifest):
 
 @pytest.fixture
 def seeded(settings, tmp_path):
-    """A world with cases in several states, their audit events and evidence files."""
+    """A world with cases in several states, their audit events, evidence files and the
+    closing record archived when a case is closed."""
     settings.EVIDENCE_ROOT = str(tmp_path / "evidence")
+    settings.DOCUMENT_ROOT = str(tmp_path / "documents")
     world = make_world()
     submitted = [to_submitted(world, make_case(world)) for _ in range(2)]
-    accepted = drive(world, submitted[0], ("inspector", "start_review"), ("inspector", "accept"))
+    closed = drive(world, submitted[0], ("inspector", "start_review"), ("inspector", "accept"), ("leader", "sign_off"))
     issued = make_case(world, unit=world.county_b)
-    return world, accepted, submitted[1], issued
+    assert ArchivedDocument.objects.filter(case_id=closed.pk, rendered_at__isnull=False).exists()
+    return world, closed, submitted[1], issued
 
 
 @pytest.fixture
@@ -88,15 +94,17 @@ def backup_set(seeded, tmp_path):
 # 22. The round trip ----------------------------------------------------------------------------
 def test_round_trip__counts_hashes_and_audit_chain(seeded, tmp_path):
     # given: a backup of the seeded world
-    world, accepted, submitted, issued = seeded
+    world, closed, submitted, issued = seeded
     before = fingerprint()
     path = tmp_path / "set"
     call_command("backup", str(path), stdout=StringIO())
     manifest = read_manifest(path)
     assert manifest["database"]["vendor"] == connection.vendor
     assert manifest["tables"] == before[0]
-    assert {(f["path"], f["sha256"]) for f in manifest["evidence"]} == set(before[1].items())
+    assert {(key, f["path"], f["sha256"]) for key in ("evidence", "documents") for f in manifest[key]} == {
+        (key, path, sha) for (key, path), sha in before[1].items()}
     assert len(manifest["evidence"]) == Evidence.objects.count() == 2
+    assert len(manifest["documents"]) == ArchivedDocument.objects.count() == 1
     latest = {}
     for app, name in MigrationRecorder(connection).applied_migrations():
         latest[app] = max(latest.get(app, ""), name)
@@ -104,10 +112,12 @@ def test_round_trip__counts_hashes_and_audit_chain(seeded, tmp_path):
     # and then: things change and files are lost or damaged
     drive(world, submitted, ("inspector", "start_review"), ("inspector", "return_case", {"reason": "照片不清晰"}))
     make_case(world, title="备份之后新建的案件")
-    lost, damaged = sorted(before[1])
     root = Path(django_settings.EVIDENCE_ROOT)
+    lost, damaged = sorted(path for key, path in before[1] if key == "evidence")
     (root / lost).unlink()
     (root / damaged).write_bytes(b"\x89PNG overwritten")
+    for document in Path(django_settings.DOCUMENT_ROOT).rglob("*.pdf"):
+        document.unlink()
     assert table_counts() != manifest["tables"]
     # when
     restore(path, "--force")
@@ -116,9 +126,11 @@ def test_round_trip__counts_hashes_and_audit_chain(seeded, tmp_path):
     assert store_hashes() == before[1]
     for evidence in Evidence.objects.all():
         assert sha256_of(root / evidence.storage_name) == evidence.sha256
+    document = ArchivedDocument.objects.get()
+    assert sha256_of(Path(django_settings.DOCUMENT_ROOT) / document.storage_name) == document.sha256
     assert verify_audit()[0] == 0
     assert RectificationCase.objects.get(pk=submitted.pk).status == submitted.status
-    assert RectificationCase.objects.get(pk=accepted.pk).status == accepted.status
+    assert RectificationCase.objects.get(pk=closed.pk).status == closed.status
     assert not RectificationCase.objects.filter(title="备份之后新建的案件").exists()
     # and the restored database works on: a new state change appends to the restored chain
     drive(world, issued, ("handler_b", "sign"))
@@ -149,9 +161,10 @@ def test_restore__into_an_empty_database_needs_no_force(backup_set):
     # given: the database as a fresh install leaves it (no users, cases, events or files)
     manifest = read_manifest(backup_set)
     call_command("flush", interactive=False, verbosity=0)
-    for path in Path(django_settings.EVIDENCE_ROOT).rglob("*"):
-        if path.is_file():
-            path.unlink()
+    for root in (django_settings.EVIDENCE_ROOT, django_settings.DOCUMENT_ROOT):
+        for path in Path(root).rglob("*"):
+            if path.is_file():
+                path.unlink()
     # when
     restore(backup_set)
     # then
@@ -164,6 +177,13 @@ def flip_evidence_byte(path):
     target = next((path / "evidence").rglob("*/*"))
     data = bytearray(target.read_bytes())
     data[len(data) // 2] ^= 0x01
+    target.write_bytes(bytes(data))
+
+
+def flip_document_byte(path):
+    target = next((path / "documents").rglob("*.pdf"))
+    data = bytearray(target.read_bytes())
+    data[-10] ^= 0x01
     target.write_bytes(bytes(data))
 
 
@@ -197,6 +217,7 @@ def newer_migrations(path):
 
 @pytest.mark.parametrize("damage, message", [
     (flip_evidence_byte, r"证据文件 \w\w/\w+ 与清单记录的 SHA-256 不符"),
+    (flip_document_byte, r"归档文书 \w\w/\w+\.pdf 与清单记录的 SHA-256 不符"),
     (remove_evidence_file, "备份中缺少证据文件"),
     (change_dump, r"数据库文件 database\.\w+ 与清单记录的 SHA-256 不符"),
     (garble_manifest, "无法读取"),

@@ -1,22 +1,23 @@
-"""Backup and restore of the database and the evidence store.
+"""Backup and restore of the database and the file stores (evidence, archived documents).
 
 A backup set is a directory::
 
     manifest.json         format version, time, database vendor, migration state (latest
-                          applied migration per app), row count per table, every evidence
-                          file's path, SHA-256 and size, and the SHA-256 of the dump
+                          applied migration per app), row count per table, the path, SHA-256
+                          and size of every stored file, and the SHA-256 of the dump
     database.dump         PostgreSQL: pg_dump's custom format
     database.sqlite3      SQLite: a copy made with SQLite's online backup API
     evidence/ab/ab…       each evidence file a row of the dumped database points to
+    documents/ab/ab….pdf  each archived document likewise
 
-The dump, the row counts and the evidence list are read from one snapshot (PostgreSQL: an
-exported snapshot that pg_dump joins; SQLite: the copy itself). Evidence files are written
-once under new names and never changed, so copying them afterwards gives exactly the files
-the snapshot's rows name.
+The dump, the row counts and the file lists are read from one snapshot (PostgreSQL: an
+exported snapshot that pg_dump joins; SQLite: the copy itself). Stored files are written
+once under names of their own and never changed, so copying them afterwards gives exactly
+the files the snapshot's rows name, each checked against the SHA-256 on its row.
 
-A restore checks the whole set before it touches anything, then writes the evidence files,
-replaces the database in one step (PostgreSQL: one transaction; SQLite: the backup API into
-the live file), and counts the rows again.
+A restore checks the whole set before it touches anything, then writes the files, replaces
+the database in one step (PostgreSQL: one transaction; SQLite: the backup API into the live
+file), and counts the rows again.
 """
 import hashlib
 import json
@@ -28,6 +29,7 @@ import subprocess
 import tempfile
 import uuid
 from contextlib import closing
+from dataclasses import dataclass
 from pathlib import Path
 
 from django.conf import settings
@@ -40,16 +42,38 @@ from django.utils import timezone
 
 from .dbroles import grant_app_role
 from .evidence import sha256_of
-from .models import AuditEvent, Case, Evidence
+from .models import ArchivedDocument, AuditEvent, Case, Evidence
 
 FORMAT, VERSION = "duban-backup", 1
 MANIFEST = "manifest.json"
 DUMP_FILES = {"postgresql": "database.dump", "sqlite": "database.sqlite3"}
 VENDOR_NAMES = {"postgresql": "PostgreSQL", "sqlite": "SQLite"}
-EVIDENCE_DIR = "evidence"
-EVIDENCE_PATH = re.compile(r"^[0-9a-f]{2}/[0-9a-f]{32}$")  # Evidence.storage_name
+STORED_PATH = re.compile(r"^[0-9a-f]{2}/[0-9a-f]{32}(\.pdf)?$")  # storage_name: from the row's UUID
 TABLE_NAME = re.compile(r"^[A-Za-z0-9_]{1,63}$")
 CHUNK = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Store:
+    """Files kept under a folder, one per row, named by the row's storage_name, with the
+    row's sha256 and size. `stored` names the field that is set once the file is there."""
+
+    key: str  # the manifest's key and the folder in the set
+    setting: str
+    model: type
+    label: str
+    hint: str = ""
+    stored: str = ""
+
+    @property
+    def root(self) -> Path:
+        return Path(getattr(settings, self.setting))
+
+
+STORES = (
+    Store("evidence", "EVIDENCE_ROOT", Evidence, "证据文件", hint="请先运行 python manage.py check_evidence 查明。"),
+    Store("documents", "DOCUMENT_ROOT", ArchivedDocument, "归档文书", stored="rendered_at"),
+)
 
 
 def _connection():
@@ -106,7 +130,8 @@ def _copy(source: Path, target: Path):
 
 # Reading a snapshot ---------------------------------------------------------------------------
 def _inventory(cursor, tables, quote):
-    """Row counts, latest migration per app and evidence rows, through a DB-API cursor."""
+    """Row counts, latest migration per app and each store's stored files (row, sha256, size),
+    through a DB-API cursor."""
     counts = {}
     for table in sorted(tables):
         cursor.execute(f"SELECT count(*) FROM {quote(table)}")
@@ -117,11 +142,14 @@ def _inventory(cursor, tables, quote):
     latest = {}
     for app, name in cursor.fetchall():
         latest[app] = max(latest.get(app, ""), name)  # migration names start with their number
-    meta = Evidence._meta
-    columns = ", ".join(quote(meta.get_field(name).column) for name in ("id", "sha256", "size"))
-    cursor.execute(f"SELECT {columns} FROM {quote(meta.db_table)}")
-    evidence = [(Evidence(id=uuid.UUID(str(pk))), sha, size) for pk, sha, size in cursor.fetchall()]
-    return counts, dict(sorted(latest.items())), evidence
+    files = {}
+    for store in STORES:
+        meta = store.model._meta
+        columns = ", ".join(quote(meta.get_field(name).column) for name in ("id", "sha256", "size"))
+        where = f" WHERE {quote(meta.get_field(store.stored).column)} IS NOT NULL" if store.stored else ""
+        cursor.execute(f"SELECT {columns} FROM {quote(meta.db_table)}{where}")
+        files[store.key] = [(store.model(id=uuid.UUID(str(pk))), sha, size) for pk, sha, size in cursor.fetchall()]
+    return counts, dict(sorted(latest.items())), files
 
 
 def _snapshot_postgresql(conn, dump: Path):
@@ -156,19 +184,8 @@ def backup(dest) -> dict:
     try:
         dump = work / DUMP_FILES[conn.vendor]
         snapshot = _snapshot_postgresql if conn.vendor == "postgresql" else _snapshot_sqlite
-        counts, migrations, evidence = snapshot(conn, dump)
-        files = []
-        for record, sha, size in evidence:
-            source = Path(settings.EVIDENCE_ROOT) / record.storage_name
-            if not source.is_file():
-                raise CommandError(f"证据文件 {record.storage_name}（记录 {record.pk}）缺失，备份中止；"
-                                   f"请先运行 python manage.py check_evidence 查明。")
-            copied_sha, copied_size, tmp = _copy(source, work / EVIDENCE_DIR / record.storage_name)
-            if (copied_sha, copied_size) != (sha, size):
-                raise CommandError(f"证据文件 {record.storage_name}（记录 {record.pk}）与登记的 SHA-256 不符，"
-                                   f"备份中止；请先运行 python manage.py check_evidence 查明。")
-            os.replace(tmp, work / EVIDENCE_DIR / record.storage_name)
-            files.append({"path": record.storage_name, "sha256": sha, "size": size})
+        counts, migrations, stored = snapshot(conn, dump)
+        files = {store.key: _copy_store(store, stored[store.key], work / store.key) for store in STORES}
         manifest = {
             "format": FORMAT, "version": VERSION,
             "created_at": timezone.localtime().isoformat(timespec="seconds"),
@@ -176,7 +193,7 @@ def backup(dest) -> dict:
                          "size": dump.stat().st_size},
             "migrations": migrations,
             "tables": counts,
-            "evidence": sorted(files, key=lambda f: f["path"]),
+            **files,
         }
         (work / MANIFEST).write_text(json.dumps(manifest, ensure_ascii=False, indent=1), encoding="utf-8")
         if dest.exists():
@@ -186,6 +203,21 @@ def backup(dest) -> dict:
         shutil.rmtree(work, ignore_errors=True)
         raise
     return manifest
+
+
+def _copy_store(store, rows, folder):
+    files = []
+    for record, sha, size in rows:
+        source = store.root / record.storage_name
+        if not source.is_file():
+            raise CommandError(f"{store.label} {record.storage_name}（记录 {record.pk}）缺失，备份中止。{store.hint}")
+        copied_sha, copied_size, tmp = _copy(source, folder / record.storage_name)
+        if (copied_sha, copied_size) != (sha, size):
+            raise CommandError(f"{store.label} {record.storage_name}（记录 {record.pk}）与登记的 SHA-256 不符，"
+                               f"备份中止。{store.hint}")
+        os.replace(tmp, folder / record.storage_name)
+        files.append({"path": record.storage_name, "sha256": sha, "size": size})
+    return sorted(files, key=lambda f: f["path"])
 
 
 # Checking a set -------------------------------------------------------------------------------
@@ -202,7 +234,7 @@ def _read_manifest(src: Path) -> dict:
     if manifest.get("version") != VERSION:
         raise CommandError(f"备份格式版本 {manifest.get('version')!r} 不受支持（本程序读取版本 {VERSION}）。")
     database, migrations = manifest.get("database"), manifest.get("migrations")
-    tables, evidence = manifest.get("tables"), manifest.get("evidence")
+    tables = manifest.get("tables")
 
     def is_digest(value):
         return isinstance(value, str) and re.fullmatch(r"[0-9a-f]{64}", value) is not None
@@ -217,9 +249,10 @@ def _read_manifest(src: Path) -> dict:
         and isinstance(migrations, dict)
         and all(isinstance(a, str) and isinstance(n, str) for a, n in migrations.items())
         and isinstance(tables, dict) and all(TABLE_NAME.match(t) and is_size(n) for t, n in tables.items())
-        and isinstance(evidence, list)
-        and all(isinstance(f, dict) and isinstance(f.get("path"), str) and EVIDENCE_PATH.match(f["path"])
-                and is_digest(f.get("sha256")) and is_size(f.get("size")) for f in evidence)
+        and all(isinstance(manifest.get(store.key), list) for store in STORES)
+        and all(isinstance(f, dict) and isinstance(f.get("path"), str) and STORED_PATH.match(f["path"])
+                and is_digest(f.get("sha256")) and is_size(f.get("size"))
+                for store in STORES for f in manifest[store.key])
     )
     if not well_formed:
         raise CommandError(f"备份清单 {MANIFEST} 内容不完整或格式错误。")
@@ -248,18 +281,19 @@ def check_set(src) -> dict:
         raise CommandError(f"备份中缺少数据库文件 {dump.name}。")
     if dump.stat().st_size != manifest["database"]["size"] or sha256_of(dump) != manifest["database"]["sha256"]:
         raise CommandError(f"数据库文件 {dump.name} 与清单记录的 SHA-256 不符，备份已损坏。")
-    for entry in manifest["evidence"]:
-        path = src / EVIDENCE_DIR / entry["path"]
-        if not path.is_file():
-            raise CommandError(f"备份中缺少证据文件 {entry['path']}。")
-        if path.stat().st_size != entry["size"] or sha256_of(path) != entry["sha256"]:
-            raise CommandError(f"证据文件 {entry['path']} 与清单记录的 SHA-256 不符，备份已损坏。")
+    for store in STORES:
+        for entry in manifest[store.key]:
+            path = src / store.key / entry["path"]
+            if not path.is_file():
+                raise CommandError(f"备份中缺少{store.label} {entry['path']}。")
+            if path.stat().st_size != entry["size"] or sha256_of(path) != entry["sha256"]:
+                raise CommandError(f"{store.label} {entry['path']} 与清单记录的 SHA-256 不符，备份已损坏。")
     return manifest
 
 
 # Restoring ------------------------------------------------------------------------------------
 def current_contents(conn) -> list[str]:
-    """What the configured database and evidence store hold now, for the --force question."""
+    """What the configured database and file stores hold now, for the --force question."""
     tables = set(conn.introspection.table_names())
     held = []
     for model, unit in ((get_user_model(), "个用户"), (Case, "个案件"), (AuditEvent, "条审计事件"),
@@ -267,10 +301,10 @@ def current_contents(conn) -> list[str]:
         count = model.objects.count() if model._meta.db_table in tables else 0
         if count:
             held.append(f"{count} {unit}")
-    root = Path(settings.EVIDENCE_ROOT)
-    files = sum(1 for p in root.rglob("*") if p.is_file()) if root.is_dir() else 0
-    if files:
-        held.append(f"证据目录中 {files} 个文件")
+    for store in STORES:
+        files = sum(1 for p in store.root.rglob("*") if p.is_file()) if store.root.is_dir() else 0
+        if files:
+            held.append(f"{store.label}目录中 {files} 个文件")
     return held
 
 
@@ -314,7 +348,7 @@ def _restore_sqlite(conn, dump: Path):
 
 
 def restore(src, *, force=False, app_role=None, log=lambda message: None) -> dict:
-    """Restore a backup set into the configured database and evidence store; returns its manifest.
+    """Restore a backup set into the configured database and file stores; returns its manifest.
 
     `app_role`: the application's PostgreSQL role, granted its privileges again afterwards."""
     conn = _connection()
@@ -324,19 +358,19 @@ def restore(src, *, force=False, app_role=None, log=lambda message: None) -> dic
     if held and not force:
         raise CommandError(
             f"当前数据库不是空的：{'、'.join(held)}。恢复将删除数据库中的全部数据，换成备份"
-            f"（{manifest['created_at']}）中的内容；证据目录中已有的文件保留，备份中的证据文件写入。"
+            f"（{manifest['created_at']}）中的内容；证据和文书目录中已有的文件保留，备份中的文件写入。"
             f"确认无误请加 --force 重新运行。")
-    # Evidence first: the files have names of their own, so writing them changes nothing the
-    # database now points to; if the database step then fails, they are only spare files.
-    root = Path(settings.EVIDENCE_ROOT)
-    for entry in manifest["evidence"]:
-        target = root / entry["path"]
-        sha, size, tmp = _copy(src / EVIDENCE_DIR / entry["path"], target)
-        if (sha, size) != (entry["sha256"], entry["size"]):
-            os.unlink(tmp)
-            raise CommandError(f"写入证据文件 {entry['path']} 时内容不符，恢复中止，数据库未改动。")
-        os.replace(tmp, target)
-    log(f"{len(manifest['evidence'])} evidence files written to {root}.")
+    # Files first: they have names of their own, so writing them changes nothing the database
+    # now points to; if the database step then fails, they are only spare files.
+    for store in STORES:
+        for entry in manifest[store.key]:
+            target = store.root / entry["path"]
+            sha, size, tmp = _copy(src / store.key / entry["path"], target)
+            if (sha, size) != (entry["sha256"], entry["size"]):
+                os.unlink(tmp)
+                raise CommandError(f"写入{store.label} {entry['path']} 时内容不符，恢复中止，数据库未改动。")
+            os.replace(tmp, target)
+        log(f"{len(manifest[store.key])} {store.key} files written to {store.root}.")
     dump = src / manifest["database"]["file"]
     if conn.vendor == "postgresql":
         _restore_postgresql(conn, dump, manifest["tables"])

@@ -7,7 +7,7 @@ from workflow.dbroles import as_owner
 
 class Command(BaseCommand):
     help = ("Check the backup set in SRC (manifest, dump and evidence hashes, database vendor, migrations), "
-            "then replace the configured database with it and write its evidence files. Stop the web "
+            "then replace the configured database with it and write its stored files. Stop the web "
             "server, worker and beat first.")
 
     def add_arguments(self, parser):
