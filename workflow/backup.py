@@ -112,7 +112,7 @@ def _copy(source: Path, target: Path):
     was written, and the temporary name, for the caller to move into place or remove."""
     target.parent.mkdir(parents=True, exist_ok=True)
     digest, size = hashlib.sha256(), 0
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".restore-")
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".copy-")
     try:
         with open(source, "rb") as src, os.fdopen(fd, "wb") as dst:
             for chunk in iter(lambda: src.read(CHUNK), b""):
