@@ -20,11 +20,14 @@ class Wait:
 
 def case_task_view(request, **kwargs):
     """A task is acted on from its case's page."""
-    from django.shortcuts import get_object_or_404, redirect
+    from django.shortcuts import redirect
 
+    from .http import not_found
     from .models import Case
 
-    case = get_object_or_404(Case.objects.visible_to(request.user), pk=kwargs["process_pk"])
+    case = Case.objects.visible_to(request.user).filter(pk=kwargs["process_pk"]).first()
+    if case is None:
+        not_found(request, "case", kwargs["process_pk"])
     return redirect(case.get_absolute_url())
 
 
