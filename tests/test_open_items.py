@@ -278,6 +278,26 @@ def test_letter_number__counted_per_issuing_unit_and_year(world, client):
     assert documents.next_number(world.city, "supervision_letter", year + 1) == 1
 
 
+def test_letter_number__a_letter_that_fails_to_render_takes_no_number(world, monkeypatch):
+    # given: a red-listed case; a leader whose PDF renderer fails
+    _red(world, make_case(world))
+    client = Client(raise_request_exception=False)
+    client.force_login(world.leader)
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("renderer down")
+
+    monkeypatch.setattr("workflow.views_leadership.render_pdf", broken)
+    # when: the letter is asked for
+    assert _letter(client, world.county_a).status_code == 500
+    # then: no number was taken and no letter recorded; the next good letter is number 1
+    assert _serials() == []
+    assert not DocumentCounter.objects.filter(last__gt=0).exists()
+    monkeypatch.undo()
+    assert _letter(client, world.county_a).status_code == 200
+    assert _serials() == [1]
+
+
 # 4. Notifications in the recipient's language ---------------------------------------------------------
 def _to_pending_head(world):
     case = _signed(world)

@@ -86,11 +86,13 @@ def supervision_letter(request, unit_id):
     for case in cases:
         case.days_overdue = (today - case.deadline).days
     issuer = request.user.unit
-    with transaction.atomic():  # the number is taken and the letter recorded together, or neither
+    # The number is taken, the letter rendered and recorded together, or none of them: a letter
+    # that fails to render gives its number back.
+    with transaction.atomic():
         serial = documents.next_number(issuer, "supervision_letter", today.year)
+        pdf = render_pdf("pdf/supervision_letter.html", {
+            "unit": unit, "cases": cases, "issuer": issuer, "today": today, "user": request.user, "serial": serial,
+        })
         audit.record(action="supervision_letter", user=request.user, ip=client_ip(request),
                      data={"unit": unit.pk, "cases": [c.pk for c in cases], "year": today.year, "serial": serial})
-    pdf = render_pdf("pdf/supervision_letter.html", {
-        "unit": unit, "cases": cases, "issuer": issuer, "today": today, "user": request.user, "serial": serial,
-    })
     return pdf_response(pdf, f"督办函-{unit.name}-{today:%Y%m%d}.pdf", fallback=f"supervision-letter-{unit.pk}.pdf")
