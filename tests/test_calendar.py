@@ -7,7 +7,7 @@ from django.test import Client
 from django.utils import timezone
 from django.utils.translation import gettext, override
 
-from workflow.calendar import add_working_days, working_days_between
+from workflow.calendar import WorkCalendar, add_working_days, shift_working_days, working_days_between
 from workflow.models import CalendarDay, CalendarYear
 from tests.factories import make_case
 
@@ -83,6 +83,16 @@ def test_calendar__long_periods_far_ahead_do_not_raise(db):
     assert far.missing_years == (2027, 2028)
     assert far.date.year == 2028
     assert between > 1000
+
+
+def test_calendar__the_ends_of_the_calendar_stop_the_count_instead_of_overflowing(db):
+    # given: dates a request can no longer bring (workflow.forms.date_window), but a row may hold
+    calendar = WorkCalendar()
+    # when / then: counting past the last or before the first day stops there
+    assert shift_working_days(calendar, date(9999, 12, 20), 30) == date.max
+    assert shift_working_days(calendar, date(1, 1, 10), -30) == date.min
+    assert shift_working_days(calendar, date(9999, 12, 20), 3) < date.max  # the control: room left
+    assert add_working_days(date(9999, 12, 31), 5).date == date.max
 
 
 def test_calendar__admin_adding_a_year_changes_the_result(db, admin_client):

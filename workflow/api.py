@@ -1,17 +1,26 @@
 """The REST framework exception handler shared by every case type's API.
 
-Engine refusals become JSON errors with the user's-language message in ``detail``.
-Nothing here knows about a particular process.
+Engine refusals become JSON errors with the user's-language message in ``detail``; so do
+bodies the parsers cannot read, whose own message is Python's, in English. Also the input
+fields every case type's serializers share. Nothing here knows about a particular process.
 """
 from django.core.exceptions import PermissionDenied
 from django.http import Http404
-from rest_framework import exceptions, status
+from django.utils.translation import gettext as _
+from rest_framework import exceptions, serializers, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 from rest_framework.views import set_rollback
 
 from .engine import ActionError, AlreadyHandled
 from .evidence import EvidenceRejected
+from .forms import validate_date_window
+
+
+class WindowDateField(serializers.DateField):
+    """A date within ``workflow.forms.date_window()``, as on the web forms."""
+
+    default_validators = [validate_date_window]
 
 
 def _message(exc) -> str | None:
@@ -27,11 +36,32 @@ def exception_handler(exc, context):
         return _error(exc.message, status.HTTP_400_BAD_REQUEST)
     if isinstance(exc, EvidenceRejected):
         return _error(exc.message, exc.status)
+    if isinstance(exc, exceptions.ParseError):
+        # DRF's detail carries the parser's English text ("JSON parse error - Expecting value ...").
+        return _error(_("The request body could not be read: send JSON in UTF-8, or a form."), exc.status_code)
     if isinstance(exc, Http404):
         exc = exceptions.NotFound(_message(exc))
     elif isinstance(exc, PermissionDenied):
         exc = exceptions.PermissionDenied(_message(exc))
-    return drf_exception_handler(exc, context)
+    response = drf_exception_handler(exc, context)
+    if response is not None:
+        response.data = _encodable(response.data)
+    return response
+
+
+def _encodable(data):
+    """Error details that echo the input ("“x” is not a valid choice") with any lone surrogate
+    from a JSON escape written out as ``\\udXXX``: as it came, it cannot be encoded in UTF-8."""
+    if isinstance(data, dict):
+        return {key: _encodable(value) for key, value in data.items()}
+    if isinstance(data, list):
+        return [_encodable(value) for value in data]
+    if isinstance(data, str):
+        try:
+            data.encode()
+        except UnicodeEncodeError:
+            return exceptions.ErrorDetail(data.encode(errors="backslashreplace").decode(), getattr(data, "code", None))
+    return data
 
 
 def _error(message, code) -> Response:

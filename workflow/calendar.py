@@ -1,7 +1,7 @@
 """Working days: Chinese statutory holidays and make-up workdays, kept as data.
 
 Years without data fall back to the weekend rule and say so; nothing here raises for
-a date outside the known range.
+a date outside the known range, nor overflows at the ends of the calendar.
 """
 import time
 from dataclasses import dataclass
@@ -54,10 +54,14 @@ class WorkCalendar:
 
 
 def shift_working_days(calendar: "WorkCalendar", start: date, days: int) -> date:
-    """The date `days` working days after (or, if negative, before) `start`, within a snapshot."""
+    """The date `days` working days after (or, if negative, before) `start`, within a snapshot.
+
+    Stops at the first or last day a date can hold rather than overflow: forms keep request
+    dates near today, but a far date already stored must not make a transition fail."""
     step = timedelta(days=1 if days >= 0 else -1)
+    end = date.max if days >= 0 else date.min
     current, counted = start, 0
-    while counted < abs(days):
+    while counted < abs(days) and current != end:
         current += step
         if calendar.is_workday(current):
             counted += 1

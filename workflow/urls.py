@@ -2,6 +2,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import path
 
 from . import views, views_documents, views_leadership
+from .forms import LoginForm
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -14,6 +15,7 @@ urlpatterns = [
     path("red-list/<int:unit_id>/letter.pdf", views_leadership.supervision_letter, name="supervision-letter"),
     path("evidence/<uuid:pk>/", views.evidence_download, name="evidence-download"),
     path("documents/<uuid:pk>/", views_documents.document_download, name="document-download"),
-    path("accounts/login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
+    path("accounts/login/",
+         auth_views.LoginView.as_view(authentication_form=LoginForm, redirect_authenticated_user=True), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
 ]

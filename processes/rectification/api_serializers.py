@@ -7,9 +7,12 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from workflow.api import WindowDateField
+from workflow.forms import KEY_MAX, within_key_range
 from workflow.engine import available_actions
 from workflow.models import CaseRequest, Comment, Evidence, Unit
 
+from .forms import BASIS_MAX, COMMENT_MAX, NOTE_MAX, REASON_MAX, SEARCH_MAX, TEXT_MAX, TITLE_MAX
 from .models import RectificationCase, Source, State
 
 
@@ -55,6 +58,7 @@ class CommentSerializer(serializers.ModelSerializer):
         model = Comment
         fields = ["id", "author", "body", "created_at"]
         read_only_fields = ["created_at"]
+        extra_kwargs = {"body": {"max_length": COMMENT_MAX}}
 
 
 class CaseRequestSerializer(serializers.ModelSerializer):
@@ -127,15 +131,20 @@ class VisibleUnitField(serializers.PrimaryKeyRelatedField):
     def get_queryset(self):
         return Unit.objects.visible_to(self.context["request"].user)
 
+    def to_internal_value(self, data):
+        if not within_key_range(data):
+            self.fail("does_not_exist", pk_value=data)
+        return super().to_internal_value(data)
+
 
 class CaseFieldsSerializer(serializers.Serializer):
     """The problem itself, shared by create and dispatch."""
 
-    title = serializers.CharField(max_length=200)
-    description = serializers.CharField(max_length=10000)
-    requirement = serializers.CharField(max_length=10000)
+    title = serializers.CharField(max_length=TITLE_MAX)
+    description = serializers.CharField(max_length=TEXT_MAX)
+    requirement = serializers.CharField(max_length=TEXT_MAX)
     source = serializers.ChoiceField(choices=Source.choices, default=Source.INSPECTION)
-    basis = serializers.CharField(max_length=200, allow_blank=True, default="")
+    basis = serializers.CharField(max_length=BASIS_MAX, allow_blank=True, default="")
     deadline_days = serializers.IntegerField(min_value=1, max_value=365, default=10)
 
 
@@ -158,29 +167,34 @@ class DispatchSerializer(CaseFieldsSerializer):
 class TransitionSerializer(serializers.Serializer):
     """Parameters of a transition; which ones an action needs depends on the action."""
 
-    reason = serializers.CharField(max_length=5000, allow_blank=True, required=False)
-    new_deadline = serializers.DateField(required=False)
+    reason = serializers.CharField(max_length=REASON_MAX, allow_blank=True, required=False)
+    new_deadline = WindowDateField(required=False)
     unit = VisibleUnitField(required=False)
     report_every_days = serializers.IntegerField(min_value=1, max_value=365, required=False)
+
+
+@extend_schema_field(OpenApiTypes.BINARY)
+class UploadField(serializers.FileField):
+    """A file sent in the request: binary in the schema, not the URL a FileField shows on output."""
 
 
 class EvidenceUploadSerializer(serializers.Serializer):
     """One evidence file (multipart field ``file``) with an optional note."""
 
-    file = serializers.FileField()
-    note = serializers.CharField(max_length=200, allow_blank=True, default="")
+    file = UploadField()
+    note = serializers.CharField(max_length=NOTE_MAX, allow_blank=True, default="")
 
 
 class CaseListQuerySerializer(serializers.Serializer):
     """List filters; ``unit`` includes the units below it."""
 
     status = serializers.ChoiceField(choices=State.choices, required=False)
-    unit = serializers.IntegerField(min_value=1, required=False)
+    unit = serializers.IntegerField(min_value=1, max_value=KEY_MAX, required=False)
     overdue = serializers.BooleanField(required=False, help_text="1: only open cases past their deadline")
     source = serializers.ChoiceField(choices=Source.choices, required=False)
-    created_from = serializers.DateField(required=False)
-    created_to = serializers.DateField(required=False)
-    q = serializers.CharField(max_length=100, required=False, help_text="title or number contains")
+    created_from = WindowDateField(required=False)
+    created_to = WindowDateField(required=False)
+    q = serializers.CharField(max_length=SEARCH_MAX, required=False, help_text="title or number contains")
 
 
 # Views ---------------------------------------------------------------------------------

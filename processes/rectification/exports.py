@@ -16,9 +16,10 @@ from collections import Counter
 
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied, SuspiciousOperation
+from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.http import FileResponse
+from django.shortcuts import render
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from openpyxl import Workbook
@@ -56,16 +57,11 @@ TERMINAL = RectificationCase.TERMINAL_STATES
 
 # Filters -------------------------------------------------------------------------------------
 
-def _filters(request) -> dict:
-    """The case list's filters from the query string, exactly as the list page reads them.
-
-    A unit the user may not see is a 404 (with a denied-access event); a filter that cannot
-    be read is a 400, so an export never silently covers more than was asked for.
-    """
-    try:
-        return list_filters(request)[1]
-    except BadFilter as exc:
-        raise SuspiciousOperation(exc.message) from exc
+def _refused(request, exc: BadFilter):
+    """A filter that cannot be read is a 400 saying why: an export never silently covers more
+    than was asked for. (A unit the user may not see is a 404 with a denied-access event.)"""
+    message = _("The filter was not understood: %(error)s") % {"error": exc.message}
+    return render(request, "workflow/error.html", {"message": message}, status=400)
 
 
 def _filters_for_audit(filters: dict) -> dict:
@@ -153,7 +149,10 @@ def write_ledger(rows, fileobj, title="整改台账") -> int:
 @login_required
 def export_xlsx(request):
     """The filtered case list as an Excel ledger, for anyone who may see the list."""
-    filters = _filters(request)
+    try:
+        filters = list_filters(request)[1]
+    except BadFilter as exc:
+        return _refused(request, exc)
     cases = selectors.case_list(request.user, **filters)
     today = timezone.localdate()
     spool = tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES, suffix=".xlsx")
@@ -259,7 +258,10 @@ def bulletin_pdf(request):
     """A 情况通报 on the filtered cases; leaders and inspectors only."""
     if request.user.role not in LEADERSHIP_ROLES:
         raise PermissionDenied(_("Your role may not do this."))
-    filters = _filters(request)
+    try:
+        filters = list_filters(request)[1]
+    except BadFilter as exc:
+        return _refused(request, exc)
     cases = selectors.case_list(request.user, **filters)
     context = bulletin_context(request.user, cases, filters=filters)
     pdf = render_pdf(BULLETIN_TEMPLATE, context, request=request)

@@ -5,9 +5,19 @@ from django import forms
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
+from workflow.forms import KEY_MAX, KeyChoiceField, KeyMultipleChoiceField, WindowDateField
 from workflow.models import Unit
 
 from .models import Source, State
+
+# Lengths of what people type, shared by the web forms and the API's serializers.
+TITLE_MAX = 200
+BASIS_MAX = 200
+TEXT_MAX = 10000      # problem description, rectification requirements
+REASON_MAX = 5000     # the reason or opinion given with an action
+COMMENT_MAX = 5000
+NOTE_MAX = 200        # the note on an evidence file
+SEARCH_MAX = 100
 
 
 @dataclass(frozen=True)
@@ -56,10 +66,10 @@ class ActionForm(forms.Form):
     """One action's form: an optional reason plus the action's own fields."""
 
     form_token = forms.CharField(widget=forms.HiddenInput, required=False)
-    reason = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), required=False, max_length=5000)
-    new_deadline = forms.DateField(label=_("New deadline"), required=False,
+    reason = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), required=False, max_length=REASON_MAX)
+    new_deadline = WindowDateField(label=_("New deadline"), required=False,
                                    widget=forms.DateInput(attrs={"type": "date"}))
-    unit = forms.ModelChoiceField(label=_("New unit"), queryset=Unit.objects.none(), required=False)
+    unit = KeyChoiceField(label=_("New unit"), queryset=Unit.objects.none(), required=False)
     report_every_days = forms.IntegerField(label=_("Report progress every (days)"), min_value=1, max_value=365,
                                            required=False, initial=30)
 
@@ -87,14 +97,16 @@ class ActionForm(forms.Form):
 class CaseForm(forms.Form):
     """Open a case for one unit, or the same problem for several units at once."""
 
-    units = forms.ModelMultipleChoiceField(label=_("Responsible units"), queryset=Unit.objects.none(),
-                                           widget=forms.SelectMultiple(attrs={"size": 8}))
-    title = forms.CharField(label=_("Title"), max_length=200)
+    units = KeyMultipleChoiceField(label=_("Responsible units"), queryset=Unit.objects.none(),
+                                   widget=forms.SelectMultiple(attrs={"size": 8}))
+    title = forms.CharField(label=_("Title"), max_length=TITLE_MAX)
     source = forms.ChoiceField(label=_("Source"), choices=Source.choices)
-    basis = forms.CharField(label=_("Basis"), max_length=200, required=False,
+    basis = forms.CharField(label=_("Basis"), max_length=BASIS_MAX, required=False,
                             help_text=_("e.g. the inspection or audit this problem came from"))
-    description = forms.CharField(label=_("Problem description"), widget=forms.Textarea(attrs={"rows": 5}))
-    requirement = forms.CharField(label=_("Rectification requirements"), widget=forms.Textarea(attrs={"rows": 4}))
+    description = forms.CharField(label=_("Problem description"), max_length=TEXT_MAX,
+                                  widget=forms.Textarea(attrs={"rows": 5}))
+    requirement = forms.CharField(label=_("Rectification requirements"), max_length=TEXT_MAX,
+                                  widget=forms.Textarea(attrs={"rows": 4}))
     deadline_days = forms.IntegerField(label=_("Working days allowed"), min_value=1, max_value=365, initial=10)
     issue_now = forms.BooleanField(label=_("Issue now (otherwise save as a draft)"), required=False, initial=True)
 
@@ -110,23 +122,49 @@ class CaseForm(forms.Form):
         return data
 
 
+class CommentForm(forms.Form):
+    body = forms.CharField(label=_("Comment"), max_length=COMMENT_MAX, widget=forms.Textarea(attrs={"rows": 2}))
+
+
+class EvidenceNoteForm(forms.Form):
+    """The note that goes with uploaded files (the files themselves are checked by workflow.evidence)."""
+
+    note = forms.CharField(label=_("Note"), max_length=NOTE_MAX, required=False)
+
+
 class FilterForm(forms.Form):
+    """The case list's filters (also those of the ledger and the bulletin).
+
+    ``unit`` is read as a number first, then looked up among the units the user may see: a
+    number that names no such unit sets ``unseen_unit``, so the caller can answer as for a
+    unit that does not exist (a 404 with a denied-access event)."""
+
     status = forms.ChoiceField(label=_("State"), choices=[("", _("All states"))] + list(State.choices), required=False)
-    unit = forms.ModelChoiceField(label=_("Unit"), queryset=Unit.objects.none(), required=False,
-                                  empty_label=_("All units"))
+    unit = forms.IntegerField(label=_("Unit"), required=False, min_value=1, max_value=KEY_MAX, widget=forms.Select)
     source = forms.ChoiceField(label=_("Source"), choices=[("", _("All sources"))] + list(Source.choices),
                                required=False)
     overdue = forms.BooleanField(label=_("Overdue only"), required=False)
-    date_from = forms.DateField(label=_("Opened from"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
-    date_to = forms.DateField(label=_("to"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
-    q = forms.CharField(label=_("Search"), required=False, max_length=100)
+    date_from = WindowDateField(label=_("Opened from"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    date_to = WindowDateField(label=_("to"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    q = forms.CharField(label=_("Search"), required=False, max_length=SEARCH_MAX)
 
-    def __init__(self, *args, units=None, user=None, **kwargs):
+    def __init__(self, *args, units, user=None, **kwargs):
         super().__init__(*args, **kwargs)
-        if units is not None:
-            # Any visible unit is a valid filter (its whole subtree is listed), but the menu
-            # offers the user's own unit and the units directly below it, not thousands.
-            self.fields["unit"].queryset = units
-            if user is not None and user.unit_id:
-                menu = units.filter(Q(pk=user.unit_id) | Q(parent_id=user.unit_id)).order_by("path")
-                self.fields["unit"].widget.choices = [("", _("All units"))] + [(u.pk, u.name) for u in menu]
+        self.units = units
+        self.unseen_unit = None
+        # Any visible unit is a valid filter (its whole subtree is listed), but the menu
+        # offers the user's own unit and the units directly below it, not thousands.
+        menu = []
+        if user is not None and user.unit_id:
+            menu = units.filter(Q(pk=user.unit_id) | Q(parent_id=user.unit_id)).order_by("path")
+        self.fields["unit"].widget.choices = [("", _("All units"))] + [(u.pk, u.name) for u in menu]
+
+    def clean_unit(self):
+        pk = self.cleaned_data.get("unit")
+        if pk is None:
+            return None
+        unit = self.units.filter(pk=pk).first()
+        if unit is None:
+            self.unseen_unit = pk
+            raise forms.ValidationError(_("No such unit, or you may not see it."))
+        return unit

@@ -2,7 +2,7 @@
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
-from django.utils.translation import gettext as _g
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from django_fsm import transition
 
@@ -124,13 +124,13 @@ class RectificationCase(SideRequestsMixin, Case):
 
     @transition(field="status", source=State.ISSUED, target=State.REFUSED, permission=HANDLER)
     def refuse(self, *, actor, reason="", **_kw):
-        return Change(reason=_required(reason, _g("Please explain why the case is wrongly addressed.")))
+        return Change(reason=_required(reason, gettext("Please explain why the case is wrongly addressed.")))
 
     @transition(field="status", source=State.REFUSED, target=State.ISSUED, permission=INSPECTOR)
     def reassign(self, *, actor, unit: Unit, reason="", **_kw):
         below_supervisor = unit.path.startswith(self.supervisor_unit.path) and unit.pk != self.supervisor_unit_id
         if unit.pk == self.unit_id or not below_supervisor:
-            raise ActionError(_g("Choose another unit under your supervision."))
+            raise ActionError(gettext("Choose another unit under your supervision."))
         old = self.unit
         self.unit = unit
         self._start_clock()  # the new unit gets its full time, counted from now
@@ -139,7 +139,7 @@ class RectificationCase(SideRequestsMixin, Case):
 
     @transition(field="status", source=State.REFUSED, target=State.ISSUED, permission=INSPECTOR)
     def reject_refusal(self, *, actor, reason="", **_kw):
-        return Change(reason=_required(reason, _g("Please explain why the unit must handle the case.")))
+        return Change(reason=_required(reason, gettext("Please explain why the unit must handle the case.")))
 
     @transition(field="status", source=State.ISSUED, target=State.SIGNED, permission=HANDLER)
     def sign(self, *, actor, **_kw):
@@ -150,15 +150,15 @@ class RectificationCase(SideRequestsMixin, Case):
                 target=State.RECTIFYING, permission=HANDLER)
     @transition(field="status", source=State.LONG_TERM, target=State.LONG_TERM, permission=HANDLER)
     def report_progress(self, *, actor, reason="", **_kw):
-        text = _required(reason, _g("Please write the progress report."))
+        text = _required(reason, gettext("Please write the progress report."))
         sql.insert([ProgressReport(case=self, author=actor.user, body=text)])
         return Change(reason=text)
 
     @transition(field="status", source=list(WORKING), target=State.PENDING_HEAD, permission=HANDLER)
     def submit(self, *, actor, reason="", **_kw):
-        text = _required(reason, _g("Please describe what was rectified."))
+        text = _required(reason, gettext("Please describe what was rectified."))
         if not sql.exists(Evidence, case_id=self.pk):
-            raise ActionError(_g("Upload at least one piece of evidence before submitting."))
+            raise ActionError(gettext("Upload at least one piece of evidence before submitting."))
         sql.insert([ProgressReport(case=self, author=actor.user, body=text, final=True)])
         return Change(reason=text)
 
@@ -168,7 +168,7 @@ class RectificationCase(SideRequestsMixin, Case):
 
     @transition(field="status", source=State.PENDING_HEAD, target=State.RECTIFYING, permission=UNIT_HEAD)
     def head_reject(self, *, actor, reason="", **_kw):
-        return Change(reason=_required(reason, _g("Please give the reason for sending it back.")))
+        return Change(reason=_required(reason, gettext("Please give the reason for sending it back.")))
 
     # Review -----------------------------------------------------------------------------
     @transition(field="status", source=State.SUBMITTED, target=State.UNDER_REVIEW,
@@ -179,7 +179,7 @@ class RectificationCase(SideRequestsMixin, Case):
     @transition(field="status", source=list(REVIEWABLE), target=State.RETURNED,
                 permission=all_of(INSPECTOR, did_not(*RECTIFIERS)))
     def return_case(self, *, actor, reason="", **_kw):
-        text = _required(reason, _g("Please list the reasons for returning the case."))
+        text = _required(reason, gettext("Please list the reasons for returning the case."))
         self.returns += 1
         return Change(reason=text, data={"round": self.returns})
 
@@ -193,7 +193,7 @@ class RectificationCase(SideRequestsMixin, Case):
     def accept_long_term(self, *, actor, reason="", report_every_days=30, **_kw):
         self.long_term = True
         self.report_every_days = max(1, int(report_every_days))
-        return Change(reason=_required(reason, _g("Please explain why rectification must continue.")),
+        return Change(reason=_required(reason, gettext("Please explain why rectification must continue.")),
                       data={"report_every_days": self.report_every_days})
 
     # Leader sign-off ----------------------------------------------------------------
@@ -207,6 +207,6 @@ class RectificationCase(SideRequestsMixin, Case):
     @transition(field="status", source=State.ACCEPTED, target=State.UNDER_REVIEW,
                 permission=all_of(LEADER, not_opener))
     def reject_sign_off(self, *, actor, reason="", **_kw):
-        return Change(reason=_required(reason, _g("Please give the reason for not signing off.")))
+        return Change(reason=_required(reason, gettext("Please give the reason for not signing off.")))
 
 

@@ -15,18 +15,16 @@ from workflow.paging import CappedPaginator
 from workflow.selectors import case_timeline
 
 from . import selectors, services
-from .forms import ACTIONS, EVENT_LABELS, ActionForm, CaseForm, FilterForm
+from .forms import ACTIONS, EVENT_LABELS, ActionForm, CaseForm, CommentForm, EvidenceNoteForm, FilterForm
 
 
 def list_filters(request):
     """The case list's filters from the query string: (form, filters). A unit the user may
     not see is a 404 with a denied-access event, never an empty list."""
-    units = Unit.objects.visible_to(request.user)
-    raw_unit = request.GET.get("unit")
-    if raw_unit and not units.filter(pk=raw_unit if raw_unit.isdigit() else 0).exists():
-        not_found(request, "unit-filter", raw_unit)
-    form = FilterForm(request.GET or None, units=units, user=request.user)
+    form = FilterForm(request.GET or None, units=Unit.objects.visible_to(request.user), user=request.user)
     if form.is_bound and not form.is_valid():
+        if form.unseen_unit is not None:
+            not_found(request, "unit-filter", form.unseen_unit)
         raise BadFilter(" ".join(str(e) for errors in form.errors.values() for e in errors))
     filters = form.cleaned_data if form.is_bound else {}
     return form, {k: v for k, v in filters.items() if v}
@@ -131,6 +129,10 @@ def case_act(request, pk, action):
 @require_POST
 def case_upload(request, pk):
     files = request.FILES.getlist("file")
+    form = EvidenceNoteForm(request.POST)
+    if not form.is_valid():
+        message = " ".join(str(e) for errors in form.errors.values() for e in errors)
+        return render(request, "workflow/error.html", {"message": message, "back": pk}, status=400)
     if not files:
         messages.error(request, _("Choose a file to upload."))
     for upload in files:  # size first, for every file, so an oversize one stores nothing at all
@@ -142,7 +144,7 @@ def case_upload(request, pk):
     for upload in files:
         try:
             services.case_add_evidence(actor=actor_for(request), case_id=pk, upload=upload,
-                                       note=request.POST.get("note", ""))
+                                       note=form.cleaned_data["note"])
         except (EvidenceRejected, ActionError) as exc:
             messages.error(request, _("%(name)s: %(error)s") % {"name": upload.name[:80], "error": exc.message})
         else:
@@ -153,8 +155,14 @@ def case_upload(request, pk):
 @login_required
 @require_POST
 def case_comment(request, pk):
+    form = CommentForm(request.POST)
+    if not form.is_valid():
+        for errors in form.errors.values():
+            for error in errors:
+                messages.error(request, error)
+        return redirect("rectification:detail", pk=pk)
     try:
-        services.case_comment(actor=actor_for(request), case_id=pk, body=request.POST.get("body", ""))
+        services.case_comment(actor=actor_for(request), case_id=pk, body=form.cleaned_data["body"])
     except ActionError as exc:
         messages.error(request, exc.message)
     return redirect("rectification:detail", pk=pk)
