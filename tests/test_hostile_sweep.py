@@ -648,8 +648,8 @@ def test_nul__in_a_comment_or_an_evidence_note_is_refused(world, client):
     comment = client.post(f"/rectification/{case.pk}/comment/", {"body": "已\x00整改"})
     note = client.post(f"/rectification/{case.pk}/evidence/", {"file": upload(), "note": "现场\x00照片"})
     # then
-    assert "空字符" in _messages(comment)
-    assert note.status_code == 400 and "空字符" in note.content.decode()
+    assert "不能包含空字符（NUL）" in _messages(comment)
+    assert note.status_code == 400 and "不能包含空字符（NUL）" in note.content.decode()
     assert not Comment.objects.exists() and not Evidence.objects.exists()
 
 
