@@ -726,3 +726,14 @@ def test_api__a_body_that_is_not_json_is_a_400_in_chinese(world, client):
     response = client.post("/api/v1/rectification/cases/", b'{"title": ', content_type="application/json")
     # then
     assert response.status_code == 400 and response.json() == {"detail": "请求内容无法读取：请以 UTF-8 编码的 JSON 或表单提交。"}
+
+
+@pytest.mark.django_db
+def test_admin_login__an_over_long_name_or_password_is_refused_in_chinese(client):
+    # when: the admin's log-in form is given a 10,000-character name and password
+    response = client.post("/admin/login/", {"username": "a" * 10_000, "password": "p" * 10_000})
+    # then: the form answers with a message, nobody is locked or recorded with that name
+    assert response.status_code == 200
+    assert re.search(r"[\u4e00-\u9fff]", response.content.decode())
+    from axes.models import AccessAttempt
+    assert not AccessAttempt.objects.filter(username__startswith="a" * 200).exists()

@@ -26,12 +26,14 @@ from rest_framework.authtoken.models import TokenProxy
 from viewflow.workflow.models import Process, Task
 
 from . import notify
+from .forms import AdminLoginForm
 from .http import client_ip
 from .models import CalendarDay, CalendarYear, EscalationPolicy, OutboxMessage, Proposal, Unit, User
 from .models.units import OWN_LOCKED, SELF_GRANT, SUPERUSER_ONLY, acting_as
 
 admin.site.site_header = admin.site.site_title = _("Duban administration")
 admin.site.index_title = _("System administration")
+admin.site.login_form = AdminLoginForm
 
 
 class QuietDeleteMixin:

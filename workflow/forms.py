@@ -12,6 +12,7 @@ from datetime import date, timedelta
 from django import forms
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.auth.forms import AuthenticationForm, UsernameField
 from django.core.exceptions import ValidationError
 from django.utils import timezone
@@ -94,6 +95,11 @@ class LoginForm(AuthenticationForm):
     username = UsernameField(max_length=USERNAME_MAX, widget=forms.TextInput(attrs={"autofocus": True}))
     password = forms.CharField(label=_("Password"), strip=False, max_length=PASSWORD_MAX,
                                widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}))
+
+
+
+class AdminLoginForm(LoginForm, AdminAuthenticationForm):
+    """The admin's log-in form with the same bounds (and the admin's staff-only check)."""
 
 
 def axes_username(request, credentials=None) -> str | None:
