@@ -429,6 +429,17 @@ def test_nav__sysadmin_sees_the_admin_link_and_no_case_menus(world, sysadmin):
     assert 'href="/admin/"' not in leader_page and reverse("rectification:list") in leader_page
 
 
+def test_nav__the_administrator_lands_on_the_admin_after_logging_in(world, sysadmin):
+    from tests.factories import PASSWORD
+    # when: the administrator and a leader log in through the log-in page
+    admin_landing = Client().post(reverse("login"), {"username": sysadmin.username, "password": PASSWORD}, follow=True)
+    leader_landing = Client().post(reverse("login"), {"username": world.leader.username, "password": PASSWORD},
+                                   follow=True)
+    # then: the administrator is in the admin, the leader in the inbox
+    assert admin_landing.redirect_chain[-1][0] == reverse("admin:index")
+    assert leader_landing.redirect_chain[-1][0] == reverse("inbox")
+
+
 # Units are never moved below themselves ---------------------------------------------------------
 def unit_paths():
     return dict(Unit.objects.values_list("pk", "path"))

@@ -101,7 +101,7 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
 ]
 LOGIN_URL = "login"
-LOGIN_REDIRECT_URL = "inbox"
+LOGIN_REDIRECT_URL = "home"  # the inbox, or the admin for the administrator
 LOGOUT_REDIRECT_URL = "login"
 
 # Sessions: idle timeout, renewed on every request.
