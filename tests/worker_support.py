@@ -175,26 +175,23 @@ def database_url(settings_dict) -> str:
     return f"postgres://{auth}{host}:{port}/{quote(settings_dict['NAME'], safe='')}"
 
 
-class CeleryWorker:
-    """`celery -A config worker` in its own process group, logging to a file."""
+class CeleryProcess:
+    """A `celery -A config ...` process in its own process group, logging to a file."""
 
-    def __init__(self, name: str, log_path: Path, env: dict, pool: str = "prefork", concurrency: int = 2):
-        self.name = f"{name}-{uuid.uuid4().hex[:6]}"
-        self.log_path = Path(log_path)
-        self.env = env
-        self.pool = pool
-        self.concurrency = concurrency
+    label = "celery"
+    ready_line = ""
+
+    def __init__(self, log_path: Path, env: dict, args: list[str]):
+        self.log_path, self.env, self.args = Path(log_path), env, args
         self.process: subprocess.Popen | None = None
 
     def start(self, timeout: float = 60):
-        args = [sys.executable, "-m", "celery", "-A", "config", "worker", "--pool", self.pool,
-                "--concurrency", str(self.concurrency), "--loglevel", "INFO", "-n", f"{self.name}@%h",
-                "--without-mingle", "--without-gossip", "--without-heartbeat"]
-        self.process = _spawn(args, self.log_path, env=self.env)
-        wait_until(lambda: " ready." in self.log() or self.process.poll() is not None, timeout,
-                   message=f"worker {self.name} ready")
+        self.process = _spawn([sys.executable, "-m", "celery", "-A", "config", *self.args], self.log_path,
+                              env=self.env)
+        wait_until(lambda: self.ready_line in self.log() or self.process.poll() is not None, timeout,
+                   message=f"{self.label} ready")
         if self.process.poll() is not None:
-            raise RuntimeError(f"worker {self.name} exited with {self.process.returncode}:\n{self.log()[-4000:]}")
+            raise RuntimeError(f"{self.label} exited with {self.process.returncode}:\n{self.log()[-4000:]}")
         return self
 
     @property
@@ -207,17 +204,30 @@ class CeleryWorker:
         except FileNotFoundError:
             return ""
 
+    def stop(self, timeout: float = 15):
+        """Warm shutdown (SIGTERM to the main process), then SIGKILL whatever is left."""
+        if self.process is not None:
+            _end(self.process, signal.SIGTERM, timeout=timeout)
+
+
+class CeleryWorker(CeleryProcess):
+    """`celery -A config worker`."""
+
+    ready_line = " ready."
+
+    def __init__(self, name: str, log_path: Path, env: dict, pool: str = "prefork", concurrency: int = 2):
+        self.name = f"{name}-{uuid.uuid4().hex[:6]}"
+        self.label = f"worker {self.name}"
+        super().__init__(log_path, env, ["worker", "--pool", pool, "--concurrency", str(concurrency),
+                                         "--loglevel", "INFO", "-n", f"{self.name}@%h", "--without-mingle",
+                                         "--without-gossip", "--without-heartbeat"])
+
     def kill(self):
         """SIGKILL the worker and its pool processes at once: nothing is acknowledged or cleaned up."""
         if self.process is not None:
             os.killpg(self.process.pid, signal.SIGKILL)
             self.process.wait(timeout=10)
             _end(self.process)
-
-    def stop(self, timeout: float = 15):
-        """Warm shutdown (SIGTERM to the main process), then SIGKILL whatever is left."""
-        if self.process is not None:
-            _end(self.process, signal.SIGTERM, timeout=timeout)
 
     def results(self, task: str) -> list[str]:
         """Return values logged for each successful run of `task`, in order."""
@@ -326,40 +336,18 @@ def run_python(args: list[str], env: dict, timeout: float = 240) -> str:
     return result.stdout
 
 
-class CeleryBeat:
-    """`celery -A config beat` in its own process group, logging to a file."""
+class CeleryBeat(CeleryProcess):
+    """`celery -A config beat`."""
+
+    label = "beat"
+    ready_line = "beat: Starting..."
 
     def __init__(self, log_path: Path, env: dict, schedule_path: Path):
-        self.log_path, self.env, self.schedule_path = Path(log_path), env, Path(schedule_path)
-        self.process: subprocess.Popen | None = None
-
-    def start(self, timeout: float = 60):
-        args = [sys.executable, "-m", "celery", "-A", "config", "beat", "--loglevel", "INFO",
-                "--schedule", str(self.schedule_path)]
-        self.process = _spawn(args, self.log_path, env=self.env)
-        wait_until(lambda: "beat: Starting..." in self.log() or self.process.poll() is not None, timeout,
-                   message="beat started")
-        if self.process.poll() is not None:
-            raise RuntimeError(f"beat exited with {self.process.returncode}:\n{self.log()[-4000:]}")
-        return self
-
-    @property
-    def running(self) -> bool:
-        return self.process is not None and self.process.poll() is None
-
-    def log(self) -> str:
-        try:
-            return self.log_path.read_text(encoding="utf-8", errors="replace")
-        except FileNotFoundError:
-            return ""
+        super().__init__(log_path, env, ["beat", "--loglevel", "INFO", "--schedule", str(schedule_path)])
 
     def sent(self, entry: str) -> int:
         """How many times the schedule entry `entry` (e.g. "relay-outbox") has been sent."""
         return len(re.findall(rf"Sending due task {re.escape(entry)} ", self.log()))
-
-    def stop(self, timeout: float = 15):
-        if self.process is not None:
-            _end(self.process, signal.SIGTERM, timeout=timeout)
 
 
 def process_groups() -> dict[int, list[int]]:

@@ -15,8 +15,6 @@ state with nothing archived and nothing pending.
 """
 import hashlib
 import logging
-import os
-import tempfile
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -28,6 +26,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from . import notify, sql
+from .files import write_atomically
 from .models import ArchivedDocument, DocumentCounter
 
 logger = logging.getLogger(__name__)
@@ -126,7 +125,7 @@ def archive(pk) -> int:
             next_attempt_at=timezone.now() + timedelta(seconds=notify.lease_seconds()))
     try:
         data = render(doc)
-        _write(document_path(doc), data)
+        write_atomically(document_path(doc), data)
     except Exception as exc:  # noqa: BLE001 - the row stays pending with the error; the beat retries
         logger.exception("archiving %s of case %s failed; it will be retried", doc.name, doc.case_id)
         attempts = doc.attempts + 1
@@ -149,10 +148,3 @@ def render(doc: ArchivedDocument) -> bytes:
     return render_pdf(declaration.template, declaration.context(case))
 
 
-def _write(path: Path, data: bytes):
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".render-")
-    with os.fdopen(fd, "wb") as handle:
-        handle.write(data)
-    os.chmod(tmp, 0o640)
-    os.replace(tmp, path)

@@ -6,9 +6,7 @@ are UUIDs under EVIDENCE_ROOT, outside the web root.
 """
 import hashlib
 import io
-import os
 import re
-import tempfile
 import unicodedata
 import zipfile
 from dataclasses import dataclass
@@ -20,6 +18,7 @@ from django.utils.translation import gettext as _
 
 from . import audit
 from .engine import Actor, AlreadyHandled, Denied, locked_case
+from .files import write_atomically
 from .models import Evidence
 
 # extension -> (content type, family)
@@ -153,16 +152,6 @@ def evidence_path(evidence: Evidence) -> Path:
     return Path(settings.EVIDENCE_ROOT) / evidence.storage_name
 
 
-def _write(evidence: Evidence, data: bytes):
-    path = evidence_path(evidence)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".upload-")
-    with os.fdopen(fd, "wb") as handle:
-        handle.write(data)
-    os.chmod(tmp, 0o640)
-    os.replace(tmp, path)
-
-
 def attach_evidence(model, case_id, *, actor: Actor, upload, note: str = "") -> Evidence:
     """Check, store and record one evidence file on a case.
 
@@ -183,7 +172,7 @@ def attach_evidence(model, case_id, *, actor: Actor, upload, note: str = "") -> 
                                 content_type=checked.content_type, extension=checked.extension,
                                 size=len(checked.data), sha256=hashlib.sha256(checked.data).hexdigest(),
                                 note=(note or "")[:200])
-            _write(evidence, checked.data)
+            write_atomically(evidence_path(evidence), checked.data)
             evidence.save(force_insert=True)
             audit.record(action="upload_evidence", user=actor.user, case=case, ip=actor.ip,
                          from_state=case.status, to_state=case.status,
