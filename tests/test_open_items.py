@@ -449,9 +449,9 @@ def test_archive__rendering_fails_at_sign_off__closed_with_a_pending_job_that_is
     # when: rendering works again; the beat's run before the backoff has passed does nothing,
     # the one after archives it
     renderer.broken = False
-    assert archive_documents.apply().get() == 0
+    assert archive_documents.apply(throw=True).result == 0
     time.sleep(1.1)
-    assert archive_documents.apply().get() == 1
+    assert archive_documents.apply(throw=True).result == 1
     # then: one stored PDF whose SHA-256 is on the row
     doc.refresh_from_db()
     [path] = _stored(store)
@@ -464,7 +464,7 @@ def test_archive__rendering_fails_at_sign_off__closed_with_a_pending_job_that_is
             assert fragment in text, fragment
     # when: the job runs twice more (a redelivered message, the beat)
     assert documents.archive(doc.pk) == 0
-    assert archive_documents.apply().get() == 0
+    assert archive_documents.apply(throw=True).result == 0
     # then: still one document
     assert ArchivedDocument.objects.filter(case_id=case.pk).count() == 1
     assert _stored(store) == [path] and renderer.calls == 2
