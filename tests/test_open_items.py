@@ -7,6 +7,7 @@ Races run on PostgreSQL with separate connections (helpers from test_reliability
 the rest runs on both databases.
 """
 import hashlib
+import re
 import shutil
 import subprocess
 import threading
@@ -122,6 +123,29 @@ def test_token__another_users_token_or_a_forged_one_claims_nothing(world, client
     assert ProgressReport.objects.filter(case_id=case.pk).count() == 2
     # and the same token is another user's own
     assert tokens.claim(world.head_a, TOKEN)
+
+
+@pytest.mark.parametrize("units", ["one", "several"])
+def test_token__a_new_case_form_sent_twice_opens_its_cases_once(world, client, units):
+    # given: the inspector's new-case form, for one unit or for several at once
+    client.force_login(world.inspector)
+    page = client.get("/rectification/new/").content.decode()
+    token = re.search(r'name="form_token" value="([0-9a-f]{32})"', page).group(1)
+    chosen = [world.county_a.pk] if units == "one" else [world.county_a.pk, world.county_b.pk]
+    form = {"form_token": token, "units": chosen, "title": "养老院消防通道堵塞", "source": "inspection",
+            "description": "二楼消防通道堆放杂物。", "requirement": "立即清理。", "deadline_days": 10, "issue_now": "on"}
+    # when: the form is sent twice (a double click)
+    first = client.post("/rectification/new/", form)
+    again = client.post("/rectification/new/", form, follow=True)
+    # then: the cases were opened once; the second answer leads to the list, saying so
+    assert first.status_code == 302
+    assert RectificationCase.objects.filter(title="养老院消防通道堵塞").count() == len(chosen)
+    assert again.redirect_chain[-1][0] == "/rectification/"
+    with translation.override("zh-hans"):
+        assert gettext("This form was already submitted; its cases are in the list.") in _messages(again)
+    # and a fresh form opens new ones
+    client.post("/rectification/new/", {**form, "form_token": tokens.new()})
+    assert RectificationCase.objects.filter(title="养老院消防通道堵塞").count() == 2 * len(chosen)
 
 
 def test_token__old_tokens_are_pruned(world):

@@ -69,14 +69,22 @@ class Denied(PermissionDenied):
                           from_state=case.status, ip=actor.ip)
 
 
-def start_case(model, *, actor: Actor, number_factory, then: str | None = None, **fields):
+def claim_token(actor: Actor, token: str):
+    """Claim a form's one-time token in the caller's transaction (see workflow.tokens);
+    AlreadySubmitted if that form was sent before."""
+    if token and not tokens.claim(actor.user, token):
+        raise AlreadySubmitted(_("This form was already submitted; the result is shown below."))
+
+
+def start_case(model, *, actor: Actor, number_factory, then: str | None = None, token: str = "", **fields):
     """Create a case in its initial state with its viewflow process, audit chain and event.
 
     With `then`, that transition follows in the same transaction (e.g. "issue"), and the
-    initial state's tasks are never opened.
+    initial state's tasks are never opened. A form's one-time `token` is claimed first.
     """
     flow_class = model.flow_class
     with transaction.atomic():
+        claim_token(actor, token)
         process = Process.objects.create(flow_class=flow_class, status=PROCESS.NEW)
         case = model(process=process, created_by=actor.user, number=number_factory(process.pk), **fields)
         case.save(force_insert=True)
@@ -89,41 +97,44 @@ def start_case(model, *, actor: Actor, number_factory, then: str | None = None, 
     return case
 
 
-def start_cases_bulk(model, *, actor: Actor, number_factory, units, action: str, **fields) -> list:
+def start_cases_bulk(model, *, actor: Actor, number_factory, units, action: str, token: str = "", **fields) -> list:
     """Create one case per unit and run `action` on each, as start_case(then=action) would,
     writing each kind of row with bulk statements (pipelined on PostgreSQL): processes,
     cases, audit events, tasks and outbox rows. The rows and events are the same as those
     of the one-by-one path."""
     flow = model.flow_class.instance
     now = timezone.now()
-    with transaction.atomic(), sql.pipelined():
-        processes = Process.objects.bulk_create(
-            [Process(flow_class=model.flow_class, status=PROCESS.NEW, created=now) for _ in units])
-        cases = [model(process=p, created_by=actor.user, number=number_factory(p.pk), unit=unit,
-                       created_at=now, updated_at=now, **fields) for p, unit in zip(processes, units)]
-        events, rung_on = [], {}
-        for case in cases:
-            setattr(case, model._meta.pk.attname, case.process_id)  # a child row shares the base row's key
-            events.append(audit.event_for(action="create", user=actor.user, case=case, to_state=case.status,
-                                          ip=actor.ip, data={"unit": case.unit_id}))
-            from_state, method = case.status, getattr(case, action)
-            if not has_transition_perm(method, actor.user):
-                raise PermissionDenied(_("Your role may not take this action on this case."))
-            change = method(actor=actor) or Change()
-            ladder = (case.status, case.deadline, case.rung)  # the same for most cases sent at once
-            if ladder not in rung_on:
-                rung_on[ladder] = escalation.next_rung_on(case)
-            case.next_rung_on = rung_on[ladder]
-            events.append(audit.event_for(action=action, user=actor.user, case=case, from_state=from_state,
-                                          to_state=case.status, reason=change.reason, ip=actor.ip, data=change.data))
-        audit.start_chains(events, cases)
-        bulk_insert_cases(model, cases)
-        waits = [(n, case, w) for n, case in enumerate(cases) for w in flow.waits(case)]
-        sql.insert([_new_task(flow, case, w, now) for _n, case, w in waits])
-        notify.queue_many([(case, [(w.role, w.unit_id)], audit.event_key(events[2 * n + 1]), _todo_subject(case))
-                           for n, case, w in waits])
-        documents.queue_archives(cases)
-    return cases
+    with transaction.atomic():
+        claim_token(actor, token)
+        with sql.pipelined():
+            processes = Process.objects.bulk_create(
+                [Process(flow_class=model.flow_class, status=PROCESS.NEW, created=now) for _ in units])
+            cases = [model(process=p, created_by=actor.user, number=number_factory(p.pk), unit=unit,
+                           created_at=now, updated_at=now, **fields) for p, unit in zip(processes, units)]
+            events, rung_on = [], {}
+            for case in cases:
+                setattr(case, model._meta.pk.attname, case.process_id)  # a child row shares the base row's key
+                events.append(audit.event_for(action="create", user=actor.user, case=case, to_state=case.status,
+                                              ip=actor.ip, data={"unit": case.unit_id}))
+                from_state, method = case.status, getattr(case, action)
+                if not has_transition_perm(method, actor.user):
+                    raise PermissionDenied(_("Your role may not take this action on this case."))
+                change = method(actor=actor) or Change()
+                ladder = (case.status, case.deadline, case.rung)  # the same for most cases sent at once
+                if ladder not in rung_on:
+                    rung_on[ladder] = escalation.next_rung_on(case)
+                case.next_rung_on = rung_on[ladder]
+                events.append(audit.event_for(action=action, user=actor.user, case=case, from_state=from_state,
+                                              to_state=case.status, reason=change.reason, ip=actor.ip,
+                                              data=change.data))
+            audit.start_chains(events, cases)
+            bulk_insert_cases(model, cases)
+            waits = [(n, case, w) for n, case in enumerate(cases) for w in flow.waits(case)]
+            sql.insert([_new_task(flow, case, w, now) for _n, case, w in waits])
+            notify.queue_many([(case, [(w.role, w.unit_id)], audit.event_key(events[2 * n + 1]), _todo_subject(case))
+                               for n, case, w in waits])
+            documents.queue_archives(cases)
+        return cases
 
 
 def bulk_insert_cases(model, cases):
@@ -142,9 +153,7 @@ def locked_case(model, case_id, *, actor: Actor, action: str, token: str = ""):
     """
     try:
         with transaction.atomic():
-            # Claimed before the pipeline starts, so that a taken token is known at once.
-            if token and not tokens.claim(actor.user, token):
-                raise AlreadySubmitted(_("This form was already submitted; the result is shown below."))
+            claim_token(actor, token)  # before the pipeline starts, so that a taken token is known at once
             with sql.pipelined():
                 case = load_locked(model, case_id, "unit")
                 if case is None or not can_see_unit(actor.user, case.unit):

@@ -109,6 +109,7 @@ class CaseForm(forms.Form):
                                   widget=forms.Textarea(attrs={"rows": 4}))
     deadline_days = forms.IntegerField(label=_("Working days allowed"), min_value=1, max_value=365, initial=10)
     issue_now = forms.BooleanField(label=_("Issue now (otherwise save as a draft)"), required=False, initial=True)
+    form_token = forms.CharField(widget=forms.HiddenInput, required=False)
 
     def __init__(self, *args, units=None, **kwargs):
         super().__init__(*args, **kwargs)

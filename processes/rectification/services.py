@@ -26,12 +26,13 @@ def _check_target(actor: Actor, unit: Unit):
 
 def case_create(*, actor: Actor, unit: Unit, title: str, description: str, requirement: str,
                 source: str = "inspection", basis: str = "", deadline_days: int = 10,
-                batch: DispatchBatch | None = None, issue: bool = False) -> RectificationCase:
-    """Open a draft case for one unit; with ``issue=True`` it is issued in the same step."""
+                batch: DispatchBatch | None = None, issue: bool = False, token: str = "") -> RectificationCase:
+    """Open a draft case for one unit; with ``issue=True`` it is issued in the same step. A web
+    form's one-time `token` is claimed in the same transaction."""
     _check_inspector(actor)
     _check_target(actor, unit)
     return engine.start_case(RectificationCase, actor=actor, number_factory=_number_factory(),
-                             then="issue" if issue else None, unit=unit,
+                             then="issue" if issue else None, unit=unit, token=token,
                              **_fields(actor, title, description, requirement, source, basis, deadline_days, batch))
 
 
@@ -49,7 +50,8 @@ def _fields(actor, title, description, requirement, source, basis, deadline_days
 
 
 def case_dispatch(*, actor: Actor, units: list[Unit], title: str, description: str, requirement: str,
-                  source: str = "inspection", basis: str = "", deadline_days: int = 10) -> list[RectificationCase]:
+                  source: str = "inspection", basis: str = "", deadline_days: int = 10,
+                  token: str = "") -> list[RectificationCase]:
     """Send one problem to many units at once: each gets its own issued case, all or none."""
     _check_inspector(actor)
     if not units:
@@ -61,7 +63,7 @@ def case_dispatch(*, actor: Actor, units: list[Unit], title: str, description: s
         batch = DispatchBatch.objects.create(title=title.strip()[:200], created_by=actor.user)
         return engine.start_cases_bulk(
             RectificationCase, actor=actor, number_factory=_number_factory(), units=units, action="issue",
-            **{**fields, "batch": batch})
+            token=token, **{**fields, "batch": batch})
 
 
 def case_act(*, actor: Actor, case_id: int, action: str, token: str = "", **params) -> RectificationCase:

@@ -56,10 +56,11 @@ def case_new(request):
     if request.user.role != Role.INSPECTOR:
         raise Http404(_("Only inspectors open rectification cases."))
     units = selectors.target_units(request.user)
-    form = CaseForm(request.POST or None, units=units)
+    form = CaseForm(request.POST or None, units=units, initial={"form_token": tokens.new()})
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         fields = {k: data[k] for k in ("title", "description", "requirement", "source", "basis", "deadline_days")}
+        fields["token"] = tokens.posted(request)
         try:
             chosen = list(data["units"])
             if len(chosen) > 1:
@@ -69,6 +70,9 @@ def case_new(request):
             case = services.case_create(actor=actor_for(request), unit=chosen[0], issue=data["issue_now"], **fields)
             messages.success(request, _("Case %(number)s saved.") % {"number": case.number})
             return redirect(case.get_absolute_url())
+        except AlreadySubmitted:  # a second click on the same form: the first one's cases are in the list
+            messages.info(request, _("This form was already submitted; its cases are in the list."))
+            return redirect("rectification:list")
         except ActionError as exc:
             form.add_error(None, exc.message)
     return render(request, "rectification/case_form.html", {"form": form})
