@@ -6,13 +6,17 @@ A damaged or mismatched set is refused before anything is touched.
 """
 import json
 import os
+import shutil
+import sqlite3
 import subprocess
 import sys
+from contextlib import closing, contextmanager
 from io import StringIO
 from pathlib import Path
 
 import pytest
 from django.conf import settings as django_settings
+from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import DatabaseError, connection, transaction
@@ -60,6 +64,18 @@ def verify_audit():
 
 def restore(path, *args):
     call_command("restore", str(path), *args, stdout=StringIO())
+
+
+@contextmanager
+def read_only(path):
+    """The set's folders and files without write permission, for the block."""
+    for item in (*path.rglob("*"), path):
+        item.chmod(0o555 if item.is_dir() else 0o444)
+    try:
+        yield
+    finally:
+        for item in (path, *path.rglob("*")):
+            item.chmod(0o755 if item.is_dir() else 0o644)
 
 
 def read_manifest(path):
@@ -235,6 +251,92 @@ def test_restore__refuses_a_damaged_or_mismatched_set(backup_set, seeded, damage
         restore(backup_set, "--force")
     assert fingerprint() == before
     assert RectificationCase.objects.filter(title="备份之后新建的案件").exists()
+
+
+def test_restore__a_dump_that_does_not_read_changes_nothing(backup_set, seeded):
+    # given: a set whose database file is not a dump, its manifest written to match
+    make_case(seeded[0], title="备份之后新建的案件")
+    dump = next(p for p in backup_set.iterdir() if p.name.startswith("database."))
+    dump.write_bytes(b"not a database " * 300)
+    manifest = read_manifest(backup_set)
+    manifest["database"].update(sha256=sha256_of(dump), size=dump.stat().st_size)
+    write_manifest(backup_set, manifest)
+    before = fingerprint()
+    # when / then: a message, not a traceback
+    with pytest.raises(CommandError, match=r"恢复数据库失败（(SQLite|pg_restore)），数据库未改动："):
+        restore(backup_set, "--force")
+    assert fingerprint() == before
+    assert RectificationCase.objects.filter(title="备份之后新建的案件").exists()
+
+
+@pytest.mark.postgres
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="pg_restore and psql are PostgreSQL's")
+def test_restore__pg_restore_failing_after_the_schema_changes_nothing(backup_set, seeded, tmp_path, monkeypatch):
+    # given: a pg_restore that writes the schema part of its script (DROP and CREATE of every
+    # table) and then fails, as one reading a truncated dump does
+    make_case(seeded[0], title="备份之后新建的案件")
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    stand_in = bin_dir / "pg_restore"
+    stand_in.write_text(f'#!/bin/sh\n"{shutil.which("pg_restore")}" "$@" | awk \'/^COPY /{{exit}} {{print}}\'\n'
+                        'echo "pg_restore: error: could not read from input file: end of file" >&2\n'
+                        'exit 1\n')
+    stand_in.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+    before = fingerprint()
+    assert before[0]["workflow_auditevent"] > 0
+    # when / then
+    with pytest.raises(CommandError, match=r"恢复数据库失败（pg_restore），数据库未改动：.*end of file"):
+        restore(backup_set, "--force")
+    assert fingerprint() == before
+    assert RectificationCase.objects.filter(title="备份之后新建的案件").exists()
+    assert verify_audit()[0] == 0
+
+
+@pytest.mark.skipif(connection.vendor != "sqlite", reason="the set's SQLite file")
+def test_restore__sqlite_set_on_read_only_media(tmp_path):
+    # given: a backup of a live SQLite file in WAL mode (as the settings open it), made by another process
+    path = tmp_path / "set"
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings.test",
+           "DATABASE_URL": f"sqlite:///{tmp_path / 'live.sqlite3'}", "DJANGO_SUPERUSER_PASSWORD": "Backup-2026"}
+    for command in (["migrate"], ["createsuperuser", "--noinput", "--username", "backup_admin", "--email", "a@b.cn"],
+                    ["backup", str(path)]):
+        subprocess.run([sys.executable, "manage.py", *command], env=env, cwd=django_settings.BASE_DIR,
+                       check=True, capture_output=True, timeout=300)
+    with closing(sqlite3.connect(tmp_path / "live.sqlite3")) as live:
+        assert live.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+    scratch = tmp_path / "scratch.sqlite3"
+    shutil.copy(path / "database.sqlite3", scratch)
+    with closing(sqlite3.connect(scratch)) as copy:
+        assert copy.execute("PRAGMA journal_mode").fetchone() == ("delete",)
+    manifest = read_manifest(path)
+    listing = sorted(p.name for p in path.iterdir())
+    # when: restored from the set made read-only
+    with read_only(path):
+        restore(path, "--force")
+    # then: root (as in CI) may write all the same, so the set's listing shows it was not written to
+    assert table_counts() == manifest["tables"]
+    assert get_user_model().objects.filter(username="backup_admin").exists()
+    assert sorted(p.name for p in path.iterdir()) == listing == ["database.sqlite3", "manifest.json"]
+
+
+@pytest.mark.skipif(connection.vendor != "sqlite", reason="the set's SQLite file")
+def test_restore__sqlite_set_in_wal_mode_from_an_earlier_release(backup_set):
+    # given: a set whose copy is still in WAL mode, as sets were made before, on read-only media
+    dump = backup_set / "database.sqlite3"
+    with closing(sqlite3.connect(dump)) as copy:
+        assert copy.execute("PRAGMA journal_mode=WAL").fetchone() == ("wal",)
+    manifest = read_manifest(backup_set)
+    manifest["database"].update(sha256=sha256_of(dump), size=dump.stat().st_size)
+    write_manifest(backup_set, manifest)
+    listing = sorted(p.name for p in backup_set.iterdir())
+    # when
+    with read_only(backup_set):
+        restore(backup_set, "--force")
+    # then
+    assert table_counts() == manifest["tables"]
+    assert sorted(p.name for p in backup_set.iterdir()) == listing
+    assert verify_audit()[0] == 0
 
 
 def test_restore__a_database_with_data_needs_force(backup_set):

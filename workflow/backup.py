@@ -167,6 +167,8 @@ def _snapshot_sqlite(conn, dump: Path):
     conn.ensure_connection()
     with closing(sqlite3.connect(dump)) as copy:
         conn.connection.backup(copy)  # one step: a consistent copy, writers wait meanwhile
+        # The copy takes the live file's WAL mode; a set must read as it is, from read-only media too.
+        copy.execute("PRAGMA journal_mode=DELETE")
         with closing(copy.cursor()) as cursor:
             cursor.execute("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'")
             tables = [name for (name,) in cursor.fetchall()]
@@ -311,7 +313,11 @@ def current_contents(conn) -> list[str]:
 def _restore_postgresql(conn, dump: Path, tables):
     """Replace the database with the dump in one transaction: tables the dump lacks are dropped,
     the dump's objects dropped and created again (as the connected owner), rows and triggers
-    included."""
+    included.
+
+    pg_restore's script streams into psql, which commits when its input ends. So psql's input
+    is closed only once pg_restore has exited 0; otherwise psql is killed before the end of
+    its input, and PostgreSQL rolls the transaction back when the connection drops."""
     quote = conn.ops.quote_name
     extra = sorted(set(conn.introspection.table_names()) - set(tables))
     conn.close()  # hold no lock and no prepared statement on the tables being replaced
@@ -322,29 +328,46 @@ def _restore_postgresql(conn, dump: Path, tables):
         reader = subprocess.Popen(restore_cmd, env=env, stdout=subprocess.PIPE, stderr=restore_err)
         writer = subprocess.Popen(psql_cmd, env=env, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
                                   stderr=psql_err)
+        copied = False
         try:
             writer.stdin.write("".join(f"DROP TABLE IF EXISTS {quote(t)} CASCADE;\n" for t in extra).encode())
             shutil.copyfileobj(reader.stdout, writer.stdin, CHUNK)
-            writer.stdin.close()
+            copied = True
         except BrokenPipeError:
-            reader.kill()  # psql stopped at an error; its message says which
+            pass  # psql stopped at an error; its message says which
         finally:
             reader.stdout.close()
+            if not copied:
+                reader.kill()
             reader.wait()
+            if not (copied and reader.returncode == 0):
+                writer.kill()  # psql never reaches the end of its input, so never commits
+                writer.wait()
+            try:
+                writer.stdin.close()  # otherwise: the end of psql's input, it commits
+            except BrokenPipeError:
+                pass
             writer.wait()
-        for process, err, what in ((writer, psql_err, "psql"), (reader, restore_err, "pg_restore")):
-            if process.returncode:
-                err.seek(0)
-                message = err.read().decode(errors="replace").strip()[-2000:]
-                raise CommandError(f"恢复数据库失败（{what}），数据库未改动：{message}")
+        if writer.returncode > 0 or not reader.returncode:
+            process, err, what = writer, psql_err, "psql"
+        else:
+            process, err, what = reader, restore_err, "pg_restore"
+        if process.returncode:
+            err.seek(0)
+            message = err.read().decode(errors="replace").strip()[-2000:]
+            raise CommandError(f"恢复数据库失败（{what}），数据库未改动：{message}")
     with conn.cursor() as cursor:
         cursor.execute("ANALYZE")  # planner statistics are not part of a dump
 
 
 def _restore_sqlite(conn, dump: Path):
     conn.ensure_connection()
-    with closing(sqlite3.connect(f"file:{dump}?mode=ro", uri=True)) as source:
-        source.backup(conn.connection)  # replaces every page of the live database in one step
+    # immutable: the set may be on read-only media; SQLite then writes nothing beside it.
+    try:
+        with closing(sqlite3.connect(f"{dump.as_uri()}?mode=ro&immutable=1", uri=True)) as source:
+            source.backup(conn.connection)  # replaces every page of the live database in one step
+    except sqlite3.Error as exc:
+        raise CommandError(f"恢复数据库失败（SQLite），数据库未改动：{exc}")
 
 
 def restore(src, *, force=False, app_role=None, log=lambda message: None) -> dict:
