@@ -13,7 +13,8 @@ import psycopg
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
-from django.db import DatabaseError, connection, transaction
+from django.db import DEFAULT_DB_ALIAS, DatabaseError, connection, connections, transaction
+from django.test.utils import CaptureQueriesContext
 
 from workflow import dbroles
 from workflow.models import AuditEvent
@@ -209,3 +210,24 @@ def test_grant__refuses_a_role_that_could_unguard(make_role, attributes, message
     with connection.cursor() as cursor:
         cursor.execute("SELECT count(*) FROM information_schema.role_table_grants WHERE grantee = %s", [name])
         assert cursor.fetchone()[0] == 0  # nothing was granted
+
+
+@pytest.mark.parametrize("pg_version", [140000, None])
+def test_grant__asks_for_the_set_privilege_only_where_postgresql_has_it(make_role, monkeypatch, pg_version):
+    """has_parameter_privilege exists from PostgreSQL 15; before, only a superuser may set
+    session_replication_role, and superusers are refused anyway."""
+    # given
+    name, _ = make_role()
+    db = connections[DEFAULT_DB_ALIAS]
+    if pg_version:
+        monkeypatch.setattr(db, "pg_version", pg_version)
+    # when
+    with CaptureQueriesContext(db) as queries:
+        call_command("grant_app_role", name, stdout=StringIO())
+    # then
+    asked = any("has_parameter_privilege" in query["sql"] for query in queries)
+    assert asked == (db.pg_version >= 150000)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT has_table_privilege(%s, %s, 'INSERT'), has_table_privilege(%s, %s, 'DELETE')",
+                       [name, AUDIT, name, AUDIT])
+        assert cursor.fetchone() == (True, False)

@@ -65,9 +65,12 @@ def _refusal(cursor, role):
            ) o WHERE pg_has_role(%s, o.owner, 'MEMBER')""", [role])
     if cursor.fetchone()[0]:
         return f"角色“{role}”拥有（或可以切换为）本库表或函数的所有者，不能用作应用角色。"
-    cursor.execute("SELECT has_parameter_privilege(%s, 'session_replication_role', 'SET')", [role])
-    if cursor.fetchone()[0]:
-        return f"角色“{role}”被授予了设置 session_replication_role 的权限，可以关闭触发器，不能用作应用角色。"
+    # Before PostgreSQL 15 only a superuser may set it (refused above), and has_parameter_privilege
+    # does not exist.
+    if cursor.db.pg_version >= 150000:
+        cursor.execute("SELECT has_parameter_privilege(%s, 'session_replication_role', 'SET')", [role])
+        if cursor.fetchone()[0]:
+            return f"角色“{role}”被授予了设置 session_replication_role 的权限，可以关闭触发器，不能用作应用角色。"
     return None
 
 
