@@ -73,16 +73,50 @@ def test_retry__backoff_then_a_visible_failed_row_an_admin_can_retry(world, admi
     assert msg.failed_at is None and msg.attempts == 0
 
 
+def _outbox_admin(world, client):
+    from django.contrib.auth.models import Permission
+
+    world.admin.is_staff = True
+    world.admin.save()
+    world.admin.user_permissions.add(
+        *Permission.objects.filter(codename__in=["view_outboxmessage", "change_outboxmessage"]))
+    client.force_login(world.admin)
+    return client
+
+
+def test_retry__the_admin_action_puts_back_only_failed_rows(world, client):
+    # given: three emails to the handler: one failed, one being sent under another worker's
+    # lease, one waiting out its backoff
+    world.handler_a.email = "h@example.gov.cn"
+    world.handler_a.save()
+    for n in range(2):
+        notify.queue(case=make_case(world), who=[("handler", world.county_a.pk)], subject="督办提醒", key=f"r{n}")
+    now = timezone.now()
+    OutboxMessage.objects.update(sent_at=now)  # everything else went out already
+    failed, leased, waiting = OutboxMessage.objects.filter(channel="email").order_by("pk")[:3]
+    OutboxMessage.objects.filter(pk__in=[failed.pk, leased.pk, waiting.pk]).update(sent_at=None)
+    OutboxMessage.objects.filter(pk=failed.pk).update(attempts=notify.MAX_ATTEMPTS, failed_at=now, last_error="boom")
+    OutboxMessage.objects.filter(pk=leased.pk).update(attempts=1, next_attempt_at=now + timedelta(minutes=5))
+    OutboxMessage.objects.filter(pk=waiting.pk).update(attempts=2, next_attempt_at=now + timedelta(minutes=2),
+                                                       last_error="timeout")
+    others = OutboxMessage.objects.filter(pk__in=[leased.pk, waiting.pk], sent_at__isnull=True)
+    before = {m.pk: (m.attempts, m.next_attempt_at) for m in others.all()}
+    # when: an administrator selects all three and chooses "Retry delivery"
+    response = _outbox_admin(world, client).post("/admin/workflow/outboxmessage/", {
+        "action": "retry", "_selected_action": [failed.pk, leased.pk, waiting.pk]})
+    # then: only the failed row was put back, and the relay the action starts sent it; the
+    # others keep their lease and their backoff, unsent
+    assert response.status_code == 302
+    failed.refresh_from_db()
+    assert failed.failed_at is None and failed.sent_at is not None and failed.attempts == 1
+    assert {m.pk: (m.attempts, m.next_attempt_at) for m in others.all()} == before  # a fresh query
+    assert OutboxMessage.objects.filter(sent_at__isnull=True).count() == 2 and len(mail.outbox) == 1
+
+
 def test_admin_lists_failed_deliveries(world, client):
     case = make_case(world)
     OutboxMessage.objects.filter(case=case).update(failed_at=timezone.now(), last_error="boom")
-    world.admin.is_staff = True
-    world.admin.save()
-    from django.contrib.auth.models import Permission
-
-    world.admin.user_permissions.add(*Permission.objects.filter(codename__in=["view_outboxmessage", "change_outboxmessage"]))
-    client.force_login(world.admin)
-    page = client.get("/admin/workflow/outboxmessage/?delivery=failed")
+    page = _outbox_admin(world, client).get("/admin/workflow/outboxmessage/?delivery=failed")
     assert page.status_code == 200 and page.context["cl"].result_count == OutboxMessage.objects.filter(case=case).count()
     assert case.number not in page.content.decode()  # who and how, not what
 

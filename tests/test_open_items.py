@@ -218,9 +218,9 @@ def test_relay__a_worker_that_dies_mid_send_leaves_the_row_for_after_the_lease(w
     # when: the worker dies while sending
     with pytest.raises(WorkerKilled):
         notify.relay()
-    # then: the row is leased to the dead worker: unsent, no attempt counted, not due yet
+    # then: the row is leased to the dead worker: unsent, its attempt counted, not due yet
     row.refresh_from_db()
-    assert row.sent_at is None and row.failed_at is None and row.attempts == 0
+    assert row.sent_at is None and row.failed_at is None and row.attempts == 1
     assert row.next_attempt_at > timezone.now()
     monkeypatch.undo()
     assert notify.relay() == 0  # another relay leaves it alone while the lease runs
@@ -229,9 +229,44 @@ def test_relay__a_worker_that_dies_mid_send_leaves_the_row_for_after_the_lease(w
     time.sleep(1.1)
     assert notify.relay() == 1
     row.refresh_from_db()
-    assert row.sent_at is not None and row.attempts == 1
+    assert row.sent_at is not None and row.attempts == 2
     assert [m.to for m in mail.outbox] == [["handler@mz.example.gov.cn"]]
     assert notify.relay() == 0
+
+
+def test_relay__a_send_that_kills_its_worker_every_time_ends_failed_not_retried_for_ever(world, monkeypatch):
+    # given: an email whose sending kills the worker (out of memory, say) every time
+    world.handler_a.email = "handler@mz.example.gov.cn"
+    world.handler_a.save()
+    row = _email_row(world, make_case(world))
+    sends = []
+
+    def dies(*args, **kwargs):
+        sends.append(args)
+        raise WorkerKilled()
+
+    monkeypatch.setattr(notify, "send_mail", dies)
+    # when: a worker takes it, dies mid-send, and its lease runs out, again and again
+    for attempt in range(1, notify.MAX_ATTEMPTS + 1):
+        with pytest.raises(WorkerKilled):
+            notify.relay()
+        row.refresh_from_db()
+        assert (row.attempts, row.failed_at, row.sent_at) == (attempt, None, None)
+        OutboxMessage.objects.filter(pk=row.pk).update(next_attempt_at=timezone.now() - timedelta(seconds=1))
+    # then: once its attempts are used up, the next relay does not send it again: it is failed,
+    # with the reason, for an administrator to see
+    assert notify.relay() == 0
+    row.refresh_from_db()
+    assert len(sends) == notify.MAX_ATTEMPTS and row.failed_at is not None and row.sent_at is None
+    assert "did not finish within its lease" in row.last_error
+    assert notify.relay() == 0 and len(sends) == notify.MAX_ATTEMPTS
+    # and once the administrator retries it (the mail server fixed), it goes out
+    monkeypatch.undo()
+    assert notify.retry_failed(OutboxMessage.objects.filter(pk=row.pk)) == 1
+    assert notify.relay() == 1
+    row.refresh_from_db()
+    assert row.sent_at is not None and row.failed_at is None and row.attempts == 1
+    assert [m.to for m in mail.outbox] == [["handler@mz.example.gov.cn"]]
 
 
 # 3. Per-issuer document numbers -------------------------------------------------------------------
@@ -523,13 +558,88 @@ def test_archive__two_workers_at_once_store_one_document(monkeypatch, store):
     doc = ArchivedDocument.objects.get(case_id=case.pk)
     ArchivedDocument.objects.filter(pk=doc.pk).update(next_attempt_at=timezone.now())
     renderer.broken = False
+    failed_renders = renderer.calls
     # when: two workers run it at once
     results = run_together(lambda: documents.archive(doc.pk), lambda: documents.archive(doc.pk))
-    # then
-    assert sorted(value for _, value in results) == [0, 1], results
-    assert len(_stored(store)) == 1
+    # then: one took the lease and rendered; the other found it taken and rendered nothing
+    assert sorted(results) == [("ok", 0), ("ok", 1)], results
+    assert renderer.calls == failed_renders + 1
     doc.refresh_from_db()
-    assert doc.rendered_at is not None
+    [path] = _stored(store)
+    assert doc.rendered_at is not None and doc.attempts == 2
+    assert doc.sha256 == hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_archive__a_renderer_that_outlives_its_lease_does_not_replace_the_stored_file(monkeypatch, store):
+    # given: a closed case whose record is pending, and a renderer so slow that its lease runs
+    # out and a second worker renders and stores the record first
+    world = make_world()
+    case = _accepted(world)
+    renderer = Renderer(monkeypatch)
+    drive(world, case, ("leader", "sign_off"))
+    doc = ArchivedDocument.objects.get(case_id=case.pk)
+    ArchivedDocument.objects.filter(pk=doc.pk).update(next_attempt_at=timezone.now())
+    renderer.broken = False
+    overtaken = []
+
+    def slow_render(row):
+        if not overtaken:  # the first worker, still rendering when its lease runs out
+            overtaken.append("first")
+            ArchivedDocument.objects.filter(pk=row.pk).update(next_attempt_at=timezone.now())
+            overtaken.append(documents.archive(row.pk))  # the second worker, start to finish
+            [stored] = _stored(store)
+            overtaken.append((stored.stat().st_ino, stored.read_bytes()))
+            return b"%PDF-1.7 the first worker's rendering, finished late"
+        return render(row)
+
+    render = documents.render
+    monkeypatch.setattr(documents, "render", slow_render)
+    # when: the first worker finishes after the second stored the record
+    assert documents.archive(doc.pk) == 0
+    # then: the second worker's file stands, unchanged, with its SHA-256 on the row
+    _first, second, (inode, data) = overtaken
+    [path] = _stored(store)
+    doc.refresh_from_db()
+    assert second == 1 and data.startswith(b"%PDF") and doc.attempts == 3
+    assert (path.stat().st_ino, path.read_bytes()) == (inode, data)
+    assert doc.sha256 == hashlib.sha256(data).hexdigest() and doc.size == len(data)
+
+
+class WriteThenDie:
+    """documents.write_atomically, the worker dying right after the file is stored."""
+
+    def __init__(self, monkeypatch):
+        self.real = documents.write_atomically
+        monkeypatch.setattr(documents, "write_atomically", self)
+
+    def __call__(self, path, data, **kwargs):
+        self.real(path, data, **kwargs)
+        raise WorkerKilled()
+
+
+def test_archive__a_file_stored_by_a_worker_that_died_is_kept_and_recorded(world, monkeypatch, store):
+    # given: a record a worker rendered and stored, dying before it could mark the row archived
+    case = drive(world, _accepted(world), ("leader", "sign_off"))
+    doc = ArchivedDocument.objects.get(case_id=case.pk, rendered_at__isnull=True)
+    renderer = Renderer(monkeypatch)
+    renderer.broken = False
+    dying = WriteThenDie(monkeypatch)
+    with pytest.raises(WorkerKilled):
+        documents.archive(doc.pk)
+    doc.refresh_from_db()
+    [path] = _stored(store)
+    inode, data = path.stat().st_ino, path.read_bytes()
+    assert doc.rendered_at is None and doc.attempts == 1 and doc.next_attempt_at > timezone.now()
+    monkeypatch.setattr(documents, "write_atomically", dying.real)
+    # when: its lease runs out and the beat's run takes it up again
+    ArchivedDocument.objects.filter(pk=doc.pk).update(next_attempt_at=timezone.now())
+    assert archive_documents.apply(throw=True).result == 1
+    # then: the stored file is kept as it was, and it is the one on the row
+    doc.refresh_from_db()
+    assert _stored(store) == [path] and (path.stat().st_ino, path.read_bytes()) == (inode, data)
+    assert doc.rendered_at is not None and doc.attempts == 2 and renderer.calls == 2
+    assert doc.sha256 == hashlib.sha256(data).hexdigest() and doc.size == len(data)
 
 
 @pytest.mark.django_db(transaction=True)

@@ -11,21 +11,21 @@ transaction (``queue_archives``, unique per case and document); after commit the
 renders it (``archive_pending``, workflow.tasks.archive_documents), stores the PDF under
 DOCUMENT_ROOT with its SHA-256 and marks the row archived. A rendering that fails leaves the
 row pending with its error, retried with backoff by the beat: a case never reaches the
-state with nothing archived and nothing pending.
+state with nothing archived and nothing pending. A stored file is never replaced, so the
+SHA-256 on the row is that of the file.
 """
 import hashlib
 import logging
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import timedelta
 from pathlib import Path
 
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from . import notify, sql
+from . import leases, notify, sql
 from .files import write_atomically
 from .models import ArchivedDocument, DocumentCounter
 
@@ -112,28 +112,31 @@ def archive_pending(limit: int = 50) -> int:
     return sum(archive(pk) for pk in due)
 
 
+# Rendering under a lease (workflow.leases): a rendering that fails, or whose worker dies,
+# leaves the row pending, retried with backoff (a closed case's record is never given up).
+ARCHIVING = leases.Leased(_pending)
+
+
 def archive(pk) -> int:
     """Render and store one document if it is still pending and due: 1 if archived here.
 
-    The row is leased in a short transaction and rendered with no transaction open; the file's
-    name comes from the row, so a second run (after a lost lease) writes the same one file."""
-    with transaction.atomic():
-        doc = notify.lock_due(_pending().select_related("case"), pk)
-        if doc is None:
-            return 0  # archived already, or another worker is on it
-        ArchivedDocument.objects.filter(pk=pk).update(
-            next_attempt_at=timezone.now() + timedelta(seconds=notify.lease_seconds()))
+    The row is leased in a short transaction and rendered with no transaction open. The file's
+    name comes from the row and a stored file is never replaced: a second run (after a lease
+    that ran out) that finds the file stored keeps it, and records that one."""
+    doc = ARCHIVING.take(pk, _pending().select_related("case"))
+    if doc is None:
+        return 0  # archived already, or another worker is on it
+    path = document_path(doc)
     try:
         data = render(doc)
-        write_atomically(document_path(doc), data)
+        if not write_atomically(path, data, replace=False):
+            data = path.read_bytes()  # stored by an earlier run of this row: that file stands
     except Exception as exc:  # noqa: BLE001 - the row stays pending with the error; the beat retries
         logger.exception("archiving %s of case %s failed; it will be retried", doc.name, doc.case_id)
-        attempts = doc.attempts + 1
-        _pending().filter(pk=pk).update(attempts=attempts, last_error=repr(exc)[:2000],
-                                        next_attempt_at=timezone.now() + notify.backoff(attempts))
+        ARCHIVING.failed(doc, exc)
         return 0
-    return _pending().filter(pk=pk).update(rendered_at=timezone.now(), attempts=doc.attempts + 1, last_error="",
-                                           size=len(data), sha256=hashlib.sha256(data).hexdigest())
+    return _pending().filter(pk=pk).update(rendered_at=timezone.now(), last_error="", size=len(data),
+                                           sha256=hashlib.sha256(data).hexdigest())
 
 
 def render(doc: ArchivedDocument) -> bytes:

@@ -5,22 +5,23 @@ and written in each recipient's own language when delivered. Delivery runs outsi
 transaction: an in-app row is delivered under its row lock in one short transaction; an email
 or SMS row is first leased (its ``next_attempt_at`` moved past the lease, in a short
 transaction), then sent with no transaction open, then marked sent. A worker that dies while
-sending leaves the row to be retried once the lease has run out: at least once.
+sending leaves the row to be retried once the lease has run out: at least once. Each attempt
+is counted when it starts, so after MAX_ATTEMPTS (failed or cut off) the row is kept as failed
+for an administrator to retry.
 """
 import json
 import logging
 import threading
 import time
-from datetime import timedelta
 
 from django.conf import settings
 from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
-from django.db.models import F
 from django.utils import timezone, translation
 from django.utils.functional import Promise
 from django.utils.translation import gettext
 
+from . import leases
 from . import sql as statements
 from .models import Notification, OutboxMessage, User
 from .sms import get_sms_backend
@@ -209,23 +210,6 @@ def deliver(msg: OutboxMessage):
         get_sms_backend().send(msg.recipient.phone, subject)
 
 
-def backoff(attempts: int) -> timedelta:
-    return timedelta(seconds=min(3600, settings.DUBAN_RETRY_BASE_SECONDS * 2 ** (attempts - 1)))
-
-
-def lease_seconds() -> int:
-    """How long a worker may take over one send before another may try the row again."""
-    return getattr(settings, "DUBAN_OUTBOX_LEASE_SECONDS", 300)
-
-
-def lock_due(queryset, pk):
-    """The row `pk` of `queryset` if it is due and no other worker holds it, locked until the
-    transaction ends; else None. (On PostgreSQL a row another transaction holds is skipped,
-    not waited for; a row leased by another worker is not due.)"""
-    return (queryset.select_for_update(skip_locked=True, of=("self",))
-            .filter(pk=pk, next_attempt_at__lte=timezone.now()).first())
-
-
 def relay(limit=500) -> int:
     """Deliver due rows, each on its own, in short transactions. Returns rows delivered."""
     due = list(_pending().filter(next_attempt_at__lte=timezone.now()).order_by("next_attempt_at")
@@ -237,54 +221,54 @@ def _pending():
     return OutboxMessage.objects.filter(sent_at__isnull=True, failed_at__isnull=True)
 
 
+# Sending under a lease (workflow.leases): after the last attempt a row is kept as failed, for
+# an administrator to retry.
+SENDING = leases.Leased(_pending, max_attempts=MAX_ATTEMPTS, give_up=lambda now: {"failed_at": now})
+
+
 def _deliver_in_app(pk) -> int:
-    """Delivery is a database write: made, and the row marked sent, in one transaction."""
+    """Delivery is a database write: made, and the row marked sent, in one transaction (so the
+    attempt is counted with its outcome; a worker that dies here leaves nothing behind)."""
     with transaction.atomic():
         # Lock the row alone: locking the joined recipient too would make two relays skip
         # each other's rows for the same person, and leave some behind for both.
-        msg = lock_due(_pending().select_related("recipient"), pk)
+        msg = leases.lock_due(_pending().select_related("recipient"), pk)
         if msg is None:
             return 0  # another worker has it
+        msg.attempts += 1
         try:
             with transaction.atomic():
                 deliver(msg)
         except Exception as exc:  # noqa: BLE001 - kept on the row for an administrator
-            _failed(msg, exc)
+            SENDING.failed(msg, exc, attempts=msg.attempts)
             return 0
-        _sent(msg)
+        _sent(msg, attempts=msg.attempts)
     return 1
 
 
 def _deliver_leased(pk) -> int:
-    """Email and SMS leave the system: lease the row, send with no transaction open (a slow
-    mail server holds no lock), then mark it sent."""
-    with transaction.atomic():
-        msg = lock_due(_pending().select_related("recipient"), pk)
-        if msg is None:
-            return 0  # another worker has it, or holds its lease
-        OutboxMessage.objects.filter(pk=pk).update(next_attempt_at=timezone.now() + timedelta(seconds=lease_seconds()))
+    """Email and SMS leave the system: lease the row (its attempt counted), send with no
+    transaction open (a slow mail server holds no lock), then mark it sent."""
+    msg = SENDING.take(pk, _pending().select_related("recipient"))
+    if msg is None:
+        return 0  # another worker has it, or holds its lease
     try:
         deliver(msg)
     except Exception as exc:  # noqa: BLE001 - kept on the row for an administrator
-        _failed(msg, exc)
+        SENDING.failed(msg, exc)
         return 0
     _sent(msg)
     return 1
 
 
-def _sent(msg: OutboxMessage):
-    OutboxMessage.objects.filter(pk=msg.pk, sent_at__isnull=True).update(
-        sent_at=timezone.now(), attempts=F("attempts") + 1)
-
-
-def _failed(msg: OutboxMessage, exc: Exception):
-    attempts = msg.attempts + 1
-    now = timezone.now()
-    last = {"failed_at": now} if attempts >= MAX_ATTEMPTS else {"next_attempt_at": now + backoff(attempts)}
-    OutboxMessage.objects.filter(pk=msg.pk, sent_at__isnull=True).update(
-        attempts=attempts, last_error=repr(exc)[:2000], **last)
+def _sent(msg: OutboxMessage, **fields):
+    # A send that outlived its lease may finish after its row was given up: it was sent all the same.
+    OutboxMessage.objects.filter(pk=msg.pk, sent_at__isnull=True).update(sent_at=timezone.now(), failed_at=None,
+                                                                         **fields)
 
 
 def retry_failed(queryset) -> int:
-    """Put failed rows back in the queue (the admin's "retry" action)."""
-    return queryset.filter(sent_at__isnull=True).update(failed_at=None, attempts=0, next_attempt_at=timezone.now())
+    """Put failed rows back in the queue (the admin's "retry" action). A pending row is left as
+    it is: one a worker is sending (under its lease) or one waiting out its backoff."""
+    return queryset.filter(sent_at__isnull=True, failed_at__isnull=False).update(
+        failed_at=None, attempts=0, next_attempt_at=timezone.now())
