@@ -5,17 +5,24 @@ number, title or content, and the audit record is absent (it can be neither read
 Account changes made here are audit events naming the administrator (see `User.save`), and
 nobody changes their own role, unit or rights.
 """
+import functools
+
 from axes import admin as axes_admin
 from axes.conf import settings as axes_settings
 from axes.models import AccessAttempt, AccessFailureLog, AccessLog
 from django import forms
 from django.apps import apps
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.contrib.admin import helpers
+from django.contrib.admin.options import IncorrectLookupParameters
 from django.contrib.admin.utils import NestedObjects
+from django.contrib.admin.views.main import ChangeList
+from django.contrib.admin.widgets import AutocompleteSelect, AutocompleteSelectMultiple
 from django.contrib.auth.admin import GroupAdmin as BaseGroupAdmin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from django.contrib.auth.forms import UserChangeForm
 from django.contrib.auth.models import Group, Permission
+from django.core.exceptions import ValidationError
 from django.db import router
 from django.utils.text import capfirst
 from django.utils.translation import gettext
@@ -26,7 +33,7 @@ from rest_framework.authtoken.models import TokenProxy
 from viewflow.workflow.models import Process, Task
 
 from . import notify
-from .forms import AdminLoginForm
+from .forms import AdminLoginForm, KeyMultipleChoiceField, within_key_range
 from .http import client_ip
 from .models import CalendarDay, CalendarYear, EscalationPolicy, OutboxMessage, Proposal, Unit, User
 from .models.units import OWN_LOCKED, SELF_GRANT, SUPERUSER_ONLY, acting_as
@@ -36,7 +43,81 @@ admin.site.index_title = _("System administration")
 admin.site.login_form = AdminLoginForm
 
 
-class QuietDeleteMixin:
+class InputBoundsMixin:
+    """What Django's admin takes from a request and hands on unchecked, failing the page:
+
+    * the objects an action is for, those picked in a many-to-many list and those an
+      autocomplete box shows again after a refused form are named by key, and went to the
+      database as posted (``pk__in``): a value that is no key (not a number, or a number no key
+      can hold) now refuses the action with a message, and the pick with the field's
+      (KeyMultipleChoiceField); the box shows no object for it;
+    * a list's date drill-down computes its bounds from the year, month and day in the address,
+      and failed on a year a date cannot hold (beyond 9999, or whose next year is not): such an
+      address is now refused as any unknown filter is;
+    * an empty ``_to_field`` in an object page's address was looked up as a field named "".
+
+    Every admin here has it, through QuietDeleteMixin or ListOnlyMixin.
+    """
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        if "widget" not in kwargs and db_field.name in self.get_autocomplete_fields(request):
+            kwargs["widget"] = KeyAutocompleteSelect(db_field, self.admin_site, using=kwargs.get("using"))
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    def formfield_for_manytomany(self, db_field, request=None, **kwargs):
+        if "widget" not in kwargs and db_field.name in self.get_autocomplete_fields(request):
+            kwargs["widget"] = KeyAutocompleteSelectMultiple(db_field, self.admin_site, using=kwargs.get("using"))
+        kwargs.setdefault("form_class", KeyMultipleChoiceField)
+        return super().formfield_for_manytomany(db_field, request, **kwargs)
+
+    def response_action(self, request, queryset):
+        if not all(is_key(self.opts.pk, value) for value in request.POST.getlist(helpers.ACTION_CHECKBOX_NAME)):
+            self.message_user(request, gettext("The selection names items that do not exist. No items have been "
+                                               "changed."), messages.WARNING)
+            return None
+        return super().response_action(request, queryset)
+
+    def get_changelist(self, request, **kwargs):
+        return with_bounded_dates(super().get_changelist(request, **kwargs))
+
+    def get_object(self, request, object_id, from_field=None):
+        return super().get_object(request, object_id, from_field or None)
+
+
+def is_key(field, value) -> bool:
+    """Whether `value` can name a row by the key `field`."""
+    try:
+        return within_key_range(field.to_python(value))
+    except ValidationError:
+        return False
+
+
+class KeyAutocompleteMixin:
+    def optgroups(self, name, value, attr=None):
+        return super().optgroups(name, [v for v in value if is_key(self.field.target_field, v)], attr)
+
+
+class KeyAutocompleteSelect(KeyAutocompleteMixin, AutocompleteSelect):
+    pass
+
+
+class KeyAutocompleteSelectMultiple(KeyAutocompleteMixin, AutocompleteSelectMultiple):
+    pass
+
+
+@functools.cache
+def with_bounded_dates(changelist: type[ChangeList]) -> type[ChangeList]:
+    class BoundedDates(changelist):
+        def get_filters(self, request):
+            try:
+                return super().get_filters(request)
+            except (ValueError, OverflowError) as error:
+                raise IncorrectLookupParameters(error) from error
+
+    return BoundedDates
+
+
+class QuietDeleteMixin(InputBoundsMixin):
     """Deleting lists the objects chosen, and only counts what else would go or stands in the way:
     a unit's or a person's cases, evidence and messages are not the administrator's to read."""
 
@@ -311,7 +392,7 @@ for _model in (Process, Task):
         admin.site.unregister(_model)
 
 
-class ListOnlyMixin:
+class ListOnlyMixin(InputBoundsMixin):
     """A list with no object pages: their titles would show the object's text (a token's
     key, an English description)."""
 
