@@ -51,7 +51,7 @@ def exception_handler(exc, context):
 
 def _encodable(data):
     """Error details that echo the input ("“x” is not a valid choice") with any lone surrogate
-    from a JSON escape written out as ``\\udXXX``: as it came, it cannot be encoded in UTF-8."""
+    from a JSON escape written out as ``\\ud800`` and the like: as it came, it cannot be encoded in UTF-8."""
     if isinstance(data, dict):
         return {key: _encodable(value) for key, value in data.items()}
     if isinstance(data, list):
