@@ -90,6 +90,7 @@ def test_upload__one_byte_over_the_limit_is_413_and_nothing_stored(world, signed
     assert response.status_code == 413
     page = response.content.decode()
     assert expected in page and "文件超过" in page
+    assert f'href="/rectification/{signed.pk}/"' in page  # back to the case
     assert_nothing_stored(root, signed)
 
 

@@ -3,6 +3,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
@@ -136,7 +137,7 @@ def case_upload(request, pk):
     form = EvidenceNoteForm(request.POST)
     if not form.is_valid():
         message = " ".join(str(e) for errors in form.errors.values() for e in errors)
-        return render(request, "workflow/error.html", {"message": message, "back": pk}, status=400)
+        return render(request, "workflow/error.html", {"message": message, "back": reverse("rectification:detail", args=[pk])}, status=400)
     if not files:
         messages.error(request, _("Choose a file to upload."))
     for upload in files:  # size first, for every file, so an oversize one stores nothing at all
@@ -144,7 +145,7 @@ def case_upload(request, pk):
             check_size(upload)
         except EvidenceRejected as exc:
             message = _("%(name)s: %(error)s") % {"name": upload.name[:80], "error": exc.message}
-            return render(request, "workflow/error.html", {"message": message, "back": pk}, status=413)
+            return render(request, "workflow/error.html", {"message": message, "back": reverse("rectification:detail", args=[pk])}, status=413)
     for upload in files:
         try:
             services.case_add_evidence(actor=actor_for(request), case_id=pk, upload=upload,
