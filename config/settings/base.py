@@ -29,7 +29,6 @@ INSTALLED_APPS = [
     "viewflow.workflow",
     "workflow",
     "processes.rectification",
-    "processes.benchmark",
 ]
 
 MIDDLEWARE = [

@@ -1,8 +1,10 @@
-"""Test settings: fast hashing, eager Celery, a private evidence folder."""
+"""Test settings: fast hashing, eager Celery, a private evidence folder, the benchmark app."""
 import tempfile
 
 from .base import *  # noqa: F401,F403
-from .base import DATABASES, env
+from .base import DATABASES, INSTALLED_APPS, env
+
+INSTALLED_APPS = [*INSTALLED_APPS, "tools.bench"]  # the bench's smoke run (tests/test_bench_smoke.py)
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=True)

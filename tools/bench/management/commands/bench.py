@@ -13,8 +13,8 @@ from django.core.management.base import BaseCommand
 from django.db import connection
 from django.utils import timezone
 
-from processes.benchmark import load, scenarios
-from processes.benchmark.seed import seed_cases, seed_org
+from tools.bench import load, scenarios
+from tools.bench.seed import seed_cases, seed_org
 from workflow.models import AuditEvent, Case
 
 FULL = {"units": 5000, "users": 20000, "cases": 200_000, "small_cases": 2000, "due": 1000, "write_cases": 300,

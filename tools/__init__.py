@@ -1,0 +1,1 @@
+"""Tools run beside Duban, never installed by the production settings (tools/bench: the benchmark)."""
