@@ -16,7 +16,7 @@ if not CHROMIUM.exists():
 from django.utils import translation  # noqa: E402
 from playwright.sync_api import expect, sync_playwright  # noqa: E402
 
-from processes.rectification.forms import EVENT_LABELS  # noqa: E402
+from processes.rectification.declaration import Rectification  # noqa: E402
 from processes.rectification.models import RectificationCase, State  # noqa: E402
 from tests.factories import PASSWORD, PNG_BYTES, make_world  # noqa: E402
 
@@ -161,12 +161,12 @@ def test_case_from_opening_to_sign_off_in_the_browser(live_server, login):
     leader.goto(case_url)
     act(leader, "sign_off", reason="同意销号。")
     expect_state(leader, State.CLOSED)
-    expect(leader.locator(".actions")).not_to_contain_text(zh(EVENT_LABELS["sign_off"]))
+    expect(leader.locator(".actions")).not_to_contain_text(zh(Rectification.event_label("sign_off")))
     steps = ["create", "issue", "sign", "upload_evidence", "submit", "head_approve", "accept", "sign_off"]
     timeline = leader.locator("ol.timeline > li")
     expect(timeline).to_have_count(len(steps))
     labels = [text.strip() for text in timeline.locator("strong").all_inner_texts()]
-    assert labels == [zh(EVENT_LABELS[step]) for step in steps]
+    assert labels == [zh(Rectification.event_label(step)) for step in steps]
     for reason in ("已清理全部杂物", "情况属实，同意报送。", "整改到位。", "同意销号。"):
         expect(leader.locator("ol.timeline")).to_contain_text(reason)
     leader.screenshot(path=SCREENSHOT, full_page=True)

@@ -11,6 +11,8 @@ from django.utils import timezone
 from openpyxl import load_workbook
 
 from processes.rectification import exports
+from processes.rectification.declaration import Rectification
+from workflow.web import ledger
 from processes.rectification.models import RectificationCase
 from tests.factories import drive, make_case, to_submitted
 from workflow.models import AuditEvent
@@ -27,7 +29,7 @@ def _client(user):
 
 def _sheet_rows(response):
     book = load_workbook(io.BytesIO(b"".join(response.streaming_content)), read_only=True)
-    width = len(exports.LEDGER_HEADERS)  # a write-only sheet has no <dimension>: pad trailing blanks
+    width = len(Rectification.ledger.columns)  # a write-only sheet has no <dimension>: pad trailing blanks
     return [tuple(row) + (None,) * (width - len(row)) for row in book.active.iter_rows(values_only=True)]
 
 
@@ -56,13 +58,13 @@ def test_export__county_handler__gets_only_their_units_cases(world, cases):
     response = _client(world.handler_a).get(EXPORT_URL)
     # then
     assert response.status_code == 200
-    assert response["Content-Type"] == exports.XLSX_TYPE
+    assert response["Content-Type"] == ledger.XLSX_TYPE
     assert response["X-Content-Type-Options"] == "nosniff"
     today = timezone.localdate()
     assert response["Content-Disposition"].startswith("attachment;")
     assert f"filename*=UTF-8''{quote(f'整改台账-{today:%Y%m%d}.xlsx', safe='')}" in response["Content-Disposition"]
     header, *rows = _sheet_rows(response)
-    assert header == exports.LEDGER_HEADERS
+    assert header == tuple(column.header for column in Rectification.ledger.columns)
     assert sorted(row[0] for row in rows) == sorted([cases["a1"].number, cases["a2"].number])
     assert {row[2] for row in rows} == {"甲县民政局"}
     row = next(r for r in rows if r[0] == cases["a1"].number)
@@ -100,7 +102,7 @@ def test_write_ledger__3000_rows__opens_with_3001_rows(tmp_path):
     path = tmp_path / "ledger.xlsx"
     # when
     with open(path, "wb") as fileobj:
-        count = exports.write_ledger(rows, fileobj)
+        count = ledger.write_ledger(Rectification.ledger, rows, fileobj)
     # then
     assert count == 3000
     book = load_workbook(path, read_only=True)
@@ -115,7 +117,7 @@ def test_write_ledger__header_frozen_and_bold__user_text_never_a_formula(tmp_pat
     path = tmp_path / "ledger.xlsx"
     # when
     with open(path, "wb") as fileobj:
-        exports.write_ledger(rows, fileobj)
+        ledger.write_ledger(Rectification.ledger, rows, fileobj)
     # then
     sheet = load_workbook(path).active
     assert sheet.freeze_panes == "A2"

@@ -38,7 +38,7 @@ def test_channels__each_user_gets_the_channels_they_chose(world):
 
 def test_queue__same_key_twice_sends_once(world):
     case = make_case(world)
-    who = notify.recipients(case, [("handler", "unit")])
+    who = [("handler", case.unit_id)]
     first = notify.queue(case=case, who=who, subject="s", key="k1")
     second = notify.queue(case=case, who=who, subject="s", key="k1")
     assert (first, second) == (1, 0)

@@ -174,13 +174,13 @@ def test_sweep__two_workers_and_this_process_at_once_fire_each_rung_once(on_brok
         assert row.rung == max(expected[case.pk])
         assert row.next_rung_on is None or row.next_rung_on > today
         kinds = sorted(Proposal.objects.filter(case_id=case.pk).values_list("kind", flat=True))
-        assert kinds == sorted(escalation.PROPOSALS[r] for r in expected[case.pk] if r in escalation.PROPOSALS)
+        proposals = case.spec.ladder.proposals
+        assert kinds == sorted(proposals[r] for r in expected[case.pk] if r in proposals)
     # and one notification per recipient and rung, delivered once
     told = Counter()
     for case in cases:
         for rung in expected[case.pk]:
-            for role, where in escalation.TOLD[rung]:
-                unit_id = case.unit_id if where == "unit" else case.supervisor_unit_id
+            for role, unit_id in escalation.told(case, rung):
                 for pk in User.objects.filter(role=role, unit_id=unit_id, is_active=True).values_list("pk", flat=True):
                     told[f"esc:{case.pk}:{rung}:{pk}:in_app"] += 1
     got = Counter(Notification.objects.filter(key__startswith="esc:").values_list("key", flat=True))

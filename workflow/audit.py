@@ -64,13 +64,13 @@ def _append(event: AuditEvent, seq: int, prev: str) -> AuditEvent:
 
 
 def record(*, action, user=None, case=None, outcome=AuditEvent.Outcome.OK, from_state="",
-           to_state="", reason="", ip=None, data=None, defer_head=False) -> AuditEvent:
+           to_state="", reason="", ip=None, data=None, locked=False, defer_head=False) -> AuditEvent:
     """Append one event to its chain, inside the caller's transaction when there is one.
 
     A case's chain head lives on the case row. When the caller holds the case's lock
-    (``case._audit_locked``) the head is read from the loaded case, and with
-    ``defer_head`` the caller's own save of the case writes the new head, so recording
-    costs one INSERT. Events without a case go to the system chain.
+    (``locked``, as inside ``engine.locked_case``) the head is read from the loaded case,
+    and with ``defer_head`` (which implies ``locked``) the caller's own save of the case
+    writes the new head, so recording costs one INSERT. Events without a case go to the system chain.
     """
     fields = dict(action=action, user=user, case=case, outcome=outcome, from_state=from_state,
                   to_state=to_state, reason=reason, ip=ip, data=data)
@@ -83,7 +83,7 @@ def record(*, action, user=None, case=None, outcome=AuditEvent.Outcome.OK, from_
             event = _append(event_for(**fields), head.seq + 1, head.last_hash)
             AuditChain.objects.filter(key=SYSTEM_CHAIN).update(seq=event.seq, last_hash=event.hash)
             return event
-        if getattr(case, "_audit_locked", False):
+        if locked or defer_head:
             seq, prev = case.audit_seq, case.audit_hash
         else:
             seq, prev = Case.objects.select_for_update().filter(pk=case.pk).values_list(

@@ -15,40 +15,18 @@ from viewflow.workflow.models import Process, Task
 from viewflow.workflow.status import PROCESS, STATUS
 
 from . import audit, documents, escalation, notify, sql, tokens
+from .errors import ActionError, AlreadyHandled, AlreadySubmitted, Change  # noqa: F401 - re-exported
 from .flows import pending_requests
 from .locking import load_locked
 from .models import Unit, User
+from .models.cases import Phase
 from .models.units import can_see_unit
-
-
-class ActionError(Exception):
-    """A user-facing refusal with a message in the user's language."""
-
-    def __init__(self, message):
-        super().__init__(message)
-        self.message = message
-
-
-class AlreadyHandled(ActionError):
-    """Someone else changed the case first."""
-
-
-class AlreadySubmitted(ActionError):
-    """The same form was submitted before (its one-time token is taken, see workflow.tokens)."""
 
 
 @dataclass
 class Actor:
     user: User
     ip: str | None = None
-
-
-@dataclass
-class Change:
-    """What a transition method reports back for the audit record."""
-
-    reason: str = ""
-    data: dict = field(default_factory=dict)
 
 
 class NotVisible(Http404):
@@ -88,8 +66,8 @@ def start_case(model, *, actor: Actor, number_factory, then: str | None = None, 
         process = Process.objects.create(flow_class=flow_class, status=PROCESS.NEW)
         case = model(process=process, created_by=actor.user, number=number_factory(process.pk), **fields)
         case.save(force_insert=True)
-        case._audit_locked = True  # a row no one else can see yet
         event = audit.record(action="create", user=actor.user, case=case, to_state=case.status, ip=actor.ip,
+                             locked=True,  # a row no one else can see yet
                              data={"unit": case.unit_id})
         if then:
             return perform(model, case.pk, then, actor=actor, _waited=set())
@@ -120,6 +98,7 @@ def start_cases_bulk(model, *, actor: Actor, number_factory, units, action: str,
                 if not has_transition_perm(method, actor.user):
                     raise PermissionDenied(_("Your role may not take this action on this case."))
                 change = method(actor=actor) or Change()
+                _settle(case, now)
                 ladder = (case.status, case.deadline, case.rung)  # the same for most cases sent at once
                 if ladder not in rung_on:
                     rung_on[ladder] = escalation.next_rung_on(case)
@@ -158,11 +137,7 @@ def locked_case(model, case_id, *, actor: Actor, action: str, token: str = ""):
                 case = load_locked(model, case_id, "unit")
                 if case is None or not can_see_unit(actor.user, case.unit):
                     raise NotVisible(actor, action=action, target="case", object_id=case_id)
-                case._audit_locked = True
-                try:
-                    yield case
-                finally:
-                    case._audit_locked = False
+                yield case
     except (NotVisible, Denied) as exc:
         audit.record(**exc.audit)  # the transaction above rolled back; the refusal stays on record
         raise
@@ -203,7 +178,7 @@ def perform(model, case_id, action: str, *, actor: Actor, token: str = "", _wait
         fields = [f for f in case._meta.concrete_fields if not f.primary_key]
         before = {f.attname: getattr(case, f.attname) for f in fields}
         change = method(actor=actor, **params) or Change()
-        case.updated_at = timezone.now()
+        _settle(case, timezone.now())
         if (case.deadline, escalation.in_ladder(case)) != ladder_before:
             # A new deadline (issue, granted extension) restarts the count; leaving the
             # unit's hands or closing stops the ladder.
@@ -222,10 +197,20 @@ def perform(model, case_id, action: str, *, actor: Actor, token: str = "", _wait
             if case.is_open:
                 escalation.shift_count(case.unit, 0, case.rung)
         if not case.is_open:
-            case.process.status = PROCESS.CANCELED if case.status == "cancelled" else PROCESS.DONE
+            case.process.status = PROCESS.CANCELED if case.phase == Phase.CANCELLED else PROCESS.DONE
             case.process.finished = case.updated_at
             sql.update(case.process, ["status", "finished"])
     return case
+
+
+def _settle(case, now):
+    """What follows from the new state whatever the case type: its phase; and a case that
+    ends is closed now and leaves no side request waiting."""
+    case.updated_at = now
+    case.phase = case.spec.phase_of(case.status)
+    if not case.is_open:
+        case.closed_at = case.closed_at or now
+        case.close_pending_requests()
 
 
 def _already_handled(case) -> AlreadyHandled:

@@ -18,22 +18,12 @@ from django.utils.translation import gettext_noop
 
 from . import audit, notify, sql
 from .calendar import WorkCalendar, shift_working_days
-from .models import Case, Escalation, EscalationPolicy, Proposal, Role, Rung, RungCount
+from .models import Case, Escalation, EscalationPolicy, Proposal, Rung, RungCount
 from .locking import load_locked
 from .registry import CASE_TYPES
 
 TOP = max(Rung.values)
 logger = logging.getLogger(__name__)
-# Who is told at each rung: (role, "unit" | "supervisor").
-TOLD = {
-    Rung.REMINDER: ((Role.HANDLER, "unit"),),
-    Rung.YELLOW: ((Role.UNIT_HEAD, "unit"), (Role.HANDLER, "unit")),
-    Rung.RED: ((Role.LEADER, "supervisor"), (Role.UNIT_HEAD, "unit")),
-    Rung.INTERVIEW: ((Role.LEADER, "supervisor"), (Role.INSPECTOR, "supervisor"), (Role.UNIT_HEAD, "unit")),
-    Rung.ACCOUNTABILITY: ((Role.LEADER, "supervisor"), (Role.LEGAL, "supervisor")),
-}
-PROPOSALS = {Rung.INTERVIEW: Proposal.Kind.INTERVIEW, Rung.ACCOUNTABILITY: Proposal.Kind.ACCOUNTABILITY}
-
 
 _policies: dict = {"loaded": -1e9, "rows": {}}
 
@@ -65,7 +55,15 @@ def rung_dates(deadline: date, policy: EscalationPolicy) -> dict[int, date]:
 
 
 def in_ladder(case: Case) -> bool:
-    return case.is_open and case.deadline is not None and case.status in case.LADDER_STATES and case.rung < TOP
+    """The deadline binds the unit in the case's state (its declaration says so), and a rung is left."""
+    state = case.state
+    return (case.deadline is not None and state is not None and state.ladder and not state.end
+            and case.rung < TOP and case.declaration.ladder is not None)
+
+
+def told(case: Case, rung: Rung) -> list[tuple[str, int]]:
+    """(role, unit id) of everyone the case's type tells at `rung`."""
+    return [(at.role, at.unit_id(case)) for at in case.declaration.ladder.told.get(rung, ())]
 
 
 def next_rung_on(case: Case, policy: EscalationPolicy | None = None) -> date | None:
@@ -113,7 +111,6 @@ def escalate_case(model, pk: int, today: date, policy: EscalationPolicy) -> int:
             fired.append(Rung(case.rung))
         sql.insert([Escalation(case=case, rung=rung, due_on=dates[rung]) for rung in fired])
         case.next_rung_on = dates[case.rung + 1] if case.rung < TOP else None
-        case._audit_locked = True  # the process row lock above covers the case's chain
         for rung in fired:
             _announce(case, rung)
         sql.update(case, ["rung", "next_rung_on", "audit_seq", "audit_hash"])
@@ -160,11 +157,12 @@ def rebuild_counts():
 
 
 def _announce(case: Case, rung: Rung):
-    if rung in PROPOSALS:
-        Proposal.objects.get_or_create(case=case, kind=PROPOSALS[rung], defaults={"unit": case.unit})
+    proposal = case.declaration.ladder.proposals.get(rung)
+    if proposal:
+        Proposal.objects.get_or_create(case=case, kind=proposal, defaults={"unit": case.unit})
     audit.record(action="escalate", case=case, from_state=case.status, to_state=case.status, defer_head=True,
                  data={"rung": int(rung), "deadline": case.deadline.isoformat()})
     subject = notify.message(gettext_noop("%(rung)s: %(number)s %(title)s (%(unit)s, deadline %(deadline)s)"),
                              rung=rung.label, number=case.number, title=case.title, unit=case.unit.name,
                              deadline=case.deadline.isoformat())
-    notify.queue(case=case, who=notify.recipients(case, TOLD[rung]), subject=subject, key=f"esc:{case.pk}:{int(rung)}")
+    notify.queue(case=case, who=told(case, rung), subject=subject, key=f"esc:{case.pk}:{int(rung)}")

@@ -6,7 +6,6 @@ from viewflow import this
 from viewflow.workflow import flow, lock
 from viewflow.workflow.flow import Flow
 
-from .models import CaseRequest, Role
 
 
 @dataclass(frozen=True)
@@ -32,15 +31,12 @@ def case_task_view(request, **kwargs):
 
 
 class CaseFlow(Flow):
-    """Base flow. Subclasses declare their human-task nodes and map states to them.
-
-    ``state_waits`` maps a case state to ``(node, role, where)`` with ``where`` either
-    ``"unit"`` (the responsible unit) or ``"supervisor"`` (the supervising unit).
-    Approval chains of side requests (extension, cancellation) use ``request_node``.
-    """
+    """Base flow. A case type's flow is built from its declaration (``build_flow``): one
+    human-task node per declared task, plus ``approve_request`` for side requests. The nodes
+    have no edges: the engine opens and closes tasks from the case's state."""
 
     lock_impl = lock.select_for_update_lock
-    state_waits: dict[str, tuple[tuple[str, str, str], ...]] = {}
+    spec = None
 
     start = flow.StartHandle(this.start_case).Next(this.approve_request)
     approve_request = flow.View(case_task_view).Annotation(title=_("Approve request")).Next(this.end)
@@ -50,20 +46,29 @@ class CaseFlow(Flow):
         return activation.process
 
     def waits(self, case, pending_requests=()) -> set[Wait]:
-        found = {Wait(node, role, case.unit_id_for(where))
-                 for node, role, where in self.state_waits.get(case.status, ())}
+        """Who the case waits for: the tasks of its state and the current step of each pending
+        side request, each as (node, role, unit)."""
+        state = self.spec.state(case.status)
+        found = {Wait(task.node, task.who.role, task.who.unit_id(case)) for task in (state.waits if state else ())}
         for req in pending_requests:
-            role = req.waiting_role
-            where = "unit" if role in (Role.UNIT_HEAD, Role.HANDLER) else "supervisor"
-            found.add(Wait("approve_request", role, case.unit_id_for(where)))
+            step = case.request_step(req)
+            if step is not None:
+                found.add(Wait("approve_request", step.role, step.unit_id(case)))
         return found
+
+
+def build_flow(spec, name: str, module: str, doc: str = ""):
+    """The viewflow class of a declared case type, named `name` in `module`: the names viewflow
+    stores for its processes and tasks (``Process.flow_class``, ``Task.flow_task``)."""
+    nodes = {}
+    for state in spec.states:
+        for task in state.waits:
+            nodes.setdefault(task.node, flow.View(case_task_view).Annotation(title=task.title))
+    attrs = {"__module__": module, "__qualname__": name, "__doc__": doc or str(spec.label),
+             "process_title": spec.label, "spec": spec, **nodes}
+    return type(name, (CaseFlow,), attrs)
 
 
 def pending_requests(case):
     """The case's pending side requests, reusing what its permission checks already read."""
-    if not case.open_requests:
-        return []
-    cached = getattr(case, "_pending_cache", None)
-    if cached is not None:
-        return list(cached.values())
-    return list(CaseRequest.objects.filter(case_id=case.pk, status=CaseRequest.Status.PENDING))
+    return list(case.pending_requests_by_kind().values())

@@ -51,11 +51,6 @@ def render(msg: dict, language: str | None = None) -> str:
         return text % params if params else text
 
 
-def recipients(case, pairs) -> list[tuple[str, int]]:
-    """(role, unit id) for each (role, "unit" | "supervisor"): the case's responsible or supervising unit."""
-    return [(role, case.unit_id_for(where)) for role, where in pairs]
-
-
 # One INSERT ... SELECT writes the rows for a batch of events: each event (key, case,
 # subject, message) and the (role, unit) it is for, joined with the users holding that role
 # there and the channels each of them chose. No user row is read into Python.

@@ -1,18 +1,9 @@
-"""Who may take a transition: small predicates combined on each FSM transition.
+"""Who may take a transition: small predicates combined with the ``At`` of a declaration.
 
 A transition's permission is a query (`has_transition_perm`), so the UI shows exactly
 the actions that the engine will accept.
 """
 from . import audit
-
-
-def role_at(role: str, where: str = "unit"):
-    """The user holds `role` in the case's responsible unit or its supervising unit."""
-
-    def check(case, user) -> bool:
-        return getattr(user, "role", None) == role and user.unit_id == case.unit_id_for(where)
-
-    return check
 
 
 def all_of(*checks):

@@ -1,17 +1,35 @@
-"""Case types register here (from their app's ready()), so generic pages can show any case."""
+"""Case types register here when their model is built (``class XCase(Case, case_type=X)``), so
+generic pages, the sweep and the documents can reach any case type. Imports nothing."""
 CASE_TYPES: dict[str, type] = {}
 
 
-def register_case_type(case_type: str, model: type):
-    CASE_TYPES[case_type] = model
+def register_case_type(key: str, model: type):
+    CASE_TYPES[key] = model
 
 
-def state_label(case_type: str, status: str) -> str:
-    model = CASE_TYPES.get(case_type)
-    states = getattr(model, "State", None)
-    return str(dict(states.choices).get(status, status)) if states else status
+def model_for(key: str):
+    return CASE_TYPES.get(key)
 
 
-def type_label(case_type: str) -> str:
-    model = CASE_TYPES.get(case_type)
-    return str(model._meta.verbose_name) if model else case_type
+def declaration(key: str):
+    """The case type's declaration, or an empty one for a key no installed app declares."""
+    model = CASE_TYPES.get(key)
+    if model is not None:
+        return model.spec
+    from .declaration import CaseType
+
+    return CaseType
+
+
+def state_label(key: str, status: str) -> str:
+    return declaration(key).state_label(status)
+
+
+def type_label(key: str) -> str:
+    model = CASE_TYPES.get(key)
+    return str(model.spec.label) if model else key
+
+
+def case_types() -> list:
+    """The declarations of every installed case type, in the order their models were built."""
+    return [model.spec for model in CASE_TYPES.values()]

@@ -14,6 +14,7 @@ from .evidence import evidence_path
 from .http import not_found
 from .models import Case, Evidence, Role, User
 from .paging import CappedPaginator, capped_count
+from .models.cases import ENDED
 from .models.units import can_see_unit
 
 
@@ -27,7 +28,7 @@ def home(request):
 INBOX_PAGE = 20
 # Plain columns, not model instances: the inbox's cost per row stays small as it fills up.
 INBOX_COLUMNS = ("flow_task", "created", "finished", "process_id", "process__case__number", "process__case__title",
-                 "process__case__unit__name", "process__case__deadline", "process__case__status",
+                 "process__case__unit__name", "process__case__deadline", "process__case__phase",
                  "process__case__case_type")
 
 
@@ -38,9 +39,9 @@ def inbox(request):
     page = CappedPaginator(tasks.values_list(*INBOX_COLUMNS), INBOX_PAGE).get_page(request.GET.get("page"))
     today = timezone.localdate()
     rows = [{"task": node.task_title, "url": reverse(f"{case_type}:detail", args=[pk]), "number": number,
-             "title": title, "unit": unit, "deadline": deadline, "light": Case.light_of(deadline, status, today),
+             "title": title, "unit": unit, "deadline": deadline, "light": Case.light_of(deadline, phase not in ENDED, today),
              "when": finished if tab == "done" else created}
-            for node, created, finished, pk, number, title, unit, deadline, status, case_type in page.object_list]
+            for node, created, finished, pk, number, title, unit, deadline, phase, case_type in page.object_list]
     return render(request, "workflow/inbox.html", {
         "tab": tab, "page": page, "rows": rows, "todo_count": capped_count(selectors.inbox_todo(request.user), 99),
     })

@@ -1,10 +1,12 @@
-"""Test settings: fast hashing, eager Celery, a private evidence folder, the benchmark app."""
+"""Test settings: fast hashing, eager Celery, a private evidence folder, the benchmark app and the
+test-only case types."""
 import tempfile
 
 from .base import *  # noqa: F401,F403
 from .base import DATABASES, INSTALLED_APPS, env
 
-INSTALLED_APPS = [*INSTALLED_APPS, "tools.bench"]  # the bench's smoke run (tests/test_bench_smoke.py)
+# The bench's smoke run (tests/test_bench_smoke.py), and case types that exist only in the tests.
+INSTALLED_APPS = [*INSTALLED_APPS, "tools.bench", "tests.engine"]
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=True)

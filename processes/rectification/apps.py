@@ -11,11 +11,7 @@ class RectificationConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self):
-        from workflow.registry import register_case_type
-
+        from .declaration import Rectification
         from .documents import declare
-        from .models import RectificationCase
-        from .services import CASE_TYPE
 
-        register_case_type(CASE_TYPE, RectificationCase)
-        declare(CASE_TYPE)  # the documents archived as its cases change state
+        declare(Rectification.key)  # the documents archived as its cases change state

@@ -4,7 +4,7 @@ from django.utils.translation import gettext_lazy as _
 from workflow.documents import Document, archive_on
 from workflow.models import AuditEvent, Rung
 
-from .forms import EVENT_LABELS
+from .declaration import Rectification
 from .models import State
 from .views_pdf import _lines
 
@@ -13,7 +13,7 @@ def closing_context(case) -> dict:
     events = list(AuditEvent.objects.filter(case_id=case.pk, outcome=AuditEvent.Outcome.OK).order_by("seq"))
     for event in events:
         event.label = (Rung(event.data.get("rung", 1)).label if event.action == "escalate"
-                       else EVENT_LABELS.get(event.action, event.action))
+                       else Rectification.event_label(event.action))
     last = {event.action: event for event in events}
     return {
         "case": case, "unit": case.unit, "supervisor": case.supervisor_unit,

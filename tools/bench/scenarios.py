@@ -239,20 +239,20 @@ def ledger_memory(rows: int) -> dict:
 def _ledger_child(rows, queue):
     import tempfile
 
-    from processes.rectification import exports
+    from workflow.web import ledger
 
     from .measure import vm_kib
 
     if RectificationCase.objects.count() >= rows:
-        source = exports.ledger_rows(RectificationCase.objects.order_by("pk")[:rows])
+        source = ledger.ledger_rows(RectificationCase, RectificationCase.objects.order_by("pk")[:rows])
         synthetic = False
     else:  # a small database (the smoke run): repeat its rows up to the asked number
-        sample = list(exports.ledger_rows(RectificationCase.objects.order_by("pk")[:1000]))
+        sample = list(ledger.ledger_rows(RectificationCase, RectificationCase.objects.order_by("pk")[:1000]))
         source = (sample[i % len(sample)] for i in range(rows)) if sample else iter(())
         synthetic = True
     base = vm_kib("VmRSS")
     with tempfile.TemporaryFile() as handle, stopwatch() as clock:
-        written = exports.write_ledger(source, handle)
+        written = ledger.write_ledger(RectificationCase.spec.ledger, source, handle)
         size = handle.tell()
     peak = vm_kib("VmHWM")
     queue.put({"rows": written, "seconds": round(clock["seconds"], 2), "file_mb": round(size / 1e6, 1),
@@ -272,7 +272,7 @@ def pick_case_with_history(leaf):
 
 def ladder_case_ids(n):
     """n open cases in states where the ladder runs."""
-    return list(RectificationCase.objects.filter(status__in=RectificationCase.LADDER_STATES)
+    return list(RectificationCase.objects.filter(status__in=RectificationCase.spec.states_where(lambda s: s.ladder))
                 .order_by("pk").values_list("pk", flat=True)[:n])
 
 

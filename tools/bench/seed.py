@@ -153,7 +153,7 @@ def _seed_chunk(org: Org, size: int, rng: random.Random, leaves: list[Unit]):
             tasks.append(Task(process_id=process.pk, flow_task=flow.node(wait.node), flow_task_type="HUMAN",
                               status=STATUS.NEW, created=created, owner_permission=wait.role,
                               owner_permission_content_type=content_type, owner_permission_obj_pk=str(wait.unit_id)))
-        if case.is_open and case.deadline and case.deadline < today and state in RectificationCase.LADDER_STATES:
+        if case.is_open and case.deadline and case.deadline < today and state in RectificationCase.spec.states_where(lambda s: s.ladder):
             case.rung = 3 if (today - case.deadline).days > 10 else 2
     audit.start_chains(events, cases)
     engine.bulk_insert_cases(RectificationCase, cases)

@@ -10,6 +10,19 @@ from .escalation import Rung
 from .units import SUPERVISORY_ROLES, Unit, unit_scope
 
 
+class Phase(models.TextChoices):
+    """Where a case stands, whatever its type's states: derived from the state by the case
+    type's declaration and written in the same UPDATE. Queries read the phase, never a state."""
+
+    DRAFT = "draft", _("Draft")
+    OPEN = "open", _("Open")
+    DONE = "done", _("Done")
+    CANCELLED = "cancelled", _("Cancelled")
+
+
+ENDED = (Phase.DONE, Phase.CANCELLED)
+
+
 class CaseQuerySet(models.QuerySet):
     def visible_to(self, user):
         """Cases in the units the user may see (the rule is unit_scope's). A unit does not
@@ -18,10 +31,10 @@ class CaseQuerySet(models.QuerySet):
         if scope is None:
             return self.none()
         cases = self.filter(scope)
-        return cases if user.role in SUPERVISORY_ROLES else cases.exclude(status="draft")
+        return cases if user.role in SUPERVISORY_ROLES else cases.exclude(phase=Phase.DRAFT)
 
     def open(self):
-        return self.exclude(status__in=Case.TERMINAL_STATES)
+        return self.exclude(phase__in=ENDED)
 
     def overdue(self, today=None):
         today = today or timezone.localdate()
@@ -36,10 +49,9 @@ class Case(ConcurrentTransitionMixin, models.Model):
     case's state; the viewflow tasks that say who acts next are derived from it.
     """
 
-    TERMINAL_STATES = ("closed", "cancelled")
-    UPLOAD_STATES: tuple[str, ...] = ()
-    # States in which the deadline binds the responsible unit, so the ladder runs.
-    LADDER_STATES: tuple[str, ...] = ()
+    # The case type's declaration (workflow.declaration.CaseType), set by the class keyword
+    # ``case_type=`` of a concrete case model.
+    spec = None
 
     process = models.OneToOneField(
         Process, primary_key=True, on_delete=models.PROTECT, related_name="case", verbose_name=_("process"),
@@ -59,7 +71,8 @@ class Case(ConcurrentTransitionMixin, models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+",
         verbose_name=_("opened by"),
     )
-    status = FSMField(_("state"), default="draft", protected=True)  # indexed with other columns below
+    status = FSMField(_("state"), protected=True)  # indexed with other columns below; set from the declaration
+    phase = models.CharField(_("phase"), max_length=10, choices=Phase.choices, default=Phase.OPEN)
     deadline = models.DateField(_("deadline"), null=True, blank=True)
     deadline_days = models.PositiveSmallIntegerField(_("working days allowed"), default=10)
     calendar_warning = models.CharField(_("calendar warning"), max_length=200, blank=True)
@@ -92,15 +105,45 @@ class Case(ConcurrentTransitionMixin, models.Model):
             models.Index(fields=["-created_at"], name="case_newest_idx"),
             # The red list: open cases at red or beyond, oldest deadline first.
             models.Index(fields=["deadline"], name="case_red_list_idx",
-                         condition=models.Q(rung__gte=3) & ~models.Q(status__in=["closed", "cancelled"])),
+                         condition=models.Q(rung__gte=3) & ~models.Q(phase__in=ENDED)),
         ]
 
     def __str__(self):
         return f"{self.number} {self.title}"
 
+    def __init_subclass__(cls, case_type=None, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if case_type is not None:
+            from ..binding import bind
+            from ..registry import register_case_type
+
+            bind(cls, case_type)
+            register_case_type(case_type.key, cls)
+
+    def __init__(self, *args, **kwargs):
+        spec = self.spec
+        if spec is not None and not args:  # a new case, not a row read from the database
+            kwargs.setdefault("status", spec.initial)
+            kwargs.setdefault("phase", spec.phase_of(kwargs["status"]))
+        super().__init__(*args, **kwargs)
+
+    @property
+    def declaration(self):
+        """The case type's declaration, also for a row loaded through the base model."""
+        if self.spec is not None:
+            return self.spec
+        from ..registry import declaration
+
+        return declaration(self.case_type)
+
+    @property
+    def state(self):
+        return self.declaration.state(self.status)
+
     @property
     def is_open(self):
-        return self.status not in self.TERMINAL_STATES
+        state = self.state
+        return not state.end if state is not None else self.phase not in ENDED
 
     def unit_id_for(self, where: str) -> int:
         """The responsible unit ("unit") or the supervising unit ("supervisor")."""
@@ -112,17 +155,49 @@ class Case(ConcurrentTransitionMixin, models.Model):
         return reverse(f"{self.case_type}:detail", args=[self.pk])
 
     def may_upload(self, user, any_state=False) -> bool:
-        """The responsible unit's handler adds evidence while the case is being rectified."""
-        from .units import Role
+        """Whoever the case type names as uploader adds evidence, in the states open for uploads."""
+        spec = self.declaration
+        allowed = spec.uploader is not None and spec.uploader(self, user)
+        return allowed and (any_state or (self.state is not None and self.state.uploads))
 
-        allowed = user.role == Role.HANDLER and user.unit_id == self.unit_id
-        return allowed and (any_state or self.status in self.UPLOAD_STATES)
+    # Side requests awaiting a decision, read once per loaded case ---------------------------
+    def pending_request(self, kind):
+        """The pending side request of `kind`, or None."""
+        return self.pending_requests_by_kind().get(kind)
+
+    def pending_requests_by_kind(self) -> dict:
+        if not self.open_requests:
+            return {}
+        if "_pending" not in self.__dict__:
+            self.__dict__["_pending"] = {r.kind: r for r in CaseRequest.objects.filter(
+                case_id=self.pk, status=CaseRequest.Status.PENDING)}
+        return self.__dict__["_pending"]
+
+    def forget_pending(self):
+        self.__dict__.pop("_pending", None)
+
+    def request_step(self, request):
+        """Who the pending `request` waits for now (an ``At``), from the declared chain."""
+        declared = self.declaration.side_request(request.kind)
+        role = request.waiting_role
+        if declared is None or role is None:
+            return None
+        step = declared.step(request.step)
+        if step is not None and step.role == role:
+            return step
+        return next((at for at in declared.chain if at.role == role), None)
+
+    def close_pending_requests(self):
+        """A case that ends leaves no request waiting."""
+        if self.open_requests:
+            CaseRequest.objects.filter(case_id=self.pk, status=CaseRequest.Status.PENDING).update(
+                status=CaseRequest.Status.REJECTED, decided_at=timezone.now())
+            self.open_requests = 0
+            self.forget_pending()
 
     @property
     def status_label(self):
-        from ..registry import state_label
-
-        return state_label(self.case_type, self.status)
+        return self.declaration.state_label(self.status)
 
     def get_status_display(self):
         return self.status_label
@@ -134,12 +209,12 @@ class Case(ConcurrentTransitionMixin, models.Model):
         return type_label(self.case_type)
 
     def light(self, today=None):
-        return self.light_of(self.deadline, self.status, today)
+        return self.light_of(self.deadline, self.is_open, today)
 
-    @classmethod
-    def light_of(cls, deadline, status, today=None):
+    @staticmethod
+    def light_of(deadline, is_open: bool, today=None):
         """Traffic light for a deadline: green, yellow (due within 2 calendar days), red (overdue)."""
-        if not deadline or status in cls.TERMINAL_STATES:
+        if not deadline or not is_open:
             return "none"
         today = today or timezone.localdate()
         remaining = (deadline - today).days
@@ -153,17 +228,13 @@ class Case(ConcurrentTransitionMixin, models.Model):
 class CaseRequest(models.Model):
     """A side request on a case that needs a chain of approvals (extension, cancellation)."""
 
-    class Kind(models.TextChoices):
-        EXTENSION = "extension", _("Extension")
-        CANCEL = "cancel", _("Cancellation")
-
     class Status(models.TextChoices):
         PENDING = "pending", _("Pending")
         GRANTED = "granted", _("Granted")
         REJECTED = "rejected", _("Rejected")
 
     case = models.ForeignKey(Case, on_delete=models.PROTECT, related_name="requests", verbose_name=_("case"))
-    kind = models.CharField(_("kind"), max_length=16, choices=Kind.choices)
+    kind = models.CharField(_("kind"), max_length=16)  # a side request the case type declares
     status = models.CharField(_("status"), max_length=16, choices=Status.choices, default=Status.PENDING)
     chain = models.JSONField(_("approval chain"), default=list)
     step = models.PositiveSmallIntegerField(_("approval step"), default=0)
@@ -183,6 +254,13 @@ class CaseRequest(models.Model):
                 name="one_pending_request_per_kind",
             )
         ]
+
+    @property
+    def kind_label(self) -> str:
+        from ..registry import declaration
+
+        declared = declaration(self.case.case_type).side_request(self.kind)
+        return str(declared.label) if declared else self.kind
 
     @property
     def waiting_role(self):

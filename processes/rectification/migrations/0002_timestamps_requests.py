@@ -8,6 +8,10 @@ class Migration(migrations.Migration):
     dependencies = [
         ('rectification', '0001_initial'),
     ]
+    # The two fields move to the case base in workflow 0005: removed here first.
+    run_before = [
+        ('workflow', '0005_timestamps_requests'),
+    ]
 
     operations = [
         migrations.RemoveField(

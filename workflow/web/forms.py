@@ -1,0 +1,156 @@
+"""Forms built from a case type's declaration: an action's form, the new-case form and the
+list's filters. The API's serializers are built from the same declarations (workflow.api)."""
+from django import forms
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+from ..declaration import Field
+from ..forms import KEY_MAX, KeyChoiceField, KeyMultipleChoiceField, WindowDateField
+from ..models import Unit
+
+# Lengths of what people type, shared by the web forms and the API's serializers.
+TITLE_MAX = 200
+TEXT_MAX = 10000      # long texts: a problem's description, requirements
+REASON_MAX = 5000     # the reason or opinion given with an action
+COMMENT_MAX = 5000
+NOTE_MAX = 200        # the note on an evidence file
+SEARCH_MAX = 100
+
+
+def form_field(field: Field, units=None) -> forms.Field:
+    """The Django form field of one declared input."""
+    common = dict(label=field.label, required=field.required, help_text=field.help)
+    if field.kind == "int":
+        return forms.IntegerField(min_value=field.min_value, max_value=field.max_value, initial=field.default,
+                                  **common)
+    if field.kind == "date":
+        return WindowDateField(widget=forms.DateInput(attrs={"type": "date"}), **common)
+    if field.kind == "unit":
+        return KeyChoiceField(queryset=units if units is not None else Unit.objects.none(), **common)
+    if field.kind == "choice":
+        return forms.ChoiceField(choices=field.choices, initial=field.default, **common)
+    if field.kind == "long":
+        return forms.CharField(max_length=field.max_length, widget=forms.Textarea(attrs={"rows": 4}), **common)
+    if field.name == "reason":
+        return forms.CharField(max_length=field.max_length, widget=forms.Textarea(attrs={"rows": 3}), **common)
+    return forms.CharField(max_length=field.max_length, **common)
+
+
+class ActionForm(forms.Form):
+    """One action's form: its declared fields and the form's one-time token."""
+
+    form_token = forms.CharField(widget=forms.HiddenInput, required=False)
+
+    def __init__(self, *args, verb, units=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.verb = verb
+        for field in verb.fields:
+            self.fields[field.name] = form_field(field, units)
+
+    def params(self) -> dict:
+        return {k: v for k, v in self.cleaned_data.items() if k != "form_token" and v not in (None, "")}
+
+
+def needs_units(verb) -> bool:
+    return any(f.kind == "unit" for f in verb.fields)
+
+
+class CaseForm(forms.Form):
+    """Open a case for one unit, or the same one for several units at once (when the type
+    allows it). The type's own fields follow its declaration."""
+
+    units = KeyMultipleChoiceField(label=_("Responsible units"), queryset=Unit.objects.none(),
+                                   widget=forms.SelectMultiple(attrs={"size": 8}))
+    form_token = forms.CharField(widget=forms.HiddenInput, required=False)
+
+    def __init__(self, *args, spec, units=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.spec = spec
+        create = spec.create
+        if units is not None:
+            self.fields["units"].queryset = units
+        if not create.many:
+            self.fields["units"] = KeyChoiceField(label=_("Responsible unit"), queryset=self.fields["units"].queryset)
+        for field in create.fields:
+            self.fields[field.name] = form_field(field)
+        if create.then:
+            self.fields["issue_now"] = forms.BooleanField(label=_("Issue now (otherwise save as a draft)"),
+                                                          required=False, initial=True)
+
+    def chosen_units(self) -> list:
+        units = self.cleaned_data["units"]
+        return list(units) if self.spec.create.many else [units]
+
+    def case_fields(self) -> dict:
+        return {f.name: self.cleaned_data[f.name] for f in self.spec.create.fields
+                if self.cleaned_data.get(f.name) is not None}
+
+    def clean(self):
+        data = super().clean()
+        many = self.spec.create.many and len(data.get("units") or ()) > 1
+        if many and self.spec.create.then and not data.get("issue_now"):
+            raise forms.ValidationError(_("A problem sent to several units is issued at once; tick “Issue now”."))
+        return data
+
+
+class CommentForm(forms.Form):
+    body = forms.CharField(label=_("Comment"), max_length=COMMENT_MAX, widget=forms.Textarea(attrs={"rows": 2}))
+
+
+class EvidenceNoteForm(forms.Form):
+    """The note that goes with uploaded files (the files themselves are checked by workflow.evidence)."""
+
+    note = forms.CharField(label=_("Note"), max_length=NOTE_MAX, required=False)
+
+
+def choice_filters(spec, model) -> list[tuple[str, models.Field]]:
+    """The model fields with choices that the type offers as list filters."""
+    return [(name, model._meta.get_field(name)) for name in spec.list_filters]
+
+
+class FilterForm(forms.Form):
+    """The case list's filters (also those of the ledger and the list's documents).
+
+    ``unit`` is read as a number first, then looked up among the units the user may see: a
+    number that names no such unit sets ``unseen_unit``, so the caller can answer as for a
+    unit that does not exist (a 404 with a denied-access event)."""
+
+    status = forms.ChoiceField(label=_("State"), required=False)
+    unit = forms.IntegerField(label=_("Unit"), required=False, min_value=1, max_value=KEY_MAX, widget=forms.Select)
+    overdue = forms.BooleanField(label=_("Overdue only"), required=False)
+    date_from = WindowDateField(label=_("Opened from"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    date_to = WindowDateField(label=_("to"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    q = forms.CharField(label=_("Search"), required=False, max_length=SEARCH_MAX)
+
+    def __init__(self, *args, spec, model, units, user=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.units = units
+        self.unseen_unit = None
+        self.fields["status"].choices = [("", _("All states"))] + spec.state_choices()
+        # The type's own choice filters go after the state, in the declared order.
+        ordered = {}
+        for name, value in self.fields.items():
+            ordered[name] = value
+            if name == "status":
+                for key, model_field in choice_filters(spec, model):
+                    ordered[key] = forms.ChoiceField(
+                        label=model_field.verbose_name.capitalize(), required=False,
+                        choices=[("", _("All"))] + list(model_field.choices))
+        self.fields = ordered
+        # Any visible unit is a valid filter (its whole subtree is listed), but the menu
+        # offers the user's own unit and the units directly below it, not thousands.
+        menu = []
+        if user is not None and user.unit_id:
+            menu = units.filter(Q(pk=user.unit_id) | Q(parent_id=user.unit_id)).order_by("path")
+        self.fields["unit"].widget.choices = [("", _("All units"))] + [(u.pk, u.name) for u in menu]
+
+    def clean_unit(self):
+        pk = self.cleaned_data.get("unit")
+        if pk is None:
+            return None
+        unit = self.units.filter(pk=pk).first()
+        if unit is None:
+            self.unseen_unit = pk
+            raise forms.ValidationError(_("No such unit, or you may not see it."))
+        return unit

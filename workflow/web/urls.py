@@ -1,0 +1,38 @@
+"""URLs of every installed case type, under its key: ``<key>/`` with the namespace ``<key>``.
+
+The generic pages come first; a process adds its own (a notice, a bulletin) in an optional
+``urls.py`` of its app, whose ``urlpatterns`` join the same namespace."""
+from importlib import import_module
+from importlib.util import find_spec
+
+from django.urls import include, path
+
+from .. import registry
+from . import ledger, views
+
+
+def case_type_patterns(key: str) -> list:
+    kw = {"case_type": key}
+    return [
+        path("", views.case_list, kw, name="list"),
+        path("new/", views.case_new, kw, name="new"),
+        path("<int:pk>/", views.case_detail, kw, name="detail"),
+        path("<int:pk>/act/<str:action>/", views.case_act, kw, name="act"),
+        path("<int:pk>/evidence/", views.case_upload, kw, name="upload"),
+        path("<int:pk>/comment/", views.case_comment, kw, name="comment"),
+        path("export.xlsx", ledger.export_xlsx, kw, name="export"),
+    ]
+
+
+def own_patterns(model) -> list:
+    module = f"{model._meta.app_config.name}.urls"
+    return list(import_module(module).urlpatterns) if find_spec(module) else []
+
+
+def case_type_urls() -> list:
+    return [path(f"{spec.key}/", include((case_type_patterns(spec.key) + own_patterns(registry.model_for(spec.key)),
+                                          spec.key)))
+            for spec in registry.case_types()]
+
+
+urlpatterns = case_type_urls()
