@@ -24,30 +24,38 @@ from django.utils.translation import gettext_lazy as _
 
 @dataclass(frozen=True)
 class Place:
-    """A unit named relative to the case: its responsible unit or its supervising unit."""
+    """Units named relative to the case: its responsible (lead) unit, its supervising unit, or
+    its co-units whose part is not done yet."""
 
     name: str
 
-    def unit_id(self, case) -> int:
-        return case.unit_id if self.name == "unit" else case.supervisor_unit_id
+    def unit_ids(self, case) -> list[int]:
+        if self.name == "unit":
+            return [case.unit_id]
+        if self.name == "supervisor":
+            return [case.supervisor_unit_id]
+        return [party.unit_id for party in case.open_parties()]
 
 
 UNIT = Place("unit")
 SUPERVISOR = Place("supervisor")
+CO_UNITS = Place("co_units")
 
 
 @dataclass(frozen=True)
 class At:
-    """The user holds `role` in the case's unit at `place`. Callable as a permission."""
+    """The user holds `role` in a unit at `place` of the case. Callable as a permission."""
 
     role: str
     place: Place
 
     def __call__(self, case, user) -> bool:
-        return getattr(user, "role", None) == self.role and user.unit_id == self.place.unit_id(case)
+        if getattr(user, "role", None) != self.role:
+            return False
+        return user.unit_id in self.place.unit_ids(case)
 
-    def unit_id(self, case) -> int:
-        return self.place.unit_id(case)
+    def unit_ids(self, case) -> list[int]:
+        return self.place.unit_ids(case)
 
 
 def at(role: str, place: Place) -> At:
@@ -70,6 +78,16 @@ class Condition:
 
 def not_in(*states: str) -> Condition:
     return Condition(lambda case: case.status not in states)
+
+
+def children_done(case) -> bool:
+    """Every child case has ended (counted over the parent and phase index)."""
+    return not case.open_children().exists()
+
+
+def parts_done(case) -> bool:
+    """Every co-unit has reported its part done."""
+    return not case.open_parties()
 
 
 before_deadline = Condition(lambda case: case.deadline is None or timezone.localdate() <= case.deadline)
@@ -266,6 +284,23 @@ class Ledger:
 
 
 @dataclass(frozen=True)
+class Parent:
+    """The type's cases may be children of cases of `types` (a plan's items). With `required`,
+    a case of this type is always opened under a parent; its deadline never passes the
+    parent's."""
+
+    types: tuple[str, ...]
+    required: bool = False
+
+
+@dataclass(frozen=True)
+class Parties:
+    """The type's cases have co-units beside their lead unit, chosen when the case is opened."""
+
+    label: str = ""
+
+
+@dataclass(frozen=True)
 class Create:
     """Who opens cases of the type and with which fields.
 
@@ -315,6 +350,8 @@ class CaseType:
     actions: tuple[Action, ...] = ()
     requests: tuple[SideRequest, ...] = ()
     ladder: Ladder | None = None
+    parent: Parent | None = None
+    parties: Parties | None = None
     uploader: At | None = None
     create: Create | None = None
     list_filters: tuple[str, ...] = ()       # model fields with choices offered as list filters

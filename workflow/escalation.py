@@ -63,7 +63,7 @@ def in_ladder(case: Case) -> bool:
 
 def told(case: Case, rung: Rung) -> list[tuple[str, int]]:
     """(role, unit id) of everyone the case's type tells at `rung`."""
-    return [(at.role, at.unit_id(case)) for at in case.declaration.ladder.told.get(rung, ())]
+    return [(at.role, unit_id) for at in case.declaration.ladder.told.get(rung, ()) for unit_id in at.unit_ids(case)]
 
 
 def next_rung_on(case: Case, policy: EscalationPolicy | None = None) -> date | None:

@@ -49,11 +49,12 @@ class CaseFlow(Flow):
         """Who the case waits for: the tasks of its state and the current step of each pending
         side request, each as (node, role, unit)."""
         state = self.spec.state(case.status)
-        found = {Wait(task.node, task.who.role, task.who.unit_id(case)) for task in (state.waits if state else ())}
+        found = {Wait(task.node, task.who.role, unit_id) for task in (state.waits if state else ())
+                 for unit_id in task.who.unit_ids(case)}
         for req in pending_requests:
             step = case.request_step(req)
             if step is not None:
-                found.add(Wait("approve_request", step.role, step.unit_id(case)))
+                found.update(Wait("approve_request", step.role, unit_id) for unit_id in step.unit_ids(case))
         return found
 
 

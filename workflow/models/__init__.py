@@ -1,6 +1,6 @@
 from .audit import AuditChain, AuditEvent
 from .calendar import CalendarDay, CalendarYear
-from .cases import Case, CaseQuerySet, CaseRequest, Comment
+from .cases import Case, CaseParty, CaseQuerySet, CaseRequest, Comment
 from .documents import ArchivedDocument, DocumentCounter
 from .escalation import Escalation, EscalationPolicy, Proposal, Rung, RungCount
 from .evidence import Evidence
@@ -10,6 +10,6 @@ from .units import Role, Unit, UnitKind, User
 
 __all__ = [
     "ArchivedDocument", "AuditChain", "AuditEvent", "CalendarDay", "CalendarYear", "Case", "CaseQuerySet",
-    "CaseRequest", "Comment", "DocumentCounter", "Escalation", "EscalationPolicy", "Evidence", "FormToken",
+    "CaseParty", "CaseRequest", "Comment", "DocumentCounter", "Escalation", "EscalationPolicy", "Evidence", "FormToken",
     "Proposal", "Rung", "RungCount", "Notification", "OutboxMessage", "Role", "Unit", "UnitKind", "User",
 ]

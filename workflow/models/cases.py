@@ -25,13 +25,27 @@ ENDED = (Phase.DONE, Phase.CANCELLED)
 
 class CaseQuerySet(models.QuerySet):
     def visible_to(self, user):
-        """Cases in the units the user may see (the rule is unit_scope's). A unit does not
-        see the supervisor's drafts addressed to it until they are issued."""
+        """Cases in the units the user may see (the rule is unit_scope's), and cases of types
+        with co-units where one of those units is a party. A unit does not see the
+        supervisor's drafts addressed to it until they are issued."""
         scope = unit_scope(user, via="unit__")
         if scope is None:
             return self.none()
+        party_types = self._party_types()
+        if party_types:
+            parties = CaseParty.objects.filter(unit_scope(user, via="unit__"), case_id=models.OuterRef("pk"))
+            scope |= models.Q(case_type__in=party_types) & models.Q(models.Exists(parties))
         cases = self.filter(scope)
         return cases if user.role in SUPERVISORY_ROLES else cases.exclude(phase=Phase.DRAFT)
+
+    def _party_types(self) -> list[str]:
+        """The keys of the types in this queryset that declare co-units."""
+        from ..registry import case_types
+
+        spec = getattr(self.model, "spec", None)
+        if spec is not None:
+            return [spec.key] if spec.parties else []
+        return [t.key for t in case_types() if t.parties]
 
     def open(self):
         return self.exclude(phase__in=ENDED)
@@ -86,6 +100,12 @@ class Case(ConcurrentTransitionMixin, models.Model):
     audit_hash = models.CharField(_("last audit hash"), max_length=64, default="0" * 64, editable=False)
     # Side requests awaiting a decision; lets a transition skip looking for them when zero.
     open_requests = models.PositiveSmallIntegerField(_("open requests"), default=0)
+    # Parent and child cases: a plan and its items. `root` is the top of the tree (empty on the
+    # top case itself), so a roll-up counts over (root, phase) in one query.
+    parent = models.ForeignKey("self", null=True, blank=True, on_delete=models.PROTECT, related_name="children",
+                               verbose_name=_("parent case"), db_index=False)
+    root = models.ForeignKey("self", null=True, blank=True, on_delete=models.PROTECT, related_name="+",
+                             verbose_name=_("top case"), db_index=False)
     # Escalation ladder: the highest rung reached and the day the next one falls due.
     rung = models.PositiveSmallIntegerField(_("escalation rung"), default=0, choices=[(0, _("None"))] + Rung.choices)
     next_rung_on = models.DateField(_("next rung due on"), null=True, blank=True, db_index=True)
@@ -103,6 +123,8 @@ class Case(ConcurrentTransitionMixin, models.Model):
             models.Index(fields=["case_type", "-created_at"]),
             models.Index(fields=["status", "-created_at"]),
             models.Index(fields=["-created_at"], name="case_newest_idx"),
+            models.Index(fields=["parent", "phase"], name="case_children_idx", condition=models.Q(parent__isnull=False)),
+            models.Index(fields=["root", "phase"], name="case_tree_idx", condition=models.Q(root__isnull=False)),
             # The red list: open cases at red or beyond, oldest deadline first.
             models.Index(fields=["deadline"], name="case_red_list_idx",
                          condition=models.Q(rung__gte=3) & ~models.Q(phase__in=ENDED)),
@@ -159,6 +181,27 @@ class Case(ConcurrentTransitionMixin, models.Model):
         spec = self.declaration
         allowed = spec.uploader is not None and spec.uploader(self, user)
         return allowed and (any_state or (self.state is not None and self.state.uploads))
+
+    # Co-units and child cases ------------------------------------------------------------
+    def open_parties(self) -> list:
+        """The co-units whose part is not done, read once per loaded case (none for a type
+        without co-units, with no query)."""
+        if not self.declaration.parties or self.pk is None:
+            return []
+        if "_open_parties" not in self.__dict__:
+            self.__dict__["_open_parties"] = list(CaseParty.objects.filter(case_id=self.pk, done_at__isnull=True)
+                                                  .order_by("pk"))
+        return self.__dict__["_open_parties"]
+
+    def finish_part(self, unit_id: int, when=None) -> bool:
+        """Mark the co-unit's part done; False if it was not an open part of this case."""
+        done = CaseParty.objects.filter(case_id=self.pk, unit_id=unit_id, done_at__isnull=True).update(
+            done_at=when or timezone.now())
+        self.__dict__.pop("_open_parties", None)
+        return bool(done)
+
+    def open_children(self):
+        return Case.objects.filter(parent_id=self.pk).exclude(phase__in=ENDED)
 
     # Side requests awaiting a decision, read once per loaded case ---------------------------
     def pending_request(self, kind):
@@ -265,6 +308,25 @@ class CaseRequest(models.Model):
     @property
     def waiting_role(self):
         return self.chain[self.step] if self.status == self.Status.PENDING else None
+
+
+class CaseParty(models.Model):
+    """A co-unit (协办单位) of a case beside its lead unit, the case's own unit: it sees the
+    case, waits on its part, and reports it done."""
+
+    case = models.ForeignKey(Case, on_delete=models.PROTECT, related_name="parties", verbose_name=_("case"))
+    unit = models.ForeignKey(Unit, on_delete=models.PROTECT, related_name="case_parts", verbose_name=_("co-unit"))
+    due_on = models.DateField(_("part due on"), null=True, blank=True)
+    done_at = models.DateTimeField(_("part done"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("co-unit")
+        verbose_name_plural = _("co-units")
+        constraints = [models.UniqueConstraint(fields=["case", "unit"], name="one_part_per_unit")]
+        indexes = [models.Index(fields=["unit", "case"], name="case_party_unit_idx")]
+
+    def __str__(self):
+        return f"{self.case_id}: {self.unit_id}"
 
 
 class Comment(models.Model):
