@@ -18,9 +18,8 @@ from . import audit, documents, escalation, notify, sql, tokens
 from .errors import ActionError, AlreadyHandled, AlreadySubmitted, Change  # noqa: F401 - re-exported
 from .flows import pending_requests
 from .locking import load_locked
-from .models import Unit, User
+from .models import CaseParty, Unit, User
 from .models.cases import Phase
-from .models.units import can_see_unit
 
 
 @dataclass
@@ -54,11 +53,13 @@ def claim_token(actor: Actor, token: str):
         raise AlreadySubmitted(_("This form was already submitted; the result is shown below."))
 
 
-def start_case(model, *, actor: Actor, number_factory, then: str | None = None, token: str = "", **fields):
+def start_case(model, *, actor: Actor, number_factory, then: str | None = None, token: str = "", co_units=(),
+               **fields):
     """Create a case in its initial state with its viewflow process, audit chain and event.
 
     With `then`, that transition follows in the same transaction (e.g. "issue"), and the
     initial state's tasks are never opened. A form's one-time `token` is claimed first.
+    `co_units` are the case's co-units beside its (lead) unit, for a type that has them.
     """
     flow_class = model.flow_class
     with transaction.atomic():
@@ -66,9 +67,13 @@ def start_case(model, *, actor: Actor, number_factory, then: str | None = None, 
         process = Process.objects.create(flow_class=flow_class, status=PROCESS.NEW)
         case = model(process=process, created_by=actor.user, number=number_factory(process.pk), **fields)
         case.save(force_insert=True)
+        data = {"unit": case.unit_id}
+        if co_units:
+            CaseParty.objects.bulk_create([CaseParty(case=case, unit=unit) for unit in co_units])
+            data["co_units"] = [unit.pk for unit in co_units]
         event = audit.record(action="create", user=actor.user, case=case, to_state=case.status, ip=actor.ip,
                              locked=True,  # a row no one else can see yet
-                             data={"unit": case.unit_id})
+                             data=data)
         if then:
             return perform(model, case.pk, then, actor=actor, _waited=set())
         _sync_tasks(case, actor, event, waited=set())
@@ -135,7 +140,7 @@ def locked_case(model, case_id, *, actor: Actor, action: str, token: str = ""):
             claim_token(actor, token)  # before the pipeline starts, so that a taken token is known at once
             with sql.pipelined():
                 case = load_locked(model, case_id, "unit")
-                if case is None or not can_see_unit(actor.user, case.unit):
+                if case is None or not case.seen_by(actor.user):
                     raise NotVisible(actor, action=action, target="case", object_id=case_id)
                 yield case
     except (NotVisible, Denied) as exc:

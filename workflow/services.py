@@ -1,6 +1,7 @@
 """Writes every case type shares, driven by its declaration. Pages, API and tasks call these
 (or a process's own service that wraps them) and nothing else."""
 from django.core.exceptions import PermissionDenied
+from django.db import transaction
 from django.utils import timezone
 from django.utils.module_loading import import_string
 from django.utils.translation import gettext as _
@@ -47,25 +48,73 @@ def case_fields(spec, actor, fields: dict) -> dict:
 
 
 def open_cases(model, *, actor, units, issue: bool = False, token: str = "", extra=None, bulk=None,
-               **fields) -> list:
+               parent=None, co_units=(), **fields) -> list:
     """Open the same case for each of `units`: one unit may get a draft (or, with `issue`,
-    the declared first action at once); several are sent at once (`bulk`), all or none."""
+    the declared first action at once); several are sent at once (`bulk`), all or none.
+
+    `parent` (a case, for a type declaring parents) puts the new cases under it; their
+    deadlines may not pass the parent's. `co_units` join a single case beside its lead unit
+    (for a type declaring co-units)."""
     spec = model.spec
     check_opener(spec, actor)
     if not units:
         raise ActionError(_("Choose at least one unit."))
     for unit in units:
         check_target(actor, unit)
-    values = {**case_fields(spec, actor, fields), **(extra or {})}
+    values = {**case_fields(spec, actor, fields), **(extra or {}), **_under(spec, actor, parent)}
+    co_units = _co_units(spec, actor, units, co_units)
     then = spec.create.then
-    if not (len(units) > 1 if bulk is None else bulk):
-        case = engine.start_case(model, actor=actor, number_factory=number_factory(spec), unit=units[0],
-                                 then=then if (issue and then) else None, token=token, **values)
-        return [case]
-    if not then:
-        raise ActionError(_("Choose one unit."))
-    return engine.start_cases_bulk(model, actor=actor, number_factory=number_factory(spec), units=units,
-                                   action=then, token=token, **values)
+    with transaction.atomic():
+        if not (len(units) > 1 if bulk is None else bulk):
+            cases = [engine.start_case(model, actor=actor, number_factory=number_factory(spec), unit=units[0],
+                                       then=then if (issue and then) else None, token=token, co_units=co_units,
+                                       **values)]
+        elif not then or co_units:
+            raise ActionError(_("Choose one unit."))
+        else:
+            cases = engine.start_cases_bulk(model, actor=actor, number_factory=number_factory(spec), units=units,
+                                            action=then, token=token, **values)
+        if parent is not None:
+            _within_parent(parent, cases)
+    return cases
+
+
+def _under(spec, actor, parent) -> dict:
+    """The parent and root of new cases of `spec` opened under `parent` (None: at the top)."""
+    declared = spec.parent
+    if parent is None:
+        if declared is not None and declared.required:
+            raise ActionError(_("Open this case from the case it belongs to."))
+        return {}
+    if declared is None or parent.case_type not in declared.types:
+        raise ActionError(_("A case of this type cannot be opened under that case."))
+    if not parent.seen_by(actor.user):
+        raise ActionError(_("No such case, or you may not see it."))
+    if not parent.is_open:
+        raise ActionError(_("The case it would belong to has ended."))
+    return {"parent": parent, "root_id": parent.root_id or parent.pk}
+
+
+def _within_parent(parent, cases):
+    """A child's deadline never passes its parent's."""
+    late = [case for case in cases if parent.deadline and case.deadline and case.deadline > parent.deadline]
+    if late:
+        raise ActionError(_("The deadline %(deadline)s would pass that of the case it belongs to (%(parent)s).")
+                          % {"deadline": late[0].deadline.isoformat(), "parent": parent.deadline.isoformat()})
+
+
+def _co_units(spec, actor, units, co_units) -> list:
+    co_units = list({unit.pk: unit for unit in co_units}.values())
+    if not co_units:
+        return []
+    if spec.parties is None:
+        raise ActionError(_("This kind of case has no co-units."))
+    lead = {unit.pk for unit in units}
+    for unit in co_units:
+        check_target(actor, unit)
+        if unit.pk in lead:
+            raise ActionError(_("The lead unit cannot also be a co-unit."))
+    return co_units
 
 
 def opener(model):

@@ -3,12 +3,14 @@ an action with a condition and a field, two side requests (a new deadline, a way
 ladder, uploads, bulk dispatch — and has no page, form, serializer or view of its own."""
 from django.db import models
 
-from workflow.declaration import (SUPERVISOR, UNIT, Action, CaseType, Choice, Column, Condition, Create, Date, GoTo, Int,
-                                  Ladder, Ledger, Long, Menu, NewDeadline, Reason, SideRequest, State, Task, Text,
-                                  Verb, at, closed_on, overdue)
+from workflow.declaration import (CO_UNITS, SUPERVISOR, UNIT, Action, CaseType, Choice, Column, Condition, Create,
+                                  Date, GoTo, Int, Ladder, Ledger, Long, Menu, NewDeadline, Parent, Parties, Reason,
+                                  SideRequest, State, Task, Text, Verb, at, children_done, closed_on, overdue,
+                                  parts_done)
 from workflow.models import Role, Rung
 
 HANDLER, UNIT_HEAD = at(Role.HANDLER, UNIT), at(Role.UNIT_HEAD, UNIT)
+CO_HANDLER = at(Role.HANDLER, CO_UNITS)
 INSPECTOR, LEADER = at(Role.INSPECTOR, SUPERVISOR), at(Role.LEADER, SUPERVISOR)
 
 
@@ -52,6 +54,7 @@ class Ticket(CaseType):
                     grant=GoTo("dropped")),
     )
     ladder = Ladder(told={rung: (HANDLER,) for rung in Rung}, proposals={Rung.ACCOUNTABILITY: "accountability"})
+    parent = Parent(types=("plan",))
     uploader = HANDLER
     create = Create(role=Role.INSPECTOR, then="assign", many=True,
                     fields=(Text("title", "Title", 200), Long("description", "Description", 2000),
@@ -65,3 +68,54 @@ class Ticket(CaseType):
                              Column("是否逾期", overdue, 10, reads=("phase", "deadline")),
                              Column("办结日期", closed_on, 12, reads=("phase", "closed_at"))))
     menu = Menu("Tickets", new="New ticket")
+
+
+class Plan(CaseType):
+    """A parent type: a plan whose items are tickets; it closes once every ticket has ended."""
+
+    key = "plan"
+    label = "Plan"
+    initial = "drafting"
+    number_prefix = "计划"
+    states = (
+        State("drafting", "Drafting", (Task("launch", "Launch the plan", INSPECTOR),), unit_sees=False),
+        State("running", "Running", (Task("follow", "Follow the plan", INSPECTOR),), ladder=True),
+        State("closed", "Closed", end="done"),
+    )
+    actions = (
+        Action("launch", "drafting", "running", INSPECTOR, "Launch"),
+        Action("close", "running", "closed", INSPECTOR, "Close the plan",
+               when=(Condition(children_done, "Every ticket under the plan must end first."),)),
+    )
+    create = Create(role=Role.INSPECTOR, then="launch", many=False,
+                    fields=(Text("title", "Title", 200), Long("description", "Description", 2000),
+                            Int("deadline_days", "Working days", 1, 120, default=60)))
+    menu = Menu("Plans", new="New plan")
+
+
+class Joint(CaseType):
+    """A case with a lead unit and co-units: each co-unit reports its part; the lead unit
+    reports the whole once every part is done."""
+
+    key = "joint"
+    label = "Joint task"
+    initial = "working"
+    number_prefix = "协办"
+    states = (
+        State("working", "Working", (Task("lead", "Lead the task", HANDLER), Task("contribute", "Do our part",
+                                                                                  CO_HANDLER)), ladder=True),
+        State("reported", "Reported", (Task("accept", "Accept the report", INSPECTOR),)),
+        State("accepted", "Accepted", end="done"),
+    )
+    actions = (
+        Action("contribute", "working", None, CO_HANDLER, "Report our part done", (Reason("What we did", required=True),)),
+        Action("report", "working", "reported", HANDLER, "Report the task done", (Reason("Summary", required=True),),
+               when=(Condition(parts_done, "Every co-unit must report its part first."),)),
+        Action("accept", "reported", "accepted", INSPECTOR, "Accept"),
+    )
+    parties = Parties("Co-units")
+    uploader = HANDLER
+    create = Create(role=Role.INSPECTOR, many=False,
+                    fields=(Text("title", "Title", 200), Long("description", "Description", 2000),
+                            Int("deadline_days", "Working days", 1, 60, default=10)))
+    menu = Menu("Joint tasks", new="New joint task")

@@ -6,9 +6,16 @@ from workflow.errors import Change
 from workflow.flows import build_flow
 from workflow.models import Case
 
-from .declaration import Priority, Ticket
+from .declaration import Joint, Plan, Priority, Ticket
 
 TicketFlow = build_flow(Ticket, "TicketFlow", __name__)
+PlanFlow = build_flow(Plan, "PlanFlow", __name__)
+JointFlow = build_flow(Joint, "JointFlow", __name__)
+
+
+def _start_clock(case):
+    case.issued_at = timezone.now()
+    case.deadline = add_working_days(timezone.localdate(case.issued_at), case.deadline_days).date
 
 
 class TicketCase(Case, case_type=Ticket):
@@ -20,8 +27,7 @@ class TicketCase(Case, case_type=Ticket):
     score = models.PositiveSmallIntegerField("score", null=True, blank=True)
 
     def assign(self, *, actor, **_kw):
-        self.issued_at = timezone.now()
-        self.deadline = add_working_days(timezone.localdate(self.issued_at), self.deadline_days).date
+        _start_clock(self)
         return Change(data={"deadline": self.deadline.isoformat()})
 
     def drop(self, *, actor, **_kw):
@@ -36,3 +42,37 @@ class TicketCase(Case, case_type=Ticket):
     def resolve(self, *, actor, score=3, **_kw):
         self.score = score
         return Change(data={"score": score})
+
+
+class PlanCase(Case, case_type=Plan):
+    """A plan (tests only) whose items are tickets."""
+
+    flow_class = PlanFlow
+
+    def launch(self, *, actor, **_kw):
+        _start_clock(self)
+        return Change(data={"deadline": self.deadline.isoformat()})
+
+    def close(self, *, actor, **_kw):
+        return Change(data={"children": self.children.count()})
+
+
+class JointCase(Case, case_type=Joint):
+    """A joint task (tests only): a lead unit and co-units. It starts working at once."""
+
+    flow_class = JointFlow
+
+    def save(self, *args, **kwargs):
+        if self.deadline is None:
+            _start_clock(self)
+        super().save(*args, **kwargs)
+
+    def contribute(self, *, actor, reason="", **_kw):
+        self.finish_part(actor.user.unit_id)
+        return Change(reason=reason, data={"unit": actor.user.unit_id})
+
+    def report(self, *, actor, reason="", **_kw):
+        return Change(reason=reason)
+
+    def accept(self, *, actor, **_kw):
+        return Change()

@@ -7,7 +7,7 @@ from django_fsm import ConcurrentTransitionMixin, FSMField
 from viewflow.workflow.models import Process
 
 from .escalation import Rung
-from .units import SUPERVISORY_ROLES, Unit, unit_scope
+from .units import SUPERVISORY_ROLES, Unit, can_see_unit, unit_scope
 
 
 class Phase(models.TextChoices):
@@ -181,6 +181,15 @@ class Case(ConcurrentTransitionMixin, models.Model):
         spec = self.declaration
         allowed = spec.uploader is not None and spec.uploader(self, user)
         return allowed and (any_state or (self.state is not None and self.state.uploads))
+
+    def seen_by(self, user) -> bool:
+        """The rule of CaseQuerySet.visible_to for one case in memory: its unit, or for a type
+        with co-units one of its party units, is one the user may see (drafts aside)."""
+        if can_see_unit(user, self.unit):
+            return True
+        if not self.declaration.parties:
+            return False
+        return any(can_see_unit(user, party.unit) for party in self.parties.select_related("unit"))
 
     # Co-units and child cases ------------------------------------------------------------
     def open_parties(self) -> list:

@@ -74,6 +74,14 @@ class CaseForm(forms.Form):
             self.fields["units"] = KeyChoiceField(label=_("Responsible unit"), queryset=self.fields["units"].queryset)
         for field in create.fields:
             self.fields[field.name] = form_field(field)
+        if spec.parties is not None:
+            self.fields["co_units"] = KeyMultipleChoiceField(
+                label=spec.parties.label or _("Co-units"), required=False, queryset=self.fields["units"].queryset,
+                widget=forms.SelectMultiple(attrs={"size": 6}),
+                help_text=_("Units that work on the case beside the lead unit."))
+        if spec.parent is not None:
+            self.fields["parent"] = forms.IntegerField(required=spec.parent.required, min_value=1, max_value=KEY_MAX,
+                                                       widget=forms.HiddenInput)
         if create.then:
             self.fields["issue_now"] = forms.BooleanField(label=_("Issue now (otherwise save as a draft)"),
                                                           required=False, initial=True)
@@ -83,8 +91,11 @@ class CaseForm(forms.Form):
         return list(units) if self.spec.create.many else [units]
 
     def case_fields(self) -> dict:
-        return {f.name: self.cleaned_data[f.name] for f in self.spec.create.fields
-                if self.cleaned_data.get(f.name) is not None}
+        values = {f.name: self.cleaned_data[f.name] for f in self.spec.create.fields
+                  if self.cleaned_data.get(f.name) is not None}
+        if self.cleaned_data.get("co_units"):
+            values["co_units"] = list(self.cleaned_data["co_units"])
+        return values
 
     def clean(self):
         data = super().clean()

@@ -91,13 +91,16 @@ def case_new(request, case_type):
     if not may_open(spec, request.user):
         raise Http404(spec.create.denied if spec.create and spec.create.denied else _("No such page."))
     units = selectors.target_units(request.user)
-    form = CaseForm(request.POST or None, spec=spec, units=units, initial={"form_token": tokens.new()})
+    initial = {"form_token": tokens.new(), "parent": request.GET.get("parent", "")}
+    form = CaseForm(request.POST or None, spec=spec, units=units, initial=initial)
+    parent = _parent_case(request, form) if request.method == "POST" else None
     if request.method == "POST" and form.is_valid():
         chosen = form.chosen_units()
+        under = {"parent": parent} if parent is not None else {}
         try:
             cases = services.opener(model)(actor=actor_for(request), units=chosen,
                                            issue=form.cleaned_data.get("issue_now", False),
-                                           token=tokens.posted(request), **form.case_fields())
+                                           token=tokens.posted(request), **under, **form.case_fields())
         except AlreadySubmitted:  # a second click on the same form: the first one's cases are in the list
             messages.info(request, _("This form was already submitted; its cases are in the list."))
             return redirect(f"{case_type}:list")
@@ -110,6 +113,40 @@ def case_new(request, case_type):
             messages.success(request, _("Case %(number)s saved.") % {"number": cases[0].number})
             return redirect(cases[0].get_absolute_url())
     return render(request, "workflow/case_form.html", {"spec": spec, "form": form})
+
+
+def _parent_case(request, form):
+    """The case a new one is opened under (the form's ``parent``), among those the user may see."""
+    from ..models import Case
+
+    if not form.is_valid() or not form.cleaned_data.get("parent"):
+        return None
+    parent = Case.objects.visible_to(request.user).select_related("unit").filter(
+        pk=form.cleaned_data["parent"]).first()
+    if parent is None:
+        not_found(request, "case", form.cleaned_data["parent"])
+    return parent
+
+
+def _related(request, case, spec) -> dict:
+    """The case's place in a tree (its parent, its children and the child types the user may
+    open under it) and its co-units."""
+    from ..models import Case
+
+    child_types = [t for t in registry.case_types() if t.parent and spec.key in t.parent.types]
+    related = {"parent": None, "children": [], "new_children": [], "parties": []}
+    if case.parent_id:
+        related["parent"] = Case.objects.visible_to(request.user).filter(pk=case.parent_id).first()
+    if child_types:
+        related["children"] = list(Case.objects.visible_to(request.user).filter(parent_id=case.pk)
+                                   .select_related("unit").order_by("created_at")[:200])
+        if case.is_open:
+            related["new_children"] = [(t.menu.new if t.menu and t.menu.new else t.label,
+                                        reverse(f"{t.key}:new") + f"?parent={case.pk}")
+                                       for t in child_types if may_open(t, request.user)]
+    if spec.parties:
+        related["parties"] = list(case.parties.select_related("unit").order_by("pk"))
+    return related
 
 
 def _facts(case, spec):
@@ -154,7 +191,7 @@ def case_detail(request, case_type, pk):
             event.label = Rung(event.data.get("rung", 1)).label
     facts, texts = _facts(case, spec)
     return render(request, "workflow/case_detail.html", {
-        "spec": spec, "case": case, "action_forms": forms, "events": events, "facts": facts, "texts": texts,
+        "spec": spec, "case": case, "related": _related(request, case, spec), "action_forms": forms, "events": events, "facts": facts, "texts": texts,
         "evidence": case.evidence.all(),
         "requests": case.requests.filter(status="pending"),
         "comments": case.comments.all(),

@@ -1,0 +1,204 @@
+"""Parent and child cases, and a lead unit with co-units, on case types that exist only in the
+tests (tests/engine): the platform serves them from their declarations alone."""
+import pytest
+from django.core.exceptions import PermissionDenied
+from django.test import Client
+from django.urls import reverse
+from django.utils import translation
+from viewflow.workflow.models import Task
+from viewflow.workflow.status import STATUS
+
+from tests.engine.models import JointCase, PlanCase, TicketCase
+from tests.factories import make_unit, make_user
+from workflow import engine, services
+from workflow.errors import ActionError, AlreadyHandled
+from workflow.models import AuditEvent, Case, CaseParty, OutboxMessage, Role
+
+
+@pytest.fixture(autouse=True)
+def in_english():
+    """Messages are matched in the source language, whatever the catalogue says."""
+    with translation.override("en"):
+        yield
+
+
+def open_plan(world, days=60):
+    return services.open_cases(PlanCase, actor=world.actor("inspector"), units=[world.county_a], issue=True,
+                               title="年度专项检查计划", description="检查各县养老机构", deadline_days=days)[0]
+
+
+def open_ticket(world, unit, parent=None, days=5):
+    return services.open_cases(TicketCase, actor=world.actor("inspector"), units=[unit], issue=True, parent=parent,
+                               title="消防器材过期", description="灭火器过期", priority="high", deadline_days=days)[0]
+
+
+def act(world, model, case, who, action, **params):
+    return services.act(model, actor=world.actor(who), case_id=case.pk, action=action, **params)
+
+
+def client_for(user) -> Client:
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+# Parent and child cases ---------------------------------------------------------------------
+
+def test_children__under_a_plan__carry_parent_and_root_and_close_the_plan_only_when_all_end(world):
+    # given a running plan with a ticket under it for each county
+    plan = open_plan(world)
+    first = open_ticket(world, world.county_a, parent=plan)
+    second = open_ticket(world, world.county_b, parent=plan)
+    # then the tickets know their plan and its tree
+    assert (first.parent_id, first.root_id) == (plan.pk, plan.pk)
+    assert set(Case.objects.get(pk=plan.pk).open_children().values_list("pk", flat=True)) == {first.pk, second.pk}
+    # when the plan is closed with tickets still open, it is refused with the declared reason
+    with pytest.raises(AlreadyHandled, match="Every ticket under the plan must end first"):
+        act(world, PlanCase, plan, "inspector", "close")
+    # and once both tickets have ended
+    act(world, TicketCase, first, "inspector", "request_withdraw", reason="重复派发")
+    act(world, TicketCase, first, "leader", "approve_withdraw")
+    act(world, TicketCase, second, "inspector", "request_withdraw", reason="已由他案处理")
+    act(world, TicketCase, second, "leader", "approve_withdraw")
+    closed = act(world, PlanCase, plan, "inspector", "close")
+    # then the plan closes, with the number of its children on record
+    assert (closed.status, closed.phase) == ("closed", "done")
+    assert AuditEvent.objects.get(case_id=plan.pk, action="close").data == {"children": 2}
+
+
+def test_children__deadline_past_the_parents__is_refused_and_nothing_is_saved(world):
+    # given a plan due in 3 working days
+    plan = open_plan(world, days=3)
+    before = Case.objects.count()
+    # when a ticket due in 20 working days is opened under it
+    with pytest.raises(ActionError, match="would pass that of the case it belongs to"):
+        open_ticket(world, world.county_a, parent=plan, days=20)
+    # then nothing was saved
+    assert Case.objects.count() == before
+
+
+def test_children__bulk_under_a_plan__all_get_the_parent(world):
+    plan = open_plan(world)
+    tickets = services.open_cases(TicketCase, actor=world.actor("inspector"), units=[world.county_a, world.county_b],
+                                  parent=plan, title="排查隐患", description="逐户排查", deadline_days=5)
+    assert {(t.parent_id, t.root_id, t.status) for t in tickets} == {(plan.pk, plan.pk, "assigned")}
+
+
+def test_children__a_parent_of_another_type_or_an_unseen_one__is_refused(world):
+    plan = open_plan(world)
+    ticket = open_ticket(world, world.county_a)
+    other_city = make_unit("外市民政局")
+    outsider = make_user(Role.INSPECTOR, other_city)
+    child = make_unit("外市某县", parent=other_city)
+    with pytest.raises(ActionError, match="cannot be opened under that case"):
+        open_ticket(world, world.county_a, parent=ticket)
+    with pytest.raises(ActionError, match="may not see it"):
+        services.open_cases(TicketCase, actor=engine.Actor(outsider), units=[child], parent=plan,
+                            title="t", description="d", deadline_days=3)
+
+
+def test_children__pages__plan_lists_its_tickets_and_opens_one_under_it(world):
+    # given a plan with one ticket
+    plan = open_plan(world)
+    open_ticket(world, world.county_a, parent=plan)
+    inspector = client_for(world.inspector)
+    # when the inspector opens the plan's page
+    page = inspector.get(reverse("plan:detail", args=[plan.pk]))
+    # then it lists the ticket and offers a new one under the plan
+    assert page.status_code == 200
+    assert "消防器材过期" in page.content.decode()
+    new_url = reverse("ticket:new") + f"?parent={plan.pk}"
+    assert new_url in page.content.decode()
+    # and posting the new-ticket form with the parent opens a ticket under the plan
+    form = inspector.get(new_url)
+    token = form.context["form"]["form_token"].value()
+    posted = inspector.post(reverse("ticket:new"), {
+        "units": [world.county_b.pk], "title": "应急照明损坏", "description": "三楼", "priority": "low",
+        "deadline_days": 5, "issue_now": "on", "parent": plan.pk, "form_token": token})
+    assert posted.status_code == 302
+    made = TicketCase.objects.get(title="应急照明损坏")
+    assert made.parent_id == plan.pk
+    # and the ticket's page links back to its plan
+    assert reverse("plan:detail", args=[plan.pk]) in inspector.get(made.get_absolute_url()).content.decode()
+
+
+# Lead unit and co-units ---------------------------------------------------------------------
+
+def open_joint(world):
+    return services.open_cases(JointCase, actor=world.actor("inspector"), units=[world.county_a],
+                               co_units=[world.county_b], title="联合整治", description="两县联合整治",
+                               deadline_days=10)[0]
+
+
+def test_co_units__see_the_case_wait_on_their_part_and_the_lead_reports_after_them(world):
+    # given a joint task led by county A with county B as co-unit
+    joint = open_joint(world)
+    # then county B's handler sees it and has a task for its part, county A's handler one to lead
+    assert JointCase.objects.visible_to(world.handler_b).filter(pk=joint.pk).exists()
+    open_tasks = set(Task.objects.filter(process_id=joint.pk, status=STATUS.NEW)
+                     .values_list("owner_permission", "owner_permission_obj_pk"))
+    assert open_tasks == {("handler", str(world.county_a.pk)), ("handler", str(world.county_b.pk))}
+    assert OutboxMessage.objects.filter(case_id=joint.pk, recipient=world.handler_b).exists()
+    # when the lead reports before the co-unit, it is refused with the declared reason
+    with pytest.raises(AlreadyHandled, match="Every co-unit must report its part first"):
+        act(world, JointCase, joint, "handler_a", "report", reason="已完成")
+    # and the lead may not report the co-unit's part
+    with pytest.raises(PermissionDenied):
+        act(world, JointCase, joint, "handler_a", "contribute", reason="代报")
+    # when county B reports its part
+    act(world, JointCase, joint, "handler_b", "contribute", reason="已完成本县部分")
+    # then its part is done and its task closed, the lead's stays
+    assert CaseParty.objects.get(case_id=joint.pk).done_at is not None
+    assert Task.objects.get(process_id=joint.pk, owner_permission_obj_pk=str(world.county_b.pk)).status == STATUS.DONE
+    # and county B may not report twice
+    with pytest.raises(PermissionDenied):
+        act(world, JointCase, joint, "handler_b", "contribute", reason="再报")
+    # when the lead reports and the inspector accepts
+    act(world, JointCase, joint, "handler_a", "report", reason="两县均已完成")
+    done = act(world, JointCase, joint, "inspector", "accept")
+    assert done.phase == "done"
+    # and county B still sees the ended case
+    assert JointCase.objects.visible_to(world.handler_b).filter(pk=joint.pk).exists()
+
+
+def test_co_units__a_unit_that_is_no_party__sees_nothing(world):
+    joint = open_joint(world)
+    county_c = make_unit("丙县民政局", parent=world.city)
+    stranger = make_user(Role.HANDLER, county_c)
+    assert not JointCase.objects.visible_to(stranger).filter(pk=joint.pk).exists()
+    assert not Case.objects.visible_to(stranger).filter(pk=joint.pk).exists()
+    with pytest.raises(engine.NotVisible):
+        services.act(JointCase, actor=engine.Actor(stranger), case_id=joint.pk, action="contribute", reason="x")
+    # a rectification list's query keeps its plan: the party clause is only for types with co-units
+    from processes.rectification.models import RectificationCase
+
+    assert "EXISTS" not in str(RectificationCase.objects.visible_to(world.handler_b).query).upper()
+
+
+def test_co_units__the_lead_cannot_be_its_own_co_unit_and_types_without_co_units_refuse_them(world):
+    with pytest.raises(ActionError, match="lead unit cannot also be a co-unit"):
+        services.open_cases(JointCase, actor=world.actor("inspector"), units=[world.county_a],
+                            co_units=[world.county_a], title="t", description="d", deadline_days=3)
+    with pytest.raises(ActionError, match="has no co-units"):
+        services.open_cases(TicketCase, actor=world.actor("inspector"), units=[world.county_a],
+                            co_units=[world.county_b], title="t", description="d", deadline_days=3)
+
+
+def test_co_units__pages__new_form_takes_co_units_and_the_co_unit_acts_from_the_case_page(world):
+    inspector = client_for(world.inspector)
+    form = inspector.get(reverse("joint:new"))
+    assert form.status_code == 200 and "co_units" in form.context["form"].fields
+    token = form.context["form"]["form_token"].value()
+    posted = inspector.post(reverse("joint:new"), {
+        "units": world.county_a.pk, "co_units": [world.county_b.pk], "title": "联合检查", "description": "两县",
+        "deadline_days": 5, "form_token": token})
+    assert posted.status_code == 302
+    joint = JointCase.objects.get(title="联合检查")
+    co_handler = client_for(world.handler_b)
+    page = co_handler.get(joint.get_absolute_url())
+    assert page.status_code == 200
+    assert reverse("joint:act", args=[joint.pk, "contribute"]) in page.content.decode()
+    assert reverse("joint:act", args=[joint.pk, "report"]) not in page.content.decode()
+    done = co_handler.post(reverse("joint:act", args=[joint.pk, "contribute"]), {"reason": "已完成"})
+    assert done.status_code == 302
+    assert CaseParty.objects.get(case=joint).done_at is not None
