@@ -13,8 +13,9 @@ class WorkflowConfig(AppConfig):
         from django.db.models.signals import post_delete, post_save
 
         from .calendar import forget_calendar
-        from .escalation import forget_policies
+        from .escalation import forget_policies, recount_on_move
         from .models import CalendarDay, CalendarYear, EscalationPolicy
+        from .models.units import unit_moved
 
         # Keep the in-memory calendar and policies in step with admin edits in this process.
         for model in (CalendarDay, CalendarYear):
@@ -22,3 +23,4 @@ class WorkflowConfig(AppConfig):
             post_delete.connect(forget_calendar, sender=model, dispatch_uid=f"forget-del-{model.__name__}")
         post_save.connect(forget_policies, sender=EscalationPolicy, dispatch_uid="forget-policy")
         post_delete.connect(forget_policies, sender=EscalationPolicy, dispatch_uid="forget-policy-del")
+        unit_moved.connect(recount_on_move, dispatch_uid="recount-on-move")

@@ -156,6 +156,11 @@ def rebuild_counts():
                                       batch_size=5000)
 
 
+def recount_on_move(**_kwargs):
+    """A unit moved with its subtree: the subtree counts above it changed."""
+    rebuild_counts()
+
+
 def _announce(case: Case, rung: Rung):
     proposal = case.declaration.ladder.proposals.get(rung)
     if proposal:

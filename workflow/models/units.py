@@ -6,6 +6,7 @@ from django.contrib.auth.models import AbstractUser, Group, UserManager
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import models, transaction
 from django.db.models.signals import m2m_changed
+from django.dispatch import Signal
 from django.db.models import Value
 from django.db.models.functions import Concat, Substr
 from django.utils.translation import gettext
@@ -65,6 +66,10 @@ def can_see_unit(user, unit) -> bool:
     return unit.pk == user.unit_id
 
 
+# Sent inside the transaction that moved a unit (and its subtree) under another parent;
+# the escalation ladder recounts its per-subtree figures on it.
+unit_moved = Signal()
+
 MOVE_BELOW_ITSELF = _("A unit cannot be placed below itself or below one of its own subordinate units.")
 
 
@@ -121,9 +126,7 @@ class Unit(models.Model):
             if old and old != self.path:
                 Unit.objects.filter(path__startswith=old).exclude(pk=self.pk).update(
                     path=Concat(Value(self.path), Substr("path", len(old) + 1)))
-                from ..escalation import rebuild_counts
-
-                rebuild_counts()
+                unit_moved.send(sender=Unit, unit=self, old_path=old)
 
     def is_within(self, other: "Unit") -> bool:
         """True when this unit is `other` or lies below it."""
