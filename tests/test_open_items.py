@@ -607,11 +607,11 @@ def test_archive__a_renderer_that_outlives_its_lease_does_not_replace_the_stored
 
 
 class WriteThenDie:
-    """documents.write_atomically, the worker dying right after the file is stored."""
+    """documents.store_new, the worker dying right after the file is stored."""
 
     def __init__(self, monkeypatch):
-        self.real = documents.write_atomically
-        monkeypatch.setattr(documents, "write_atomically", self)
+        self.real = documents.store_new
+        monkeypatch.setattr(documents, "store_new", self)
 
     def __call__(self, path, data, **kwargs):
         self.real(path, data, **kwargs)
@@ -631,7 +631,7 @@ def test_archive__a_file_stored_by_a_worker_that_died_is_kept_and_recorded(world
     [path] = _stored(store)
     inode, data = path.stat().st_ino, path.read_bytes()
     assert doc.rendered_at is None and doc.attempts == 1 and doc.next_attempt_at > timezone.now()
-    monkeypatch.setattr(documents, "write_atomically", dying.real)
+    monkeypatch.setattr(documents, "store_new", dying.real)
     # when: its lease runs out and the beat's run takes it up again
     ArchivedDocument.objects.filter(pk=doc.pk).update(next_attempt_at=timezone.now())
     assert archive_documents.apply(throw=True).result == 1

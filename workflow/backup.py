@@ -18,6 +18,10 @@ the files the snapshot's rows name, each checked against the SHA-256 on its row.
 A restore checks the whole set before it touches anything, then writes the files, replaces
 the database in one step (PostgreSQL: one transaction; SQLite: the backup API into the live
 file), and counts the rows again.
+
+The stored files are read and written through the evidence and document stores
+(`STORAGES`, workflow.files) with nothing but the storage API, so a set taken from the file
+system restores into an S3 bucket and the other way round. The set itself is a local folder.
 """
 import hashlib
 import json
@@ -32,14 +36,16 @@ from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 
-from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.core.files import File
+from django.core.files.storage import storages
 from django.core.management.base import CommandError
 from django.db import DEFAULT_DB_ALIAS, connections, transaction
 from django.db.migrations.loader import MigrationLoader
 from django.db.migrations.recorder import MigrationRecorder
 from django.utils import timezone
 
+from . import files
 from .dbroles import grant_app_role
 from .evidence import sha256_of
 from .models import ArchivedDocument, AuditEvent, Case, Evidence
@@ -55,24 +61,23 @@ CHUNK = 1024 * 1024
 
 @dataclass(frozen=True)
 class Store:
-    """Files kept under a folder, one per row, named by the row's storage_name, with the
-    row's sha256 and size. `stored` names the field that is set once the file is there."""
+    """Files kept in a storage of STORAGES, one per row, named by the row's storage_name, with
+    the row's sha256 and size. `stored` names the field that is set once the file is there."""
 
-    key: str  # the manifest's key and the folder in the set
-    setting: str
+    key: str  # the manifest's key, the folder in the set and the STORAGES alias
     model: type
     label: str
     hint: str = ""
     stored: str = ""
 
     @property
-    def root(self) -> Path:
-        return Path(getattr(settings, self.setting))
+    def storage(self):
+        return storages[self.key]
 
 
 STORES = (
-    Store("evidence", "EVIDENCE_ROOT", Evidence, "证据文件", hint="请先运行 python manage.py check_evidence 查明。"),
-    Store("documents", "DOCUMENT_ROOT", ArchivedDocument, "归档文书", stored="rendered_at"),
+    Store("evidence", Evidence, "证据文件", hint="请先运行 python manage.py check_evidence 查明。"),
+    Store("documents", ArchivedDocument, "归档文书", stored="rendered_at"),
 )
 
 
@@ -107,14 +112,14 @@ def _run(command, env, what):
         raise CommandError(f"{what}失败：{result.stderr.strip()[-2000:]}")
 
 
-def _copy(source: Path, target: Path):
-    """Copy a file to a temporary name beside `target`; returns the SHA-256 and size of what
-    was written, and the temporary name, for the caller to move into place or remove."""
+def _copy(src, target: Path):
+    """Copy an open file to a temporary name beside `target`; returns the SHA-256 and size of
+    what was written, and the temporary name, for the caller to move into place or remove."""
     target.parent.mkdir(parents=True, exist_ok=True)
     digest, size = hashlib.sha256(), 0
     fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".copy-")
     try:
-        with open(source, "rb") as src, os.fdopen(fd, "wb") as dst:
+        with os.fdopen(fd, "wb") as dst:
             for chunk in iter(lambda: src.read(CHUNK), b""):
                 digest.update(chunk)
                 size += len(chunk)
@@ -142,14 +147,14 @@ def _inventory(cursor, tables, quote):
     latest = {}
     for app, name in cursor.fetchall():
         latest[app] = max(latest.get(app, ""), name)  # migration names start with their number
-    files = {}
+    stored = {}
     for store in STORES:
         meta = store.model._meta
         columns = ", ".join(quote(meta.get_field(name).column) for name in ("id", "sha256", "size"))
         where = f" WHERE {quote(meta.get_field(store.stored).column)} IS NOT NULL" if store.stored else ""
         cursor.execute(f"SELECT {columns} FROM {quote(meta.db_table)}{where}")
-        files[store.key] = [(store.model(id=uuid.UUID(str(pk))), sha, size) for pk, sha, size in cursor.fetchall()]
-    return counts, dict(sorted(latest.items())), files
+        stored[store.key] = [(store.model(id=uuid.UUID(str(pk))), sha, size) for pk, sha, size in cursor.fetchall()]
+    return counts, dict(sorted(latest.items())), stored
 
 
 def _snapshot_postgresql(conn, dump: Path):
@@ -187,7 +192,7 @@ def backup(dest) -> dict:
         dump = work / DUMP_FILES[conn.vendor]
         snapshot = _snapshot_postgresql if conn.vendor == "postgresql" else _snapshot_sqlite
         counts, migrations, stored = snapshot(conn, dump)
-        files = {store.key: _copy_store(store, stored[store.key], work / store.key) for store in STORES}
+        copied = {store.key: _copy_store(store, stored[store.key], work / store.key) for store in STORES}
         manifest = {
             "format": FORMAT, "version": VERSION,
             "created_at": timezone.localtime().isoformat(timespec="seconds"),
@@ -195,7 +200,7 @@ def backup(dest) -> dict:
                          "size": dump.stat().st_size},
             "migrations": migrations,
             "tables": counts,
-            **files,
+            **copied,
         }
         (work / MANIFEST).write_text(json.dumps(manifest, ensure_ascii=False, indent=1), encoding="utf-8")
         if dest.exists():
@@ -208,18 +213,21 @@ def backup(dest) -> dict:
 
 
 def _copy_store(store, rows, folder):
-    files = []
+    storage, copied = store.storage, []
     for record, sha, size in rows:
-        source = store.root / record.storage_name
-        if not source.is_file():
+        try:
+            source = storage.open(record.storage_name, "rb")
+        except FileNotFoundError:
             raise CommandError(f"{store.label} {record.storage_name}（记录 {record.pk}）缺失，备份中止。{store.hint}")
-        copied_sha, copied_size, tmp = _copy(source, folder / record.storage_name)
+        with source:
+            copied_sha, copied_size, tmp = _copy(source, folder / record.storage_name)
         if (copied_sha, copied_size) != (sha, size):
+            os.unlink(tmp)
             raise CommandError(f"{store.label} {record.storage_name}（记录 {record.pk}）与登记的 SHA-256 不符，"
                                f"备份中止。{store.hint}")
         os.replace(tmp, folder / record.storage_name)
-        files.append({"path": record.storage_name, "sha256": sha, "size": size})
-    return sorted(files, key=lambda f: f["path"])
+        copied.append({"path": record.storage_name, "sha256": sha, "size": size})
+    return sorted(copied, key=lambda f: f["path"])
 
 
 # Checking a set -------------------------------------------------------------------------------
@@ -304,9 +312,9 @@ def current_contents(conn) -> list[str]:
         if count:
             held.append(f"{count} {unit}")
     for store in STORES:
-        files = sum(1 for p in store.root.rglob("*") if p.is_file()) if store.root.is_dir() else 0
-        if files:
-            held.append(f"{store.label}目录中 {files} 个文件")
+        count = sum(1 for _name in files.walk(store.storage))
+        if count:
+            held.append(f"{store.label}存储中 {count} 个文件")
     return held
 
 
@@ -370,6 +378,23 @@ def _restore_sqlite(conn, dump: Path):
         raise CommandError(f"恢复数据库失败（SQLite），数据库未改动：{exc}")
 
 
+def _put(store, entry, source: Path) -> bool:
+    """Write one file of the set into its store, unless the store holds it already as backed
+    up; a file there under the same name with other content is replaced. True if written."""
+    storage, name, wanted = store.storage, entry["path"], (entry["sha256"], entry["size"])
+    if storage.exists(name):
+        if files.digest(storage, name) == wanted:
+            return False
+        storage.delete(name)
+    with open(source, "rb") as handle:
+        saved = storage.save(name, File(handle, name=name))
+    if saved != name:
+        files.discard(storage, saved)
+    if saved != name or files.digest(storage, name) != wanted:
+        raise CommandError(f"写入{store.label} {name} 时内容不符，恢复中止，数据库未改动。")
+    return True
+
+
 def restore(src, *, force=False, app_role=None, log=lambda message: None) -> dict:
     """Restore a backup set into the configured database and file stores; returns its manifest.
 
@@ -381,19 +406,14 @@ def restore(src, *, force=False, app_role=None, log=lambda message: None) -> dic
     if held and not force:
         raise CommandError(
             f"当前数据库不是空的：{'、'.join(held)}。恢复将删除数据库中的全部数据，换成备份"
-            f"（{manifest['created_at']}）中的内容；证据和文书目录中已有的文件保留，备份中的文件写入。"
+            f"（{manifest['created_at']}）中的内容；证据和文书存储中已有的文件保留，备份中的文件写入。"
             f"确认无误请加 --force 重新运行。")
     # Files first: they have names of their own, so writing them changes nothing the database
     # now points to; if the database step then fails, they are only spare files.
     for store in STORES:
-        for entry in manifest[store.key]:
-            target = store.root / entry["path"]
-            sha, size, tmp = _copy(src / store.key / entry["path"], target)
-            if (sha, size) != (entry["sha256"], entry["size"]):
-                os.unlink(tmp)
-                raise CommandError(f"写入{store.label} {entry['path']} 时内容不符，恢复中止，数据库未改动。")
-            os.replace(tmp, target)
-        log(f"{len(manifest[store.key])} {store.key} files written to {store.root}.")
+        written = sum(_put(store, entry, src / store.key / entry["path"]) for entry in manifest[store.key])
+        log(f"{written} {store.key} files written to {files.describe(store.storage)}, "
+            f"{len(manifest[store.key]) - written} found there already.")
     dump = src / manifest["database"]["file"]
     if conn.vendor == "postgresql":
         _restore_postgresql(conn, dump, manifest["tables"])

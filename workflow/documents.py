@@ -8,25 +8,22 @@ distinct and consecutive, and a rolled-back document gives its number back.
 Archives: a process declares which documents are archived when its cases reach a state
 (``archive_on``). The state change writes one pending row per document in its own
 transaction (``queue_archives``, unique per case and document); after commit the worker
-renders it (``archive_pending``, workflow.tasks.archive_documents), stores the PDF under
-DOCUMENT_ROOT with its SHA-256 and marks the row archived. A rendering that fails leaves the
-row pending with its error, retried with backoff by the beat: a case never reaches the
-state with nothing archived and nothing pending. A stored file is never replaced, so the
-SHA-256 on the row is that of the file.
+renders it (``archive_pending``, workflow.tasks.archive_documents), stores the PDF in
+``STORAGES["documents"]`` (workflow.files) with its SHA-256 and marks the row archived. A
+rendering that fails leaves the row pending with its error, retried with backoff by the
+beat: a case never reaches the state with nothing archived and nothing pending. A stored
+file is never replaced, so the SHA-256 on the row is that of the file.
 """
 import hashlib
 import logging
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 
-from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from . import leases, notify, sql
-from .files import write_atomically
+from . import files, leases, notify, sql
 from .models import ArchivedDocument, DocumentCounter
 
 logger = logging.getLogger(__name__)
@@ -93,12 +90,10 @@ def queue_archives(cases) -> int:
     return len(rows)
 
 
-def document_root() -> Path:
-    return Path(settings.DOCUMENT_ROOT)
-
-
-def document_path(doc: ArchivedDocument) -> Path:
-    return document_root() / doc.storage_name
+def store_new(name: str, data: bytes) -> bool:
+    """Store a rendered document under `name` in the document store, unless a file is there
+    already (kept as it is): True if stored here."""
+    return files.save_new(files.document_storage(), name, data)
 
 
 def _pending():
@@ -126,11 +121,10 @@ def archive(pk) -> int:
     doc = ARCHIVING.take(pk, _pending().select_related("case"))
     if doc is None:
         return 0  # archived already, or another worker is on it
-    path = document_path(doc)
     try:
         data = render(doc)
-        if not write_atomically(path, data, replace=False):
-            data = path.read_bytes()  # stored by an earlier run of this row: that file stands
+        if not store_new(doc.storage_name, data):
+            data = files.read(files.document_storage(), doc.storage_name)  # an earlier run's file stands
     except Exception as exc:  # noqa: BLE001 - the row stays pending with the error; the beat retries
         logger.exception("archiving %s of case %s failed; it will be retried", doc.name, doc.case_id)
         ARCHIVING.failed(doc, exc)

@@ -1,11 +1,13 @@
 """Checking, storing and serving evidence files.
 
 A file is accepted only when its name's extension is on the allowlist, its content
-sniffs as that same type, and it carries no markup a browser could run. Stored names
-are UUIDs under EVIDENCE_ROOT, outside the web root.
+sniffs as that same type, and it carries no markup a browser could run. Files go to
+`STORAGES["evidence"]` (workflow.files) under their row's UUID, never the user's name,
+outside the web root.
 """
 import hashlib
 import io
+import logging
 import re
 import unicodedata
 import zipfile
@@ -13,12 +15,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from django.conf import settings
+from django.core.files.base import ContentFile
 from django.template.defaultfilters import filesizeformat
 from django.utils.translation import gettext as _
 
 from . import audit
 from .engine import Actor, AlreadyHandled, Denied, locked_case
-from .files import write_atomically
+from .files import describe, discard, evidence_storage
 from .models import Evidence
 
 # extension -> (content type, family)
@@ -37,6 +40,7 @@ SIGNATURES = {
 ACTIVE_CONTENT = re.compile(rb"<\s*(script|html|body|iframe|svg|object|embed)\b|javascript:|/JavaScript|/JS\s*\(",
                             re.IGNORECASE)
 INVISIBLE = {"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"}
+logger = logging.getLogger(__name__)
 
 
 class EvidenceRejected(Exception):
@@ -148,39 +152,47 @@ def inspect_upload(upload) -> CheckedFile:
     return CheckedFile(display_name, extension, content_type, data)
 
 
-def evidence_path(evidence: Evidence) -> Path:
-    return Path(settings.EVIDENCE_ROOT) / evidence.storage_name
-
-
 def attach_evidence(model, case_id, *, actor: Actor, upload, note: str = "") -> Evidence:
     """Check, store and record one evidence file on a case.
 
-    The file is checked before the case is locked (reading and sniffing it can take a while),
-    but only for a case the user may see; the state and role are checked under the lock."""
+    The file is checked, hashed and stored under its UUID before the case is locked (reading,
+    sniffing and sending it to the store can take a while), but only for a case the user may
+    see; the state and role are checked under the lock, where the row and its audit event are
+    written. A refusal or a rollback deletes the stored file again; a process killed in
+    between leaves a file no row names, which `check_evidence` lists as an orphan."""
     if not model.objects.visible_to(actor.user).filter(pk=case_id).exists():
         with locked_case(model, case_id, actor=actor, action="upload_evidence"):
             pass  # raises the audited 404 for a case the user may not see
     checked = inspect_upload(upload)
-    evidence = None
+    evidence = Evidence(uploaded_by=actor.user, display_name=checked.display_name,
+                        content_type=checked.content_type, extension=checked.extension,
+                        size=len(checked.data), sha256=hashlib.sha256(checked.data).hexdigest(),
+                        note=(note or "")[:200])
+    storage = evidence_storage()
+    try:
+        stored = storage.save(evidence.storage_name, ContentFile(checked.data))
+    except Exception:  # noqa: BLE001 - the store is down or full: the user may try again
+        logger.exception("storing evidence %s in %s failed", evidence.storage_name, describe(storage))
+        discard(storage, evidence.storage_name)  # an upload whose answer was lost may have arrived
+        raise EvidenceRejected(_("The file could not be stored just now; please try again later."), status=503)
+    if stored != evidence.storage_name:  # a UUID already taken: never reuse another row's file
+        discard(storage, stored)
+        raise RuntimeError(f"evidence name {evidence.storage_name} is taken in the store")
     try:
         with locked_case(model, case_id, actor=actor, action="upload_evidence") as case:
             if not case.may_upload(actor.user, any_state=True):
                 raise Denied(actor, action="upload_evidence", case=case)
             if not case.may_upload(actor.user):
                 raise AlreadyHandled(_("Evidence can no longer be added in the case's current state."))
-            evidence = Evidence(case=case, uploaded_by=actor.user, display_name=checked.display_name,
-                                content_type=checked.content_type, extension=checked.extension,
-                                size=len(checked.data), sha256=hashlib.sha256(checked.data).hexdigest(),
-                                note=(note or "")[:200])
-            write_atomically(evidence_path(evidence), checked.data)
+            evidence.case = case
             evidence.save(force_insert=True)
             audit.record(action="upload_evidence", user=actor.user, case=case, ip=actor.ip,
                          from_state=case.status, to_state=case.status,
                          data={"evidence": str(evidence.pk), "name": evidence.display_name,
                                "sha256": evidence.sha256, "size": evidence.size})
     except BaseException:
-        if evidence is not None:
-            evidence_path(evidence).unlink(missing_ok=True)  # nothing half-stored
+        # Refused, or rolled back (on_commit never hears of a rollback): no row names the file.
+        discard(storage, stored)
         raise
     return evidence
 

@@ -10,7 +10,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from . import selectors
-from .evidence import evidence_path
+from .files import evidence_storage
 from .http import not_found
 from .models import Case, Evidence, Role, User
 from .paging import CappedPaginator, capped_count
@@ -95,11 +95,12 @@ def evidence_download(request, pk):
     evidence = Evidence.objects.select_related("case__unit").filter(pk=pk).first()
     if evidence is None or not can_see_unit(request.user, evidence.case.unit):
         not_found(request, "evidence", pk, _("No such file, or you may not see it."))
-    path = evidence_path(evidence)
-    if not path.exists():
+    try:
+        stored = evidence_storage().open(evidence.storage_name, "rb")  # streamed, never a URL to the store
+    except FileNotFoundError:
         raise Http404(_("The file is missing from storage; please tell the administrator."))
     inline = request.GET.get("inline") == "1" and evidence.is_image
-    response = FileResponse(open(path, "rb"), as_attachment=not inline, filename=evidence.display_name,
+    response = FileResponse(stored, as_attachment=not inline, filename=evidence.display_name,
                             content_type=evidence.content_type)
     response["X-Content-Type-Options"] = "nosniff"
     response["Content-Security-Policy"] = "default-src 'none'; img-src 'self'; sandbox"

@@ -164,6 +164,41 @@ EVIDENCE_MAX_UNZIPPED_BYTES = env.int("DUBAN_EVIDENCE_MAX_UNZIPPED_BYTES", defau
 EVIDENCE_MAX_ZIP_ENTRIES = env.int("DUBAN_EVIDENCE_MAX_ZIP_ENTRIES", default=2000)
 # Documents archived by the worker (e.g. a closed case's closing record), also outside the web root.
 DOCUMENT_ROOT = env.path("DUBAN_DOCUMENT_ROOT", default=str(VAR_DIR / "documents"))
+# Both go through Django's storage API (workflow/files.py). By default the file system, in the
+# two folders above, written whole; DUBAN_STORAGE=s3 puts them in one S3-compatible bucket, under
+# two prefixes, so that several web hosts and workers share them. Never served by a URL of the store.
+DUBAN_STORAGE = env("DUBAN_STORAGE", default="files")
+if DUBAN_STORAGE not in ("files", "s3"):
+    from django.core.exceptions import ImproperlyConfigured
+
+    raise ImproperlyConfigured(f"DUBAN_STORAGE must be 'files' or 's3', not {DUBAN_STORAGE!r}.")
+if DUBAN_STORAGE == "files":
+    STORAGES["evidence"] = {"BACKEND": "workflow.files.WholeFileStorage", "OPTIONS": {"root_setting": "EVIDENCE_ROOT"}}
+    STORAGES["documents"] = {"BACKEND": "workflow.files.WholeFileStorage", "OPTIONS": {"root_setting": "DOCUMENT_ROOT"}}
+else:
+    _s3 = {
+        "bucket_name": env("DUBAN_S3_BUCKET"),
+        "endpoint_url": env("DUBAN_S3_ENDPOINT_URL", default=None),  # unset: AWS itself
+        "region_name": env("DUBAN_S3_REGION", default=None),
+        # Unset: boto3 finds credentials itself (AWS_* variables, an instance role).
+        "access_key": env("DUBAN_S3_ACCESS_KEY_ID", default=None),
+        "secret_key": env("DUBAN_S3_SECRET_ACCESS_KEY", default=None),
+        "addressing_style": env("DUBAN_S3_ADDRESSING_STYLE", default=None),  # "path" for most self-hosted stores
+        "file_overwrite": False,  # a taken name is never written over
+        "default_acl": None,  # objects take the bucket's (private) policy
+        "max_memory_size": 2 * 1024 * 1024,  # a download larger than this is buffered on disk
+    }
+    # Two prefixes, neither inside the other: each store lists only its own files.
+    _prefixes = {"evidence": env("DUBAN_S3_EVIDENCE_PREFIX", default="evidence").strip("/") + "/",
+                 "documents": env("DUBAN_S3_DOCUMENT_PREFIX", default="documents").strip("/") + "/"}
+    _evidence, _documents = _prefixes.values()
+    if "/" in _prefixes.values() or _evidence.startswith(_documents) or _documents.startswith(_evidence):
+        from django.core.exceptions import ImproperlyConfigured
+
+        raise ImproperlyConfigured("DUBAN_S3_EVIDENCE_PREFIX and DUBAN_S3_DOCUMENT_PREFIX must be two separate prefixes.")
+    for _alias, _prefix in _prefixes.items():
+        STORAGES[_alias] = {"BACKEND": "storages.backends.s3.S3Storage",
+                            "OPTIONS": {**_s3, "location": _prefix.rstrip("/")}}
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 
