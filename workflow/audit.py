@@ -64,24 +64,26 @@ def _append(event: AuditEvent, seq: int, prev: str) -> AuditEvent:
 
 
 def record(*, action, user=None, case=None, outcome=AuditEvent.Outcome.OK, from_state="",
-           to_state="", reason="", ip=None, data=None, locked=False, defer_head=False) -> AuditEvent:
+           to_state="", reason="", ip=None, data=None, locked=False, defer_head=False, on=None) -> AuditEvent:
     """Append one event to its chain, inside the caller's transaction when there is one.
 
     A case's chain head lives on the case row. When the caller holds the case's lock
     (``locked``, as inside ``engine.locked_case``) the head is read from the loaded case,
     and with ``defer_head`` (which implies ``locked``) the caller's own save of the case
-    writes the new head, so recording costs one INSERT. Events without a case go to the system chain.
+    writes the new head, so recording costs one INSERT. Events about a record beside cases
+    (`on`) go to that record's chain; events with neither go to the system chain.
     """
     fields = dict(action=action, user=user, case=case, outcome=outcome, from_state=from_state,
                   to_state=to_state, reason=reason, ip=ip, data=data)
     with transaction.atomic(savepoint=False):
         if case is None:
-            head = AuditChain.objects.select_for_update().filter(key=SYSTEM_CHAIN).first()
+            key = on.audit_chain if on is not None else SYSTEM_CHAIN
+            head = AuditChain.objects.select_for_update().filter(key=key).first()
             if head is None:
-                AuditChain.objects.get_or_create(key=SYSTEM_CHAIN)
-                head = AuditChain.objects.select_for_update().get(key=SYSTEM_CHAIN)
-            event = _append(event_for(**fields), head.seq + 1, head.last_hash)
-            AuditChain.objects.filter(key=SYSTEM_CHAIN).update(seq=event.seq, last_hash=event.hash)
+                AuditChain.objects.get_or_create(key=key)
+                head = AuditChain.objects.select_for_update().get(key=key)
+            event = _append(event_for(**fields, chain=key), head.seq + 1, head.last_hash)
+            AuditChain.objects.filter(key=key).update(seq=event.seq, last_hash=event.hash)
             return event
         if locked or defer_head:
             seq, prev = case.audit_seq, case.audit_hash

@@ -4,7 +4,7 @@ from django.utils import timezone
 from workflow.calendar import add_working_days
 from workflow.errors import Change
 from workflow.flows import build_flow
-from workflow.models import Case
+from workflow.models import Case, Record
 
 from .declaration import Joint, Plan, Priority, Ticket
 
@@ -76,3 +76,11 @@ class JointCase(Case, case_type=Joint):
 
     def accept(self, *, actor, **_kw):
         return Change()
+
+
+class Checklist(Record):
+    """A record beside cases (tests only): an inspection checklist, not a case."""
+
+    title = models.CharField("title", max_length=200)
+    items = models.JSONField("items", default=list)
+    passed = models.PositiveSmallIntegerField("items passed", default=0)
