@@ -202,3 +202,32 @@ def test_co_units__pages__new_form_takes_co_units_and_the_co_unit_acts_from_the_
     done = co_handler.post(reverse("joint:act", args=[joint.pk, "contribute"]), {"reason": "已完成"})
     assert done.status_code == 302
     assert CaseParty.objects.get(case=joint).done_at is not None
+
+
+# Named waits ----------------------------------------------------------------------------------
+
+def test_named_waits__the_people_a_case_names_get_their_own_tasks_inbox_and_notice(world):
+    from workflow import selectors
+
+    # given a plan in draft naming the leader and the legal officer as its reviewers
+    plan = services.open_cases(PlanCase, actor=world.actor("inspector"), units=[world.county_a],
+                               title="年度计划", description="d", deadline_days=30)[0]
+    plan.reviewers.add(world.leader, world.legal)
+    # when it is launched
+    act(world, PlanCase, plan, "inspector", "launch")
+    # then each reviewer has a task of their own, in their inbox, and was told
+    named = Task.objects.filter(process_id=plan.pk, owner_permission="named", status=STATUS.NEW)
+    assert set(named.values_list("owner_id", flat=True)) == {world.leader.pk, world.legal.pk}
+    assert named.filter(owner=world.leader).get().pk in set(selectors.inbox_todo(world.leader).values_list("pk", flat=True))
+    assert not selectors.inbox_todo(world.inspector2).filter(owner_permission="named").exists()
+    assert OutboxMessage.objects.filter(case_id=plan.pk, recipient=world.legal, channel="in_app").exists()
+    # and someone not named may not approve
+    with pytest.raises(PermissionDenied):
+        act(world, PlanCase, plan, "inspector2", "approve_plan")
+    # when the leader approves, the leader's task is done and the legal officer's stays open
+    act(world, PlanCase, plan, "leader", "approve_plan")
+    assert Task.objects.get(process_id=plan.pk, owner=world.leader, owner_permission="named").status == STATUS.DONE
+    assert named.filter(owner=world.legal).exists()
+    # and the leader may not approve twice
+    with pytest.raises(PermissionDenied):
+        act(world, PlanCase, plan, "leader", "approve_plan")

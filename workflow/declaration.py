@@ -62,6 +62,31 @@ def at(role: str, place: Place) -> At:
     return At(str(role), place)
 
 
+# Tasks held by named people rather than a role: viewflow's owner_permission says "named" and
+# the unit column holds the person's user id (see workflow.flows.Wait).
+NAMED_ROLE = "named"
+
+
+@dataclass(frozen=True)
+class Named:
+    """The people a case names in a relation of its own (an acceptance team, the inspectors
+    drawn for it): `relation` is a method of the case model returning their user ids.
+    Callable as a permission, like ``At``."""
+
+    relation: str
+    role: str = NAMED_ROLE
+
+    def user_ids(self, case) -> list[int]:
+        return list(getattr(case, self.relation)())
+
+    def __call__(self, case, user) -> bool:
+        return getattr(user, "pk", None) in self.user_ids(case)
+
+    def unit_ids(self, case) -> list[int]:
+        """For a wait, the people's ids stand where a role's unit ids stand."""
+        return self.user_ids(case)
+
+
 # Conditions ------------------------------------------------------------------------------------
 
 
@@ -153,7 +178,7 @@ class Task:
 
     node: str
     title: str
-    who: At
+    who: At | Named
 
 
 @dataclass(frozen=True)

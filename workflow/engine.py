@@ -16,6 +16,7 @@ from viewflow.workflow.status import PROCESS, STATUS
 
 from . import audit, documents, escalation, notify, sql, tokens
 from .errors import ActionError, AlreadyHandled, AlreadySubmitted, Change  # noqa: F401 - re-exported
+from .declaration import NAMED_ROLE
 from .flows import pending_requests
 from .locking import load_locked
 from .models import CaseParty, Unit, User
@@ -273,7 +274,7 @@ def _sync_tasks(case, actor: Actor, event, waited: set):
     removed, added = waited - expected, expected - waited
     now = timezone.now()
     user = actor.user
-    done = {w for w in removed if w.role == user.role and w.unit_id == user.unit_id}
+    done = {w for w in removed if w.held_by(user)}
     if done:
         _close_tasks(case, flow, done, STATUS.DONE, user.pk, now)
     if removed - done:
@@ -286,10 +287,11 @@ def _sync_tasks(case, actor: Actor, event, waited: set):
 
 
 def _new_task(flow, case, wait, now) -> Task:
-    """An open viewflow task for the holders of `wait.role` in unit `wait.unit_id`."""
+    """An open viewflow task for the holders of `wait.role` in unit `wait.unit_id` (or owned
+    by the one person a named wait names)."""
     return Task(process_id=case.pk, flow_task=flow.node(wait.node), flow_task_type="HUMAN", status=STATUS.NEW,
                 created=now, owner_permission=wait.role, owner_permission_content_type=_unit_content_type(),
-                owner_permission_obj_pk=str(wait.unit_id))
+                owner_permission_obj_pk=str(wait.unit_id), owner_id=wait.unit_id if wait.role == NAMED_ROLE else None)
 
 
 def _todo_subject(case) -> dict:

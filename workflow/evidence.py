@@ -186,7 +186,7 @@ def attach_evidence(model, case_id, *, actor: Actor, upload, note: str = "") -> 
                 raise AlreadyHandled(_("Evidence can no longer be added in the case's current state."))
             evidence.case = case
             evidence.save(force_insert=True)
-            audit.record(action="upload_evidence", user=actor.user, case=case, ip=actor.ip,
+            audit.record(action="upload_evidence", user=actor.user, case=case, ip=actor.ip, locked=True,
                          from_state=case.status, to_state=case.status,
                          data={"evidence": str(evidence.pk), "name": evidence.display_name,
                                "sha256": evidence.sha256, "size": evidence.size})

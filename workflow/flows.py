@@ -6,15 +6,23 @@ from viewflow import this
 from viewflow.workflow import flow, lock
 from viewflow.workflow.flow import Flow
 
+from .declaration import NAMED_ROLE
+
 
 
 @dataclass(frozen=True)
 class Wait:
-    """Who must act next: a flow node, a role, and the unit whose members hold it."""
+    """Who must act next: a flow node, a role, and the unit whose members hold it; or, with
+    the role ``named`` (declaration.NAMED_ROLE), the one person whose user id is `unit_id`."""
 
     node: str
     role: str
     unit_id: int
+
+    def held_by(self, user) -> bool:
+        if self.role == NAMED_ROLE:
+            return self.unit_id == user.pk
+        return self.role == user.role and self.unit_id == user.unit_id
 
 
 def case_task_view(request, **kwargs):

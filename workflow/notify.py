@@ -53,15 +53,16 @@ def render(msg: dict, language: str | None = None) -> str:
 
 # One INSERT ... SELECT writes the rows for a batch of events: each event (key, case,
 # subject, message) and the (role, unit) it is for, joined with the users holding that role
-# there and the channels each of them chose. No user row is read into Python.
+# there (or, for the role "named", the one user whose id stands for the unit: see
+# declaration.NAMED_ROLE) and the channels each of them chose. No user row is read into Python.
 QUEUE_SQL = """
 INSERT INTO {outbox} (key, channel, recipient_id, case_id, subject, message, body, created_at, attempts,
                       next_attempt_at, last_error)
 WITH ev(key, case_id, subject, message, role, unit_id) AS (VALUES {events})
-SELECT ev.key || ':' || CAST(u.id AS TEXT) || ':' || c.channel, c.channel, u.id, ev.case_id, ev.subject,
+SELECT ev.key || ':' || CAST(u.id AS TEXT) || ':' || c.channel, c.channel, u.id, CAST(ev.case_id AS BIGINT), ev.subject,
        {message}, '', %s, 0, %s, ''
 FROM ev
-JOIN {user} u ON u.role = ev.role AND u.unit_id = ev.unit_id
+JOIN {user} u ON (u.role = ev.role AND u.unit_id = ev.unit_id) OR (ev.role = 'named' AND u.id = ev.unit_id)
 CROSS JOIN (SELECT 'in_app' AS channel UNION ALL SELECT 'email' UNION ALL SELECT 'sms') c
 WHERE u.is_active
   AND ((c.channel = 'in_app' AND u.notify_in_app)

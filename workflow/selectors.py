@@ -4,17 +4,19 @@ from django.utils import timezone
 from viewflow.workflow.models import Task
 from viewflow.workflow.status import STATUS
 
+from .declaration import NAMED_ROLE
 from .models import AuditEvent, Comment, Evidence, Unit
 from .models.units import unit_scope
 
 
 def inbox_todo(user):
-    """Open tasks waiting for the user's role in the user's unit (待办)."""
+    """Open tasks waiting for the user's role in the user's unit, and those that name the
+    user (待办). Both are read through the inbox index."""
     if not user.is_authenticated or user.unit_id is None:
         return Task.objects.none()
-    return (Task.objects.filter(status__in=[STATUS.NEW, STATUS.ASSIGNED], owner_permission=user.role,
-                                owner_permission_obj_pk=str(user.unit_id))
-            .order_by("created"))
+    mine = (Q(owner_permission=user.role, owner_permission_obj_pk=str(user.unit_id))
+            | Q(owner_permission=NAMED_ROLE, owner_permission_obj_pk=str(user.pk)))
+    return Task.objects.filter(mine, status__in=[STATUS.NEW, STATUS.ASSIGNED]).order_by("created")
 
 
 def inbox_done(user):

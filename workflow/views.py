@@ -15,7 +15,6 @@ from .http import not_found
 from .models import Case, Evidence, Role, User
 from .paging import CappedPaginator, capped_count
 from .models.cases import ENDED
-from .models.units import can_see_unit
 
 
 @login_required
@@ -93,7 +92,7 @@ def notifications_read(request):
 def evidence_download(request, pk):
     """Serve a file only after the case's unit scope check; always with nosniff and a sandbox."""
     evidence = Evidence.objects.select_related("case__unit").filter(pk=pk).first()
-    if evidence is None or not can_see_unit(request.user, evidence.case.unit):
+    if evidence is None or not evidence.case.seen_by(request.user):
         not_found(request, "evidence", pk, _("No such file, or you may not see it."))
     try:
         stored = evidence_storage().open(evidence.storage_name, "rb")  # streamed, never a URL to the store

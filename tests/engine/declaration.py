@@ -4,7 +4,7 @@ ladder, uploads, bulk dispatch — and has no page, form, serializer or view of 
 from django.db import models
 
 from workflow.declaration import (CO_UNITS, SUPERVISOR, UNIT, Action, CaseType, Choice, Column, Condition, Create,
-                                  Date, GoTo, Int, Ladder, Ledger, Long, Menu, NewDeadline, Parent, Parties, Reason,
+                                  Date, GoTo, Int, Ladder, Ledger, Long, Menu, Named, NewDeadline, Parent, Parties, Reason,
                                   SideRequest, State, Task, Text, Verb, at, children_done, closed_on, overdue,
                                   parts_done)
 from workflow.models import Role, Rung
@@ -79,11 +79,13 @@ class Plan(CaseType):
     number_prefix = "计划"
     states = (
         State("drafting", "Drafting", (Task("launch", "Launch the plan", INSPECTOR),), unit_sees=False),
-        State("running", "Running", (Task("follow", "Follow the plan", INSPECTOR),), ladder=True),
+        State("running", "Running", (Task("follow", "Follow the plan", INSPECTOR),
+                                     Task("review", "Review the plan", Named("pending_reviewer_ids"))), ladder=True),
         State("closed", "Closed", end="done"),
     )
     actions = (
         Action("launch", "drafting", "running", INSPECTOR, "Launch"),
+        Action("approve_plan", "running", None, Named("pending_reviewer_ids"), "Approve the plan"),
         Action("close", "running", "closed", INSPECTOR, "Close the plan",
                when=(Condition(children_done, "Every ticket under the plan must end first."),)),
     )

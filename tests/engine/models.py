@@ -49,6 +49,16 @@ class PlanCase(Case, case_type=Plan):
 
     flow_class = PlanFlow
 
+    # The people named to review the plan who have not approved it yet (a named wait).
+    reviewers = models.ManyToManyField("workflow.User", blank=True, related_name="+")
+
+    def pending_reviewer_ids(self) -> list[int]:
+        return [user.pk for user in self.reviewers.all()] if self.pk else []
+
+    def approve_plan(self, *, actor, **_kw):
+        self.reviewers.remove(actor.user)
+        return Change()
+
     def launch(self, *, actor, **_kw):
         _start_clock(self)
         return Change(data={"deadline": self.deadline.isoformat()})

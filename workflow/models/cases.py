@@ -184,10 +184,8 @@ class Case(ConcurrentTransitionMixin, models.Model):
 
     def seen_by(self, user) -> bool:
         """The rule of CaseQuerySet.visible_to for one case in memory: its unit, or for a type
-        with co-units one of its party units, is one the user may see; a unit does not see a
-        draft addressed to it."""
-        if self.phase == Phase.DRAFT and getattr(user, "role", None) not in SUPERVISORY_ROLES:
-            return False
+        with co-units one of its party units, is one the user may see (drafts aside: a unit that
+        acts on a draft addressed to it is refused by the action's role check, as before)."""
         if can_see_unit(user, self.unit):
             return True
         if not self.declaration.parties:
