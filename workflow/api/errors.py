@@ -1,26 +1,18 @@
 """The REST framework exception handler shared by every case type's API.
 
 Engine refusals become JSON errors with the user's-language message in ``detail``; so do
-bodies the parsers cannot read, whose own message is Python's, in English. Also the input
-fields every case type's serializers share. Nothing here knows about a particular process.
+bodies the parsers cannot read, whose own message is Python's, in English.
 """
 from django.core.exceptions import PermissionDenied
 from django.http import Http404
 from django.utils.translation import gettext as _
-from rest_framework import exceptions, serializers, status
+from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 from rest_framework.views import set_rollback
 
-from .engine import ActionError, AlreadyHandled
-from .evidence import EvidenceRejected
-from .forms import validate_date_window
-
-
-class WindowDateField(serializers.DateField):
-    """A date within ``workflow.forms.date_window()``, as on the web forms."""
-
-    default_validators = [validate_date_window]
+from ..engine import ActionError, AlreadyHandled
+from ..evidence import EvidenceRejected
 
 
 def _message(exc) -> str | None:

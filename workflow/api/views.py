@@ -1,0 +1,169 @@
+"""The API's views, the same for every case type: parse input, call the platform's selectors
+and services, serialise. Each view reads its type from ``model``, set per type by
+``workflow.api.urls``, which also gives each type's views their schema.
+
+Reads go through ``workflow.selectors`` (scoped with ``visible_to``); writes through
+``workflow.services``, or the type's own opener. Engine errors become responses in
+``workflow.api.exception_handler``.
+"""
+from django.utils.translation import gettext as _
+from rest_framework import generics, status
+from rest_framework.exceptions import NotFound
+from rest_framework.pagination import PageNumberPagination
+from rest_framework.parsers import FormParser, MultiPartParser
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from .. import selectors, services
+from ..engine import ActionError
+from ..http import actor_for, record_denied
+from ..models import Evidence, Unit
+from ..paging import CappedPaginator
+from ..views import evidence_download
+from .serializers import (CommentSerializer, EvidenceSerializer, EvidenceUploadSerializer, action_serializer,
+                          any_action_serializer, create_serializer, detail_serializer, dispatch_serializer,
+                          list_serializer, query_serializer)
+
+
+def not_visible(request, target, pk, message):
+    """A 404 that, like the web pages, leaves a denied-access event on the audit trail."""
+    record_denied(request, target, pk, via="api")
+    raise NotFound(message)
+
+
+class CasePagination(PageNumberPagination):
+    """50 a page by default; clients may ask for up to 200. Counts stop at a cap, as on the web."""
+
+    django_paginator_class = CappedPaginator
+    page_size_query_param = "page_size"
+    max_page_size = 200
+
+
+class CaseTypeMixin:
+    """What every view of a case type's API shares: its model, input checks and the case page."""
+
+    model = None  # the case model; its ``spec`` is the declaration
+
+    def get_serializer_context(self):
+        return {"request": self.request, "view": self, "case_type": self.model.spec.key}
+
+    def valid(self, serializer_class, data=None) -> dict:
+        serializer = serializer_class(data=self.request.data if data is None else data,
+                                      context=self.get_serializer_context())
+        serializer.is_valid(raise_exception=True)
+        return serializer.validated_data
+
+    def case_response(self, case, code=status.HTTP_200_OK) -> Response:
+        return Response(detail_serializer(self.model)(case, context=self.get_serializer_context()).data, status=code)
+
+    def open(self, units, **fields) -> list:
+        """Open cases through the type's opener (the process's own, or the platform's)."""
+        return services.opener(self.model)(actor=actor_for(self.request), units=units, **fields)
+
+
+class CaseListView(CaseTypeMixin, generics.ListAPIView):
+    """List the cases of the type the user may see."""
+
+    pagination_class = CasePagination
+
+    def get_serializer_class(self):
+        return list_serializer(self.model)
+
+    def get_queryset(self):
+        filters = self.valid(query_serializer(self.model), self.request.query_params)
+        unit = None
+        if "unit" in filters:
+            unit = Unit.objects.visible_to(self.request.user).filter(pk=filters["unit"]).first()
+            if unit is None:
+                not_visible(self.request, "unit-filter", filters["unit"], _("No such unit, or you may not see it."))
+        choices = {name: filters.get(name, "") for name in self.model.spec.list_filters}
+        return selectors.case_list(
+            self.model, self.request.user, status=filters.get("status", ""), unit=unit,
+            overdue=filters.get("overdue", False), date_from=filters.get("created_from"),
+            date_to=filters.get("created_to"), q=filters.get("q", ""), **choices)
+
+
+class CaseListCreateView(CaseListView):
+    """List the cases of the type, or open a new one for one unit (the declared opener)."""
+
+    def get_serializer_class(self):
+        return create_serializer(self.model) if self.request.method == "POST" else list_serializer(self.model)
+
+    def post(self, request, *args, **kwargs):
+        fields = dict(self.valid(create_serializer(self.model)))
+        unit = fields.pop("unit")
+        case = self.open([unit], issue=fields.pop("issue", False), **fields)[0]
+        return self.case_response(case, status.HTTP_201_CREATED)
+
+
+class CaseDetailView(CaseTypeMixin, APIView):
+    """One case, with what the requesting user may do next."""
+
+    def get(self, request, pk):
+        case = selectors.case_detail(self.model, request.user, pk)
+        if case is None:
+            not_visible(request, "case", pk, _("No such case, or you may not see it."))
+        return self.case_response(case)
+
+
+class DispatchView(CaseTypeMixin, APIView):
+    """Send one problem to many units at once, all or none."""
+
+    def post(self, request):
+        fields = dict(self.valid(dispatch_serializer(self.model)))
+        cases = self.open(fields.pop("units"), issue=True, **fields)
+        context = self.get_serializer_context()
+        body = {"batch": getattr(cases[0], "batch_id", None),
+                "cases": list_serializer(self.model)(cases, many=True, context=context).data}
+        return Response(body, status=status.HTTP_201_CREATED)
+
+
+class TransitionView(CaseTypeMixin, APIView):
+    """Take one action (a state-machine transition) on a case; the action's declared fields
+    are its input. Each action also has a path of its own, for its schema."""
+
+    fixed_action = ""  # set on an action's own path
+
+    def post(self, request, pk, action=""):
+        action = self.fixed_action or action
+        if action not in self.model.spec.verbs:
+            raise ActionError(_("Unknown action."))
+        # A field any of the type's actions takes is bounded wherever it is sent, as in one body
+        # for all; the action's own serializer then asks for what it requires.
+        self.valid(any_action_serializer(self.model))
+        params = self.valid(action_serializer(self.model, action))
+        case = services.act(self.model, actor=actor_for(request), case_id=pk, action=action, **params)
+        return self.case_response(case)
+
+
+class EvidenceView(CaseTypeMixin, APIView):
+    """Add one evidence file to a case (whom the type names as uploader, in its upload states)."""
+
+    parser_classes = [MultiPartParser, FormParser]
+
+    def post(self, request, pk):
+        data = self.valid(EvidenceUploadSerializer)
+        evidence = services.add_evidence(self.model, actor=actor_for(request), case_id=pk, upload=data["file"],
+                                         note=data["note"])
+        return Response(EvidenceSerializer(evidence, context=self.get_serializer_context()).data,
+                        status=status.HTTP_201_CREATED)
+
+
+class EvidenceFileView(CaseTypeMixin, APIView):
+    """Download one evidence file with token or session auth."""
+
+    def get(self, request, pk, evidence_id):
+        if not Evidence.objects.filter(pk=evidence_id, case_id=pk, case__case_type=self.model.spec.key).exists():
+            not_visible(request, "evidence", evidence_id, _("No such file, or you may not see it."))
+        # The web view keeps the scope check, audit and safe headers in one place; DRF has set
+        # the token user on the underlying request, so its login_required passes.
+        return evidence_download(request._request, evidence_id)
+
+
+class CommentView(CaseTypeMixin, APIView):
+    """Add a message to a case's thread."""
+
+    def post(self, request, pk):
+        body = self.valid(CommentSerializer)["body"]
+        comment = services.comment(self.model, actor=actor_for(request), case_id=pk, body=body)
+        return Response(CommentSerializer(comment).data, status=status.HTTP_201_CREATED)
