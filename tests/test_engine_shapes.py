@@ -231,3 +231,22 @@ def test_named_waits__the_people_a_case_names_get_their_own_tasks_inbox_and_noti
     # and the leader may not approve twice
     with pytest.raises(PermissionDenied):
         act(world, PlanCase, plan, "leader", "approve_plan")
+
+
+# Declared fields are the engine's too ---------------------------------------------------------
+
+def test_declared_fields__checked_by_the_engine_whoever_calls(world):
+    from tests.factories import upload
+
+    ticket = open_ticket(world, world.county_a)
+    services.add_evidence(TicketCase, actor=world.actor("handler_a"), case_id=ticket.pk, upload=upload())
+    with pytest.raises(ActionError, match="Please fill in “What was done”"):
+        act(world, TicketCase, ticket, "handler_a", "finish", reason="   ")
+    with pytest.raises(ActionError, match="takes no “score”"):
+        act(world, TicketCase, ticket, "handler_a", "finish", reason="ok", score=1)
+    act(world, TicketCase, ticket, "handler_a", "finish", reason="  已更换  ")
+    assert AuditEvent.objects.get(case_id=ticket.pk, action="finish").reason == "已更换"
+    for score, message in ((9, "between 1 and 5"), ("5", "whole number"), (True, "whole number")):
+        with pytest.raises(ActionError, match=message):
+            act(world, TicketCase, ticket, "leader", "resolve", score=score)
+    assert act(world, TicketCase, ticket, "leader", "resolve", score=5).score == 5

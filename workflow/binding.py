@@ -94,7 +94,7 @@ def _request_methods(req: SideRequest) -> dict:
 
     def ask(self, *, actor, reason: str = "", **params):
         if not reason.strip():
-            raise ActionError(req.ask_reason or _("Please give the reason."))
+            raise ActionError(_("Please give the reason."))
         values, data = {}, {}
         if isinstance(req.grant, NewDeadline):
             new_deadline = params.get(req.grant.field)
@@ -133,6 +133,38 @@ def _request_methods(req: SideRequest) -> dict:
                                      permission=waits_for_user)(_named(reject, f"reject_{kind}")),
     }
     return methods
+
+
+def clean_params(verb, params: dict) -> dict:
+    """An action's parameters checked against its declared fields, whoever calls (a page, the
+    API, a service): no undeclared parameter, required ones present, texts trimmed and within
+    their length, numbers within their bounds. The forms and serializers check the same
+    declarations first, with field-by-field messages."""
+    declared = {field.name: field for field in verb.fields}
+    unknown = sorted(set(params) - set(declared))
+    if unknown:
+        raise ActionError(_("This action takes no “%(name)s”.") % {"name": unknown[0]})
+    cleaned = {}
+    for name, field in declared.items():
+        value = params.get(name)
+        if isinstance(value, str):
+            value = value.strip()
+        if value is None or value == "":
+            if field.required:
+                raise ActionError(str(field.missing) if field.missing
+                                  else _("Please fill in “%(field)s”.") % {"field": field.label})
+            continue
+        if field.kind in ("text", "long") and len(value) > field.max_length:
+            raise ActionError(_("“%(field)s” is too long (at most %(n)d characters).")
+                              % {"field": field.label, "n": field.max_length})
+        if field.kind == "int":
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise ActionError(_("“%(field)s” must be a whole number.") % {"field": field.label})
+            if not field.min_value <= value <= field.max_value:
+                raise ActionError(_("%(field)s must be between %(min)d and %(max)d.")
+                                  % {"field": field.label, "min": field.min_value, "max": field.max_value})
+        cleaned[name] = value
+    return cleaned
 
 
 def _named(func, name):

@@ -136,11 +136,12 @@ class Field:
     default: object = None
     choices: tuple = ()
     help: str = ""
+    missing: str = ""             # what a required field that was left empty says; a generic text if empty
 
 
-def Reason(label, required: bool = False) -> Field:  # noqa: N802 - reads as a field kind
+def Reason(label, required: bool = False, missing: str = "") -> Field:  # noqa: N802 - reads as a field kind
     """The reason or opinion given with an action (empty allowed unless required)."""
-    return Field("reason", label, required=required, kind="text", max_length=5000)
+    return Field("reason", label, required=required, kind="text", max_length=5000, missing=missing)
 
 
 def Text(name: str, label, max_length: int, required: bool = True, help: str = "") -> Field:  # noqa: N802
@@ -244,7 +245,7 @@ class SideRequest:
     """A request on the side of the flow that a chain of people approve in turn.
 
     Generates the actions ``request_<kind>``, ``approve_<kind>`` and ``reject_<kind>``.
-    Asking and rejecting need a reason; `ask_reason` says so for the asking."""
+    Asking and rejecting need a reason (declare it required in `ask` and `reject`)."""
 
     kind: str
     label: str
@@ -257,7 +258,6 @@ class SideRequest:
     when: tuple[Condition, ...] = ()
     grant: NewDeadline | GoTo | None = None
     unavailable: str = ""
-    ask_reason: str = ""
 
     def step(self, index: int) -> At | None:
         return self.chain[index] if 0 <= index < len(self.chain) else None

@@ -1,6 +1,6 @@
 """Running a state change: one transaction for state, tasks, audit event and outbox rows."""
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import lru_cache
 
 from django.contrib.contenttypes.models import ContentType
@@ -16,6 +16,7 @@ from viewflow.workflow.status import PROCESS, STATUS
 
 from . import audit, documents, escalation, notify, sql, tokens
 from .errors import ActionError, AlreadyHandled, AlreadySubmitted, Change  # noqa: F401 - re-exported
+from .binding import clean_params
 from .declaration import NAMED_ROLE
 from .flows import pending_requests
 from .locking import load_locked
@@ -183,7 +184,8 @@ def perform(model, case_id, action: str, *, actor: Actor, token: str = "", _wait
         waited = flow.waits(case, pending_requests(case)) if _waited is None else _waited
         fields = [f for f in case._meta.concrete_fields if not f.primary_key]
         before = {f.attname: getattr(case, f.attname) for f in fields}
-        change = method(actor=actor, **params) or Change()
+        verb = case.spec.verbs.get(action)
+        change = method(actor=actor, **(clean_params(verb, params) if verb is not None else params)) or Change()
         _settle(case, timezone.now())
         if (case.deadline, escalation.in_ladder(case)) != ladder_before:
             # A new deadline (issue, granted extension) restarts the count; leaving the

@@ -36,7 +36,7 @@ class Source(models.TextChoices):
 
 WORKING = ("signed", "rectifying", "returned", "long_term")
 REVIEWABLE = ("submitted", "under_review")
-NO = Reason(_("Reason"), required=True)
+NO = Reason(_("Reason"), True, _("Please give the reason for rejecting."))  # rejecting a request
 
 
 class Rectification(CaseType):
@@ -65,54 +65,57 @@ class Rectification(CaseType):
                style="danger"),
         Action("sign", "issued", "signed", HANDLER, _("Sign for the case")),
         Action("refuse", "issued", "refused", HANDLER, _("Wrongly addressed: ask to change the unit"),
-               (Reason(_("Why is this case not ours?"), required=True),), style="danger"),
+               (Reason(_("Why is this case not ours?"), True, _("Please explain why the case is wrongly addressed.")),), style="danger"),
         Action("reassign", "refused", "issued", INSPECTOR, _("Send to another unit"),
                (Reason(_("Note")), UnitPick("unit", _("New unit")))),
-        Action("reject_refusal", "refused", "issued", INSPECTOR, _("Keep the unit responsible"), (NO,),
+        Action("reject_refusal", "refused", "issued", INSPECTOR, _("Keep the unit responsible"),
+               (Reason(_("Reason"), True, _("Please explain why the unit must handle the case.")),),
                style="danger"),
         Action("report_progress", ("signed", "rectifying", "returned"), "rectifying", HANDLER, _("Report progress"),
-               (Reason(_("Progress so far"), required=True),), style="secondary"),
+               (Reason(_("Progress so far"), True, _("Please write the progress report.")),), style="secondary"),
         Action("report_progress", "long_term", "long_term", HANDLER, _("Report progress")),
         Action("submit", WORKING, "pending_head", HANDLER, _("Submit the rectification report"),
-               (Reason(_("What was rectified"), required=True),)),
+               (Reason(_("What was rectified"), True, _("Please describe what was rectified.")),)),
         Action("head_approve", "pending_head", "submitted", UNIT_HEAD, _("Approve and send up"),
                (Reason(_("Opinion")),)),
-        Action("head_reject", "pending_head", "rectifying", UNIT_HEAD, _("Send back to the handler"), (NO,),
+        Action("head_reject", "pending_head", "rectifying", UNIT_HEAD, _("Send back to the handler"),
+               (Reason(_("Reason"), True, _("Please give the reason for sending it back.")),),
                style="danger"),
         Action("start_review", "submitted", "under_review", REVIEWER, _("Start reviewing"), style="secondary"),
         Action("accept", REVIEWABLE, "accepted", REVIEWER, _("Accept the rectification"),
                (Reason(_("Review opinion")),)),
         Action("return_case", REVIEWABLE, "returned", REVIEWER, _("Return for more rectification"),
-               (Reason(_("Reasons for returning"), required=True),), style="danger"),
+               (Reason(_("Reasons for returning"), True, _("Please list the reasons for returning the case.")),), style="danger"),
         Action("accept_long_term", REVIEWABLE, "long_term", REVIEWER, _("Accept as long-term rectification"),
-               (Reason(_("Why it continues"), required=True),
+               (Reason(_("Why it continues"), True, _("Please explain why rectification must continue.")),
                 Int("report_every_days", _("Report progress every (days)"), 1, 365, default=30)),
                style="secondary"),
         Action("sign_off", "accepted", "closed", SIGNER, _("Sign off and close the case"),
                (Reason(_("Sign-off opinion")),)),
-        Action("reject_sign_off", "accepted", "under_review", SIGNER, _("Do not sign off: back to review"), (NO,),
+        Action("reject_sign_off", "accepted", "under_review", SIGNER, _("Do not sign off: back to review"),
+               (Reason(_("Reason"), True, _("Please give the reason for not signing off.")),),
                style="danger"),
     )
     requests = (
         SideRequest(
             "extension", _("Extension"), asked_by=HANDLER, chain=(UNIT_HEAD, INSPECTOR, LEADER),
-            ask=Verb(_("Request an extension"), (Reason(_("Reason for the extension"), required=True),
+            ask=Verb(_("Request an extension"), (Reason(_("Reason for the extension"), True,
+                                                        _("Please give the reason for the extension.")),
                                                  DateField("new_deadline", _("New deadline"))), "secondary"),
             approve=Verb(_("Approve the extension"), (Reason(_("Opinion")),)),
             reject=Verb(_("Reject the extension"), (NO,), "danger"),
             source=WORKING, when=(before_deadline,), grant=NewDeadline(),
             unavailable=_("An extension can be asked for only while rectifying, before the deadline, and when none "
                           "is pending."),
-            ask_reason=_("Please give the reason for the extension."),
         ),
         SideRequest(
             "cancel", _("Cancellation"), asked_by=INSPECTOR, chain=(LEADER,),
-            ask=Verb(_("Propose cancelling the case"), (Reason(_("Reason for cancelling"), required=True),), "danger"),
+            ask=Verb(_("Propose cancelling the case"),
+                     (Reason(_("Reason for cancelling"), True, _("Please give the reason for cancelling.")),), "danger"),
             approve=Verb(_("Approve the cancellation"), (Reason(_("Opinion")),), "danger"),
             reject=Verb(_("Reject the cancellation"), (NO,)),
             when=(not_in("draft"),), grant=GoTo("cancelled"),
             unavailable=_("A draft is discarded directly, and only one cancellation can be pending."),
-            ask_reason=_("Please give the reason for cancelling."),
         ),
     )
     ladder = Ladder(

@@ -48,12 +48,6 @@ class ProgressReport(models.Model):
         ordering = ["created_at"]
 
 
-def _required(text, message):
-    if not (text or "").strip():
-        raise ActionError(message)
-    return text.strip()
-
-
 class RectificationCase(Case, case_type=Rectification):
     """A rectification task (整改任务) addressed to one unit. Each action's method is named as
     its declaration (declaration.py), which says when it may run and who may take it."""
@@ -88,7 +82,7 @@ class RectificationCase(Case, case_type=Rectification):
         return Change(reason=reason)
 
     def refuse(self, *, actor, reason="", **_kw):
-        return Change(reason=_required(reason, gettext("Please explain why the case is wrongly addressed.")))
+        return Change(reason=reason)
 
     def reassign(self, *, actor, unit: Unit, reason="", **_kw):
         below_supervisor = unit.path.startswith(self.supervisor_unit.path) and unit.pk != self.supervisor_unit_id
@@ -101,19 +95,19 @@ class RectificationCase(Case, case_type=Rectification):
                                            "deadline": self.deadline.isoformat()})
 
     def reject_refusal(self, *, actor, reason="", **_kw):
-        return Change(reason=_required(reason, gettext("Please explain why the unit must handle the case.")))
+        return Change(reason=reason)
 
     def sign(self, *, actor, **_kw):
         self.signed_at = timezone.now()
 
     # Rectify and submit ---------------------------------------------------------------
     def report_progress(self, *, actor, reason="", **_kw):
-        text = _required(reason, gettext("Please write the progress report."))
+        text = reason
         sql.insert([ProgressReport(case=self, author=actor.user, body=text)])
         return Change(reason=text)
 
     def submit(self, *, actor, reason="", **_kw):
-        text = _required(reason, gettext("Please describe what was rectified."))
+        text = reason
         if not sql.exists(Evidence, case_id=self.pk):
             raise ActionError(gettext("Upload at least one piece of evidence before submitting."))
         sql.insert([ProgressReport(case=self, author=actor.user, body=text, final=True)])
@@ -123,14 +117,14 @@ class RectificationCase(Case, case_type=Rectification):
         return Change(reason=reason)
 
     def head_reject(self, *, actor, reason="", **_kw):
-        return Change(reason=_required(reason, gettext("Please give the reason for sending it back.")))
+        return Change(reason=reason)
 
     # Review -----------------------------------------------------------------------------
     def start_review(self, *, actor, **_kw):
         """The reviewer takes the case up; only the state changes."""
 
     def return_case(self, *, actor, reason="", **_kw):
-        text = _required(reason, gettext("Please list the reasons for returning the case."))
+        text = reason
         self.returns += 1
         return Change(reason=text, data={"round": self.returns})
 
@@ -140,7 +134,7 @@ class RectificationCase(Case, case_type=Rectification):
     def accept_long_term(self, *, actor, reason="", report_every_days=30, **_kw):
         self.long_term = True
         self.report_every_days = max(1, int(report_every_days))
-        return Change(reason=_required(reason, gettext("Please explain why rectification must continue.")),
+        return Change(reason=reason,
                       data={"report_every_days": self.report_every_days})
 
     # Leader sign-off ----------------------------------------------------------------
@@ -148,6 +142,6 @@ class RectificationCase(Case, case_type=Rectification):
         return Change(reason=reason)
 
     def reject_sign_off(self, *, actor, reason="", **_kw):
-        return Change(reason=_required(reason, gettext("Please give the reason for not signing off.")))
+        return Change(reason=reason)
 
 
