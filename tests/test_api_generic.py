@@ -346,3 +346,14 @@ def test_types__a_case_is_reached_only_under_its_own_type(world, key, other):
     assert own.status_code == 200 and elsewhere.status_code == 404
     assert case_id not in {row["id"] for row in client.get(f"/api/v1/{other}/cases/").json()["results"]}
     assert Case.objects.get(pk=case_id).case_type == key
+
+
+def test_dispatch__to_one_unit__is_still_a_dispatch_batch(world):
+    client = client_for(world.inspector)
+    answer = client.post(reverse("api-rectification-dispatch"), {
+        "units": [world.county_a.pk], "title": "消防通道堵塞", "description": "二楼", "requirement": "清理"},
+        format="json")
+    assert answer.status_code == 201, answer.content
+    body = answer.json()
+    assert body["batch"] is not None and len(body["cases"]) == 1
+    assert body["cases"][0]["status"] == "issued"

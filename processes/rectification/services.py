@@ -12,11 +12,11 @@ from .models import DispatchBatch, RectificationCase
 CASE_TYPE = Rectification.key
 
 
-def open_cases(*, actor: Actor, units: list[Unit], issue: bool = False, token: str = "",
+def open_cases(*, actor: Actor, units: list[Unit], issue: bool = False, token: str = "", bulk=None,
                **fields) -> list[RectificationCase]:
-    """Open a case for one unit (a draft, or issued with ``issue``); several units are sent
-    the same problem at once."""
-    if len(units) > 1:
+    """Open a case for one unit (a draft, or issued with ``issue``); several units (or any
+    number, with `bulk`) are sent the same problem at once, as one dispatch batch."""
+    if bulk or (bulk is None and len(units) > 1):
         return case_dispatch(actor=actor, units=units, token=token, **fields)
     return services.open_cases(RectificationCase, actor=actor, units=units, issue=issue, token=token, **fields)
 

@@ -111,7 +111,7 @@ class DispatchView(CaseTypeMixin, APIView):
 
     def post(self, request):
         fields = dict(self.valid(dispatch_serializer(self.model)))
-        cases = self.open(fields.pop("units"), issue=True, **fields)
+        cases = self.open(fields.pop("units"), issue=True, bulk=True, **fields)
         context = self.get_serializer_context()
         body = {"batch": getattr(cases[0], "batch_id", None),
                 "cases": list_serializer(self.model)(cases, many=True, context=context).data}
