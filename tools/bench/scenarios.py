@@ -119,14 +119,26 @@ def _baseline_rate(user, n) -> float:
 
 
 # 2. Read path ---------------------------------------------------------------------------------
+# The rows of the mixed list: as many as the red list shows.
+MIXED_LIST_ROWS = 100
+
+
 def read_pages(org, sample_case_id, repeats: int) -> dict:
-    """p50/p95 and queries for the inbox, a filtered list, a case page and the leaders' red list."""
+    """p50/p95 and queries for the inbox, a filtered list, a case page and the leaders' red list,
+    and for the mixed list (not a page: the newest open cases of every type a leader sees,
+    read through the base model as a list across types would). The inbox, the red list and
+    the mixed list also give the case types of the rows they show."""
+    from workflow import selectors
+    from workflow.views import INBOX_PAGE
+    from workflow.views_leadership import RED_LIST_ROWS, red_cases
+
     leaf = RectificationCase.objects.select_related("unit").get(pk=sample_case_id).unit
+    handler, leader = org.one(Role.HANDLER, leaf), org.one(Role.LEADER, org.city)
     pages = {
-        "inbox": (org.one(Role.HANDLER, leaf), "/inbox/"),
-        "case_list": (org.one(Role.LEADER, org.city), "/rectification/?status=rectifying"),
+        "inbox": (handler, "/inbox/"),
+        "case_list": (leader, "/rectification/?status=rectifying"),
         "case_page": (org.one(Role.INSPECTOR, org.city), f"/rectification/{sample_case_id}/"),
-        "red_list": (org.one(Role.LEADER, org.city), "/red-list/"),
+        "red_list": (leader, "/red-list/"),
     }
     out = {}
     for name, (user, url) in pages.items():
@@ -134,15 +146,45 @@ def read_pages(org, sample_case_id, repeats: int) -> dict:
         client.force_login(user)
         for _ in range(3):
             assert client.get(url).status_code == 200, url
-        response, queries = count_queries(lambda: client.get(url))
-        gc.collect()  # start each series with the same heap
-        times = []
-        for _ in range(repeats):
-            start = time.perf_counter()
-            client.get(url)
-            times.append(time.perf_counter() - start)
-        out[name] = {**summary_ms(times), "queries": queries}
+        out[name] = _timed(lambda: client.get(url), repeats)
+    for _ in range(3):
+        mixed_list(leader)
+    out["mixed_list"] = _timed(lambda: mixed_list(leader), repeats)
+    out["inbox"]["types"] = _types(selectors.inbox_todo(handler).values_list("process__case__case_type", flat=True)
+                                   [:INBOX_PAGE])
+    out["red_list"]["types"] = _types(red_cases(leader).values_list("case_type", flat=True)[:RED_LIST_ROWS])
+    out["mixed_list"]["types"] = _types(row["case_type"] for row in mixed_list(leader))
     return out
+
+
+def _timed(fn, repeats: int) -> dict:
+    """Statements of one call, then p50/p95 over `repeats` calls."""
+    _, queries = count_queries(fn)
+    gc.collect()  # start each series with the same heap
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return {**summary_ms(times), "queries": queries}
+
+
+def mixed_list(user) -> list[dict]:
+    """The newest open cases of every type the user may see, as a list across types shows
+    them: one query on the base model, each row's type and state labelled from its declaration."""
+    today = timezone.localdate()
+    cases = Case.objects.visible_to(user).open().select_related("unit").order_by("-created_at")[:MIXED_LIST_ROWS]
+    return [{"case_type": case.case_type, "type": case.type_label, "number": case.number, "title": case.title,
+             "unit": case.unit.name, "state": case.status_label, "deadline": case.deadline,
+             "light": case.light(today)} for case in cases]
+
+
+def _types(case_types) -> dict:
+    """How many rows of each case type a page shows."""
+    counts = {}
+    for case_type in case_types:
+        counts[case_type] = counts.get(case_type, 0) + 1
+    return dict(sorted(counts.items()))
 
 
 # 3. Escalation sweep ---------------------------------------------------------------------------
@@ -260,8 +302,10 @@ def _ledger_child(rows, queue):
 
 
 # The inbox user's unit holds a full inbox page already at the small scale, so that both
-# scales render the same page and the ratio measures the data's growth, not the page's.
+# scales render the same page and the ratio measures the data's growth, not the page's; half
+# of its cases are inspection items, so that the page mixes the two types at both scales.
 INBOX_UNIT_CASES = 60
+INBOX_UNIT_ITEM_SHARE = 0.5
 
 
 def pick_case_with_history(leaf):

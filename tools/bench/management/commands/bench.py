@@ -11,10 +11,11 @@ from datetime import timedelta
 from django.conf import settings
 from django.core.management.base import BaseCommand
 from django.db import connection
+from django.db.models import Count
 from django.utils import timezone
 
 from tools.bench import load, scenarios
-from tools.bench.seed import seed_cases, seed_org
+from tools.bench.seed import ITEM_SHARE, KINDS, seed_cases, seed_org
 from workflow.models import AuditEvent, Case
 
 FULL = {"units": 5000, "users": 20000, "cases": 200_000, "small_cases": 2000, "due": 1000, "write_cases": 300,
@@ -76,7 +77,7 @@ class Command(BaseCommand):
         org = seed_org(size["units"], size["users"], rng)
         step(f"seeding {size['small_cases']:,} cases")
         inbox_leaf = org.leaves[0]
-        seed_cases(org, scenarios.INBOX_UNIT_CASES, rng, leaves=[inbox_leaf])
+        seed_cases(org, scenarios.INBOX_UNIT_CASES, rng, leaves=[inbox_leaf], share=scenarios.INBOX_UNIT_ITEM_SHARE)
         seed_cases(org, size["small_cases"] - scenarios.INBOX_UNIT_CASES, rng)
         analyze()
         sample = scenarios.pick_case_with_history(inbox_leaf)
@@ -90,6 +91,8 @@ class Command(BaseCommand):
         seed_cases(org, size["cases"] - size["small_cases"], rng)
         analyze()
         out["cases"], out["audit_events"] = Case.objects.count(), AuditEvent.objects.count()
+        out["cases_by_type"] = dict(Case.objects.values_list("case_type").annotate(n=Count("pk")).order_by("case_type"))
+        out["item_share"] = ITEM_SHARE
         step("read path and sweep at the large scale")
         read_large = scenarios.read_pages(org, sample, size["read_repeats"])
         sweep_large = scenarios.sweep_once(due, today)
@@ -120,7 +123,8 @@ class Command(BaseCommand):
     def print_table(self, r):
         w = self.stdout.write
         w(f"\nDuban benchmark — {r['vendor']}, scale {r['scale']}, {r.get('cases', 0):,} cases, "
-          f"{r.get('audit_events', 0):,} audit events, {r['seconds']} s\n")
+          f"{r.get('audit_events', 0):,} audit events, {r['seconds']} s")
+        w("Cases by type: " + ", ".join(f"{key} {n:,}" for key, n in r.get("cases_by_type", {}).items()) + "\n")
         wr = r["write"]
         w(f"Write path: {wr['lifecycles_per_s']} lifecycles/s, {wr['transitions_per_s']} transitions/s; "
           f"floor {wr['floor_per_s']}/s; viewflow baseline {wr['baseline_tasks_per_s']} tasks/s")
@@ -130,6 +134,9 @@ class Command(BaseCommand):
             s, g = r["read"]["small"][page], r["read"]["large"][page]
             w(f"  {page:10} small {s['p50_ms']:8.2f} / {s['p95_ms']:8.2f} q={s['queries']:<3} "
               f"large {g['p50_ms']:8.2f} / {g['p95_ms']:8.2f} q={g['queries']:<3} p95 ratio {g['p95_ms'] / s['p95_ms']:.2f}")
+        w("  rows by case type (small | large): " + "; ".join(
+            f"{page} {_mix(r['read']['small'][page]['types'])} | {_mix(r['read']['large'][page]['types'])}"
+            for page in r["read"]["small"] if "types" in r["read"]["small"][page]))
         ss, sl = r["sweep"]["small"], r["sweep"]["large"]
         w(f"Sweep: {ss['open_cases']:,} open → {ss['seconds']} s ({ss['fired']} fired); "
           f"{sl['open_cases']:,} open → {sl['seconds']} s ({sl['fired']} fired); second runs {ss['second_run_fired']}/"
@@ -150,6 +157,18 @@ class Command(BaseCommand):
         for t in r["targets"]:
             mark = "met " if t["met"] else "MISS"
             w(f"  [{mark}] {t['name']}: {t['value']} (target {t['target']})")
+
+
+def _mix(types: dict) -> str:
+    return " ".join(f"{key} {n}" for key, n in types.items()) or "none"
+
+
+def mixed_types(read) -> list[str]:
+    """The pages among the inbox, the red list and the mixed list that did not show rows of
+    every case type at both scales ("small:inbox", ...)."""
+    every = {kind.model.spec.key for kind in KINDS}
+    return [f"{scale}:{page}" for scale in ("small", "large") for page, figures in read[scale].items()
+            if "types" in figures and not every <= set(figures["types"])]
 
 
 def analyze():
@@ -182,6 +201,9 @@ def targets(r) -> list[dict]:
         add(f"{page} p95 large/small", ratio, "≤ 1.5", ratio <= 1.5)
         add(f"{page} queries small = large", f"{small['queries']} / {large['queries']}", "equal",
             small["queries"] == large["queries"])
+    missing = mixed_types(r["read"])
+    add("inbox, red list and mixed list show both case types", ", ".join(missing) or "all",
+        "both types, both scales", not missing)
     ss, sl = r["sweep"]["small"], r["sweep"]["large"]
     ratio = round(sl["seconds"] / ss["seconds"], 2)
     add("sweep time large/small", ratio, "≤ 1.3", ratio <= 1.3)
