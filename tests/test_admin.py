@@ -21,7 +21,8 @@ from workflow.models import AuditEvent, OutboxMessage, Proposal, Role, Unit, Use
 from workflow.models.units import MOVE_BELOW_ITSELF, SELF_GRANT, SUPERUSER_ONLY, acting_as
 from tests.factories import make_case, make_unit, make_user
 
-ADMIN_MODELS = ["unit", "user", "calendaryear", "calendarday", "outboxmessage", "escalationpolicy", "proposal"]
+ADMIN_MODELS = ["unit", "user", "calendaryear", "calendarday", "outboxmessage", "escalationpolicy", "unitsetting",
+                "proposal"]
 TITLE = "城南敬老院独有标题甲乙丙"
 
 

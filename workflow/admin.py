@@ -24,6 +24,7 @@ from django.contrib.auth.forms import UserChangeForm
 from django.contrib.auth.models import Group, Permission
 from django.core.exceptions import ValidationError
 from django.db import router
+from django.utils import timezone
 from django.utils.text import capfirst
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
@@ -32,10 +33,10 @@ from rest_framework.authtoken.admin import TokenAdmin as BaseTokenAdmin
 from rest_framework.authtoken.models import TokenProxy
 from viewflow.workflow.models import Process, Task
 
-from . import notify
-from .forms import AdminLoginForm, KeyMultipleChoiceField, within_key_range
+from . import notify, unit_settings
+from .forms import AdminLoginForm, KeyMultipleChoiceField, WindowDateField, within_key_range
 from .http import client_ip
-from .models import CalendarDay, CalendarYear, EscalationPolicy, OutboxMessage, Proposal, Unit, User
+from .models import CalendarDay, CalendarYear, EscalationPolicy, OutboxMessage, Proposal, Unit, UnitSetting, User
 from .models.units import OWN_LOCKED, SELF_GRANT, SUPERUSER_ONLY, acting_as
 
 admin.site.site_header = admin.site.site_title = _("Duban administration")
@@ -368,6 +369,105 @@ class OutboxMessageAdmin(QuietDeleteMixin, admin.ModelAdmin):
 @admin.register(EscalationPolicy)
 class EscalationPolicyAdmin(QuietDeleteMixin, admin.ModelAdmin):
     list_display = ("case_type", "remind_before", "red_after", "interview_after", "accountability_after")
+
+
+class UnitSettingForm(forms.ModelForm):
+    """One version of a unit's setting: a declared key, and its value as text (a letterhead, a
+    document code or a template name; the ladder's days as JSON), checked against the key."""
+
+    key = forms.ChoiceField(label=_("setting"), choices=unit_settings.choices)
+    value = forms.CharField(label=_("value"), max_length=2000, widget=forms.Textarea(attrs={"rows": 3}),
+                            help_text=_('Text for a letterhead, a document code or a template name; for the '
+                                        'escalation ladder, working days as {"remind_before": 2, "red_after": 3, '
+                                        '"interview_after": 5, "accountability_after": 5}.'))
+    effective_from = WindowDateField(label=_("effective from"), initial=timezone.localdate)
+
+    class Meta:
+        model = UnitSetting
+        fields = ("unit", "key", "value", "effective_from")
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.instance.pk:
+            self.initial["value"] = unit_settings.show(self.instance.key, self.instance.value)
+
+    def clean(self):
+        cleaned = super().clean()
+        if cleaned.get("key") and cleaned.get("value") is not None:
+            try:
+                cleaned["value"] = unit_settings.parse(cleaned["key"], cleaned["value"])
+            except ValidationError as error:
+                self.add_error("value", error)
+        return cleaned
+
+
+class SettingFamily(admin.SimpleListFilter):
+    title = _("setting")
+    parameter_name = "setting"
+
+    def lookups(self, request, model_admin):
+        return [(key.name, key.label) for key in unit_settings.KEYS.values()]
+
+    def queryset(self, request, queryset):
+        value = self.value()
+        if value in unit_settings.KEYS:
+            return queryset.filter(key__startswith=value) if value.endswith(".") else queryset.filter(key=value)
+        return queryset
+
+
+SETTING_RULES = _("A unit's setting holds for the units below it unless they have their own; of a unit's "
+                  "versions, the newest in force counts. A version in force is not changed: add a newer one. "
+                  "Delete a unit's versions to let it inherit again. Units that share a document code share "
+                  "its numbering.")
+
+
+SHOWN = ("unit", "setting", "shown_value", "effective_from", "created_by", "created_at")
+
+
+@admin.register(UnitSetting)
+class UnitSettingAdmin(QuietDeleteMixin, admin.ModelAdmin):
+    """Settings per unit (letterhead, document codes, ladder days, templates), in versions that
+    take effect on a day; who added each version is kept with it."""
+
+    form = UnitSettingForm
+    list_display = ("unit", "setting", "shown_value", "effective_from", "created_by", "created_at")
+    list_filter = (SettingFamily,)
+    search_fields = ("unit__name", "unit__code")
+    autocomplete_fields = ("unit",)
+    list_select_related = ("unit", "created_by")
+    readonly_fields = ("created_by", "created_at")
+
+    def get_fields(self, request, obj=None):
+        if obj is not None and not self.has_change_permission(request, obj):
+            return list(SHOWN)
+        return ["unit", "key", "value", "effective_from"] + (["created_by", "created_at"] if obj else [])
+
+    def get_fieldsets(self, request, obj=None):
+        return [(None, {"fields": self.get_fields(request, obj), "description": SETTING_RULES})]
+
+    def get_readonly_fields(self, request, obj=None):
+        if obj is not None and not self.has_change_permission(request, obj):
+            return SHOWN
+        return self.readonly_fields
+
+    def has_change_permission(self, request, obj=None):
+        """A version already in force stays as it was: a change is a newer version."""
+        if obj is not None and obj.effective_from <= timezone.localdate():
+            return False
+        return super().has_change_permission(request, obj)
+
+    def save_model(self, request, obj, form, change):
+        if not change:
+            obj.created_by = request.user
+        super().save_model(request, obj, form, change)
+
+    @admin.display(description=_("setting"), ordering="key")
+    def setting(self, obj):
+        return unit_settings.key_label(obj.key)
+
+    @admin.display(description=_("value"))
+    def shown_value(self, obj):
+        return unit_settings.show(obj.key, obj.value)
 
 
 @admin.register(Proposal)

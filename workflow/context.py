@@ -2,7 +2,7 @@
 from django.conf import settings
 from django.urls import reverse
 
-from . import registry
+from . import registry, unit_settings
 
 
 def duban(request):
@@ -10,8 +10,16 @@ def duban(request):
     unread = 0
     if user is not None and user.is_authenticated:
         unread = user.notifications.filter(read_at__isnull=True).count()
-    return {"unread_notifications": unread, "bureau_name": settings.DUBAN_BUREAU_NAME,
+    return {"unread_notifications": unread, "bureau_name": page_bureau_name(user),
             "case_menu": case_menu(user)}
+
+
+def page_bureau_name(user) -> str:
+    """The bureau name at the top of the page: the user's unit's setting (inherited from the
+    units above it), else DUBAN_BUREAU_NAME."""
+    if user is None or not user.is_authenticated or user.unit_id is None:
+        return settings.DUBAN_BUREAU_NAME
+    return unit_settings.bureau_name(user.unit)
 
 
 def case_menu(user) -> list[dict]:

@@ -16,9 +16,9 @@ from django.db.models import Count
 from django.utils import timezone
 from django.utils.translation import gettext_noop
 
-from . import audit, notify, sql
+from . import audit, notify, sql, unit_settings
 from .calendar import WorkCalendar, shift_working_days
-from .models import Case, Escalation, EscalationPolicy, Proposal, Rung, RungCount
+from .models import Case, Escalation, EscalationPolicy, Proposal, Rung, RungCount, Unit
 from .locking import load_locked
 from .registry import CASE_TYPES
 
@@ -30,14 +30,42 @@ _policies: dict = {"loaded": -1e9, "rows": {}}
 
 def forget_policies(**_kwargs):
     _policies["loaded"] = -1e9
+    unit_settings.forget_settings()  # the ladder days of units fall back on these rows
 
 
-def policy_for(case_type: str) -> EscalationPolicy:
-    """The case type's policy (or the defaults), from a table kept in memory for a minute."""
+def policy_for(case_type: str, unit=None, on: date | None = None) -> EscalationPolicy:
+    """The ladder days of `case_type`: under `unit` (a case's supervising unit), the nearest
+    `ladder.<case_type>` unit setting in force `on` (today by default); else the case type's
+    policy row, else the defaults. Rows and settings are kept in memory for a minute, so a
+    sweep costs one lookup per supervising unit and case type, not one per case."""
     if time.monotonic() - _policies["loaded"] > 60:
         _policies["rows"] = {p.case_type: p for p in EscalationPolicy.objects.all()}
         _policies["loaded"] = time.monotonic()
-    return _policies["rows"].get(case_type) or EscalationPolicy(case_type=case_type)
+    policy = _policies["rows"].get(case_type) or EscalationPolicy(case_type=case_type)
+    if unit is None or unit_settings.declared(f"ladder.{case_type}") is None:
+        return policy
+    days = unit_settings.setting(unit, f"ladder.{case_type}", on)
+    return policy if days.unit is None else EscalationPolicy(case_type=case_type, **days.value)
+
+
+def case_policy(case: Case, on: date | None = None) -> EscalationPolicy:
+    """The ladder days of a case: those of its supervising unit."""
+    return policy_for(case.case_type, supervising_unit(case), on)
+
+
+def supervising_unit(case: Case):
+    """The case's supervising unit with its tree path, from what the loaded case holds: the unit
+    itself when it was loaded with the case, else the head of the responsible unit's path (a
+    case is supervised from its own unit or one above it); read only when it is neither."""
+    if Case.supervisor_unit.is_cached(case):
+        return case.supervisor_unit
+    if Case.unit.is_cached(case) and case.unit is not None:
+        parts = case.unit.path.split(".")
+        ids = [int(part) for part in parts if part]
+        if case.supervisor_unit_id in ids:
+            head = ids.index(case.supervisor_unit_id) + 1
+            return Unit(pk=case.supervisor_unit_id, path="".join(f"{part}." for part in parts[:head]))
+    return case.supervisor_unit
 
 
 def rung_dates(deadline: date, policy: EscalationPolicy) -> dict[int, date]:
@@ -70,22 +98,19 @@ def next_rung_on(case: Case, policy: EscalationPolicy | None = None) -> date | N
     """When the case's next rung falls due, or None when the ladder does not run for it."""
     if not in_ladder(case):
         return None
-    return rung_dates(case.deadline, policy or policy_for(case.case_type))[case.rung + 1]
+    return rung_dates(case.deadline, policy or case_policy(case))[case.rung + 1]
 
 
 def sweep(today: date | None = None, batch: int = 500) -> int:
     """Fire every rung that has fallen due. Safe to run twice, or on two workers at once."""
     today = today or timezone.localdate()
     fired = 0
-    policies: dict[str, EscalationPolicy] = {}
     while True:
         due = list(Case.objects.filter(next_rung_on__lte=today).order_by("next_rung_on", "pk")
                    .values_list("pk", "case_type")[:batch])
         for pk, case_type in due:
-            if case_type not in policies:
-                policies[case_type] = policy_for(case_type)
             try:
-                fired += escalate_case(CASE_TYPES.get(case_type, Case), pk, today, policies[case_type])
+                fired += escalate_case(CASE_TYPES.get(case_type, Case), pk, today)
             except Exception:  # noqa: BLE001 - one bad case must not hold up every case after it
                 logger.exception("escalation of case %s failed; it is retried tomorrow", pk)
                 Case.objects.filter(pk=pk).update(next_rung_on=today + timedelta(days=1))
@@ -93,9 +118,10 @@ def sweep(today: date | None = None, batch: int = 500) -> int:
             return fired
 
 
-def escalate_case(model, pk: int, today: date, policy: EscalationPolicy) -> int:
+def escalate_case(model, pk: int, today: date, policy: EscalationPolicy | None = None) -> int:
     """Fire the due rungs of one case, in order, in one transaction under its row lock
-    (pipelined like a transition, see workflow.sql)."""
+    (pipelined like a transition, see workflow.sql), by `policy` or else its supervising
+    unit's ladder days in force `today`."""
     with transaction.atomic(), sql.pipelined():
         case = load_locked(model, pk, "unit")
         if case is None or case.next_rung_on is None or case.next_rung_on > today:
@@ -104,7 +130,7 @@ def escalate_case(model, pk: int, today: date, policy: EscalationPolicy) -> int:
             case.next_rung_on = None
             sql.update(case, ["next_rung_on"])
             return 0
-        dates = rung_dates(case.deadline, policy)
+        dates = rung_dates(case.deadline, policy or case_policy(case, today))
         fired = []
         while case.rung < TOP and dates[case.rung + 1] <= today:
             case.rung += 1

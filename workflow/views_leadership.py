@@ -12,7 +12,7 @@ from django.views.decorators.http import require_POST
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from . import audit, documents
+from . import audit, documents, unit_settings
 from .http import client_ip, not_found
 from .models import Case, Escalation, Role, Rung, RungCount, Unit
 from .pdf import pdf_response, render_pdf
@@ -86,13 +86,19 @@ def supervision_letter(request, unit_id):
     for case in cases:
         case.days_overdue = (today - case.deadline).days
     issuer = request.user.unit
+    # The 机关代字 is the issuer's setting; the unit that supplied it (the issuer, or the unit above
+    # whose code it inherits) numbers the letter, so units sharing a code share one count.
+    code, numbering_unit = unit_settings.document_code(issuer, "supervision_letter", today)
+    template = unit_settings.document_template(issuer, "supervision_letter", today)
     # The number is taken, the letter rendered and recorded together, or none of them: a letter
     # that fails to render gives its number back.
     with transaction.atomic():
-        serial = documents.next_number(issuer, "supervision_letter", today.year)
-        pdf = render_pdf("pdf/supervision_letter.html", {
+        serial = documents.next_number(numbering_unit, "supervision_letter", today.year)
+        pdf = render_pdf(template, {
             "unit": unit, "cases": cases, "issuer": issuer, "today": today, "user": request.user, "serial": serial,
+            "doc_code": code,
         })
         audit.record(action="supervision_letter", user=request.user, ip=client_ip(request),
-                     data={"unit": unit.pk, "cases": [c.pk for c in cases], "year": today.year, "serial": serial})
+                     data={"unit": unit.pk, "cases": [c.pk for c in cases], "year": today.year, "serial": serial,
+                           "code": code, "numbered_by": numbering_unit.pk})
     return pdf_response(pdf, f"督办函-{unit.name}-{today:%Y%m%d}.pdf", fallback=f"supervision-letter-{unit.pk}.pdf")

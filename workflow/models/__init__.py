@@ -5,6 +5,7 @@ from .documents import ArchivedDocument, DocumentCounter
 from .escalation import Escalation, EscalationPolicy, Proposal, Rung, RungCount
 from .evidence import Evidence
 from .outbox import Notification, OutboxMessage
+from .settings import UnitSetting
 from .records import Record, RecordQuerySet
 from .tokens import FormToken
 from .units import Role, Unit, UnitKind, User

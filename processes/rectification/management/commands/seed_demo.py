@@ -85,7 +85,7 @@ class Command(BaseCommand):
                     user.user_permissions.set(Permission.objects.filter(
                         content_type__app_label="workflow",
                         content_type__model__in=["unit", "user", "calendaryear", "calendarday", "outboxmessage",
-                                                  "escalationpolicy", "proposal"]))
+                                                  "escalationpolicy", "unitsetting", "proposal"]))
                 user.save()
             users[login] = user
         return users
