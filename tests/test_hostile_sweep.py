@@ -226,10 +226,22 @@ def walk(resolver, prefix="", namespace=""):
             yield join(entry.pattern), entry, namespace
 
 
+def served_by_the_same_code() -> tuple[str, ...]:
+    """URL prefixes of the case types that exist only in the tests or the bench, but one: the
+    ticket stands for them all, since the platform serves every type with the same pages and
+    API; the product's own types are all swept."""
+    from workflow import registry
+
+    keys = [spec.key for spec in registry.case_types() if spec.key != "ticket"
+            and registry.model_for(spec.key)._meta.app_label in ("engine_tests", "benchmark")]
+    return tuple(prefix for key in keys for prefix in (f"{key}/", f"api/v1/{key}/"))
+
+
 def all_routes() -> list[Route]:
     found = []
+    elsewhere = served_by_the_same_code()
     for template, pattern, namespace in walk(get_resolver()):
-        if pattern.name in SKIPPED_NAMES:
+        if pattern.name in SKIPPED_NAMES or template.startswith(elsewhere):
             continue
         view = getattr(pattern.callback, "cls", None)
         found.append(Route(template, dict(pattern.pattern.converters),

@@ -27,9 +27,11 @@ FUTURE_YEARS = 2
 # Database keys are 64-bit: a larger number names no row, and a driver may fail on it (SQLite).
 KEY_MAX = 2 ** 63 - 1
 
-# Django's and DRF's text fields refuse NUL with this message; the project's catalogue gives
-# it a clearer Chinese than Django's own (the project's catalogue is read first).
+# Django's and DRF's text fields refuse NUL, and any field a missing value, with these
+# messages; the project's catalogue gives them a clearer Chinese than Django's own (the
+# project's catalogue is read first).
 gettext_noop("Null characters are not allowed.")
+gettext_noop("This field is required.")
 
 
 def date_window(today: date | None = None) -> tuple[date, date]:
