@@ -7,7 +7,6 @@ Each case stores the highest rung reached and the day its next rung falls due
 an ``Escalation`` row with a unique (case, rung) key, written under the case's row lock.
 """
 import logging
-import time
 from collections import defaultdict
 from datetime import date, timedelta
 
@@ -25,12 +24,8 @@ from .registry import CASE_TYPES
 TOP = max(Rung.values)
 logger = logging.getLogger(__name__)
 
-_policies: dict = {"loaded": -1e9, "rows": {}}
-
-
 def forget_policies(**_kwargs):
-    _policies["loaded"] = -1e9
-    unit_settings.forget_settings()  # the ladder days of units fall back on these rows
+    unit_settings.forget_settings()  # the policy rows and the ladder days of units
 
 
 def policy_for(case_type: str, unit=None, on: date | None = None) -> EscalationPolicy:
@@ -38,10 +33,7 @@ def policy_for(case_type: str, unit=None, on: date | None = None) -> EscalationP
     `ladder.<case_type>` unit setting in force `on` (today by default); else the case type's
     policy row, else the defaults. Rows and settings are kept in memory for a minute, so a
     sweep costs one lookup per supervising unit and case type, not one per case."""
-    if time.monotonic() - _policies["loaded"] > 60:
-        _policies["rows"] = {p.case_type: p for p in EscalationPolicy.objects.all()}
-        _policies["loaded"] = time.monotonic()
-    policy = _policies["rows"].get(case_type) or EscalationPolicy(case_type=case_type)
+    policy = unit_settings.policy_row(case_type)
     if unit is None or unit_settings.declared(f"ladder.{case_type}") is None:
         return policy
     days = unit_settings.setting(unit, f"ladder.{case_type}", on)

@@ -168,9 +168,7 @@ class Key:
             return (unit.name[:2] if unit is not None else "") + DOCUMENTS[suffix].code_suffix
         if self.name == "template.":
             return DOCUMENTS[suffix].template
-        from .escalation import policy_for  # the case type's policy row, or its defaults
-
-        policy = policy_for(suffix)
+        policy = policy_row(suffix)  # the case type's policy row, or its defaults
         return {name: getattr(policy, name) for name in LADDER_FIELDS}
 
 
@@ -247,8 +245,23 @@ _cache: dict[tuple[int, str, date], tuple[float, Resolved | None]] = {}
 
 
 def forget_settings(**_kwargs):
-    """Drop every cached lookup (a version or a unit was saved or deleted)."""
+    """Drop every cached lookup (a version, a unit or a policy row was saved or deleted)."""
     _cache.clear()
+    _policy_rows["loaded"] = -1e9
+
+
+_policy_rows: dict = {"loaded": -1e9, "rows": {}}
+
+
+def policy_row(case_type: str):
+    """The case type's EscalationPolicy row, or one with the defaults, from a table kept in
+    memory for a minute (the ladder days a unit setting does not override)."""
+    from .models import EscalationPolicy
+
+    if time.monotonic() - _policy_rows["loaded"] > 60:
+        _policy_rows["rows"] = {p.case_type: p for p in EscalationPolicy.objects.all()}
+        _policy_rows["loaded"] = time.monotonic()
+    return _policy_rows["rows"].get(case_type) or EscalationPolicy(case_type=case_type)
 
 
 def setting(unit, key: str, on: date | datetime | None = None) -> Resolved:
