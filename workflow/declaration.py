@@ -19,6 +19,8 @@ from typing import Callable
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from .limits import REASON_MAX, TEXT_MAX, TITLE_MAX
+
 # Places: which unit of the case a role is held in ------------------------------------------------
 
 
@@ -130,7 +132,7 @@ class Field:
     label: str
     required: bool = True
     kind: str = "text"            # text | long | int | date | choice | unit
-    max_length: int = 5000
+    max_length: int = REASON_MAX
     min_value: int | None = None
     max_value: int | None = None
     default: object = None
@@ -141,14 +143,14 @@ class Field:
 
 def Reason(label, required: bool = False, missing: str = "") -> Field:  # noqa: N802 - reads as a field kind
     """The reason or opinion given with an action (empty allowed unless required)."""
-    return Field("reason", label, required=required, kind="text", max_length=5000, missing=missing)
+    return Field("reason", label, required=required, kind="text", max_length=REASON_MAX, missing=missing)
 
 
-def Text(name: str, label, max_length: int, required: bool = True, help: str = "") -> Field:  # noqa: N802
+def Text(name: str, label, max_length: int = TITLE_MAX, required: bool = True, help: str = "") -> Field:  # noqa: N802
     return Field(name, label, required=required, kind="text", max_length=max_length, help=help)
 
 
-def Long(name: str, label, max_length: int = 10000, required: bool = True) -> Field:  # noqa: N802
+def Long(name: str, label, max_length: int = TEXT_MAX, required: bool = True) -> Field:  # noqa: N802
     """A text of several lines (a description, requirements)."""
     return Field(name, label, required=required, kind="long", max_length=max_length)
 

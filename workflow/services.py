@@ -10,7 +10,7 @@ from . import audit, engine
 from .errors import ActionError
 from .evidence import attach_evidence
 from .models import Comment, Unit
-from .web.forms import COMMENT_MAX
+from .limits import COMMENT_MAX
 
 
 def check_opener(spec, actor):

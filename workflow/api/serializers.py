@@ -16,7 +16,7 @@ from rest_framework import serializers
 from ..engine import available_actions
 from ..forms import KEY_MAX
 from ..models import CaseRequest, Comment, Evidence, Unit
-from ..web.forms import COMMENT_MAX, NOTE_MAX, SEARCH_MAX
+from ..limits import COMMENT_MAX, NOTE_MAX, SEARCH_MAX
 from .fields import UploadField, VisibleUnitField, WindowDateField, input_field
 
 ROW = ["id", "number", "title", "status", "status_label", "unit", "deadline", "light", "created_at", "issued_at",

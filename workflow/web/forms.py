@@ -6,16 +6,10 @@ from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
 from ..declaration import Field
+from ..limits import COMMENT_MAX, NOTE_MAX, SEARCH_MAX
 from ..forms import KEY_MAX, KeyChoiceField, KeyMultipleChoiceField, WindowDateField
 from ..models import Unit
 
-# Lengths of what people type, shared by the web forms and the API's serializers.
-TITLE_MAX = 200
-TEXT_MAX = 10000      # long texts: a problem's description, requirements
-REASON_MAX = 5000     # the reason or opinion given with an action
-COMMENT_MAX = 5000
-NOTE_MAX = 200        # the note on an evidence file
-SEARCH_MAX = 100
 
 
 def form_field(field: Field, units=None) -> forms.Field:
