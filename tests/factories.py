@@ -2,7 +2,7 @@
 import itertools
 from dataclasses import dataclass
 
-from workflow.engine import Actor
+from workflow.cases.engine import Actor
 from workflow.models import Role, Unit, UnitKind, User
 
 _seq = itertools.count(1)

@@ -16,7 +16,7 @@ from django.utils import timezone
 from django.utils.translation import gettext, override
 from rest_framework.authtoken.models import Token
 
-from workflow import audit
+from workflow.trail import audit
 from workflow.models import AuditEvent, OutboxMessage, Proposal, Role, Unit, User
 from workflow.models.units import MOVE_BELOW_ITSELF, SELF_GRANT, SUPERUSER_ONLY, acting_as
 from tests.factories import make_case, make_unit, make_user

@@ -318,8 +318,8 @@ def test_exception_handler__maps_workflow_errors():
     from django.http import Http404
 
     from workflow.api import exception_handler
-    from workflow.engine import ActionError, AlreadyHandled
-    from workflow.evidence import EvidenceRejected
+    from workflow.cases.engine import ActionError, AlreadyHandled
+    from workflow.cases.evidence import EvidenceRejected
 
     cases = [(ActionError("不行"), 400), (AlreadyHandled("已办"), 409), (EvidenceRejected("太大", status=413), 413),
              (EvidenceRejected("类型不符"), 400), (Http404("没有"), 404), (PermissionDenied("无权"), 403)]

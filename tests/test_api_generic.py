@@ -16,7 +16,8 @@ from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from tests.factories import make_unit
-from workflow import registry, selectors
+from workflow.kernel import registry
+from workflow.cases import selectors
 from workflow.api.serializers import DETAIL, ROW, camel
 from workflow.models import AuditEvent, Case, UnitKind
 

@@ -16,7 +16,7 @@ from django.core.management.base import CommandError
 from django.db import DEFAULT_DB_ALIAS, DatabaseError, connection, connections, transaction
 from django.test.utils import CaptureQueriesContext
 
-from workflow import dbroles
+from workflow.storage import dbroles
 from workflow.models import AuditEvent
 from tests.factories import drive, make_case, make_world
 

@@ -23,7 +23,7 @@ from django.db import DatabaseError, connection, transaction
 from django.db.migrations.recorder import MigrationRecorder
 
 from processes.rectification.models import RectificationCase
-from workflow.evidence import sha256_of
+from workflow.storage.files import sha256_of
 from workflow.models import ArchivedDocument, AuditEvent, Evidence
 from tests.factories import drive, make_case, make_world, to_submitted
 

@@ -7,7 +7,7 @@ from django.test import Client
 from django.utils import timezone
 from django.utils.translation import gettext, override
 
-from workflow.calendar import WorkCalendar, add_working_days, shift_working_days, working_days_between
+from workflow.kernel.calendar import WorkCalendar, add_working_days, shift_working_days, working_days_between
 from workflow.models import CalendarDay, CalendarYear
 from tests.factories import make_case
 

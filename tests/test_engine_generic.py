@@ -17,13 +17,13 @@ from tests.engine.factories import (act, add_evidence, closed_tasks, finished_ti
                                     reload, ticket_fields)
 from tests.engine.models import TicketCase
 from tests.factories import PNG_BYTES, make_unit, make_user, upload
-from workflow import audit, engine, escalation, notify, services
-from workflow.engine import AlreadyHandled, Denied, NotVisible
-from workflow.errors import ActionError
-from workflow.evidence import EvidenceRejected
-from workflow.files import evidence_storage, read
-from workflow.models import (AuditEvent, Case, CaseRequest, Comment, Escalation, Evidence, Notification,
-                             OutboxMessage, Proposal, Role, Rung, UnitKind)
+from workflow.trail import audit, notify
+from workflow.cases import engine, escalation, services
+from workflow.cases.engine import AlreadyHandled, Denied, NotVisible
+from workflow.kernel.errors import ActionError
+from workflow.cases.evidence import EvidenceRejected
+from workflow.storage.files import evidence_storage, read
+from workflow.models import (AuditEvent, Case, CaseRequest, Comment, Escalation, Evidence, Notification, OutboxMessage, Proposal, Role, Rung, UnitKind)
 from workflow.web.forms import ActionForm
 
 DONE, CANCELED = "DONE", "CANCELED"

@@ -5,8 +5,9 @@ from django.utils import translation
 
 from tests.engine.models import Checklist
 from tests.factories import make_unit, make_user
-from workflow import audit, engine, records
-from workflow.errors import ActionError
+from workflow.trail import audit
+from workflow.cases import engine, records
+from workflow.kernel.errors import ActionError
 from workflow.models import AuditChain, AuditEvent, OutboxMessage, Role
 
 

@@ -10,8 +10,8 @@ from viewflow.workflow.status import STATUS
 
 from tests.engine.models import JointCase, PlanCase, TicketCase
 from tests.factories import make_unit, make_user
-from workflow import engine, services
-from workflow.errors import ActionError, AlreadyHandled
+from workflow.cases import engine, services
+from workflow.kernel.errors import ActionError, AlreadyHandled
 from workflow.models import AuditEvent, Case, CaseParty, OutboxMessage, Role
 
 
@@ -207,7 +207,7 @@ def test_co_units__pages__new_form_takes_co_units_and_the_co_unit_acts_from_the_
 # Named waits ----------------------------------------------------------------------------------
 
 def test_named_waits__the_people_a_case_names_get_their_own_tasks_inbox_and_notice(world):
-    from workflow import selectors
+    from workflow.cases import selectors
 
     # given a plan in draft naming the leader and the legal officer as its reviewers
     plan = services.open_cases(PlanCase, actor=world.actor("inspector"), units=[world.county_a],

@@ -7,7 +7,7 @@ from viewflow.workflow.status import STATUS
 
 from processes.rectification import services
 from processes.rectification.models import RectificationCase, State
-from workflow import engine
+from workflow.cases import engine
 from workflow.models import AuditEvent, OutboxMessage
 from tests.factories import make_case
 

@@ -8,9 +8,9 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from processes.rectification.models import RectificationCase
-from workflow import escalation
+from workflow.cases import escalation
 from workflow.models import Case, Escalation, EscalationPolicy, Notification, OutboxMessage, Proposal, Rung
-from workflow.notify import relay
+from workflow.trail.notify import relay
 from tests.factories import drive, make_case, to_submitted
 
 

@@ -8,9 +8,9 @@ from viewflow.workflow.models import Task
 
 from processes.rectification import services
 from processes.rectification.models import ProgressReport, RectificationCase
-from workflow.engine import ActionError, AlreadyHandled
+from workflow.cases.engine import ActionError, AlreadyHandled
 from workflow.models import AuditEvent, CaseRequest, OutboxMessage
-from workflow.selectors import inbox_done, inbox_todo
+from workflow.cases.selectors import inbox_done, inbox_todo
 from tests.factories import drive, make_case, to_submitted, upload
 
 
@@ -209,13 +209,13 @@ def test_dispatch__bulk_rows_match_one_by_one_creation(world):
     # then
     assert [shape(c) for c in bulk] == [shape(c) for c in single]
     assert DispatchBatch.objects.get().cases.count() == 2
-    from workflow.audit import verify
+    from workflow.trail.audit import verify
 
     assert verify() == []
 
 
 def test_actions__side_requests_are_offered_only_when_they_can_succeed(world):
-    from workflow.engine import available_actions
+    from workflow.cases.engine import available_actions
 
     draft = make_case(world, issue=False)
     issued = make_case(world)

@@ -51,7 +51,7 @@ from rest_framework.authtoken.models import Token
 from rest_framework.views import APIView
 
 from processes.rectification import services
-from workflow import escalation
+from workflow.cases import escalation
 from workflow.models import AuditEvent, Case, CaseRequest, Comment, Evidence, Notification, Role, Unit, User
 from tests.factories import PNG_BYTES, drive, make_case, make_user, make_world, to_submitted, upload
 from tests.test_admin import ADMIN_MODELS
@@ -230,7 +230,7 @@ def served_by_the_same_code() -> tuple[str, ...]:
     """URL prefixes of the case types that exist only in the tests or the bench, but one: the
     ticket stands for them all, since the platform serves every type with the same pages and
     API; the product's own types are all swept."""
-    from workflow import registry
+    from workflow.kernel import registry
 
     keys = [spec.key for spec in registry.case_types() if spec.key != "ticket"
             and registry.model_for(spec.key)._meta.app_label in ("engine_tests", "benchmark")]

@@ -8,9 +8,9 @@ from django.db import connection, transaction
 from django.test import override_settings
 from django.utils import timezone
 
-from workflow import notify
+from workflow.trail import notify
 from workflow.models import Notification, OutboxMessage, User
-from workflow.sms import LocmemSmsBackend
+from workflow.trail.sms import LocmemSmsBackend
 from tests.factories import make_case
 
 
@@ -45,7 +45,7 @@ def test_queue__same_key_twice_sends_once(world):
     assert OutboxMessage.objects.filter(key__startswith="k1:").count() == 1
 
 
-@override_settings(DUBAN_SMS_BACKEND="workflow.sms.LocmemSmsBackend", DUBAN_RETRY_BASE_SECONDS=60)
+@override_settings(DUBAN_SMS_BACKEND="workflow.trail.sms.LocmemSmsBackend", DUBAN_RETRY_BASE_SECONDS=60)
 def test_retry__backoff_then_a_visible_failed_row_an_admin_can_retry(world, admin_client):
     # given: SMS to a user without a phone number always fails
     world.handler_a.notify_sms = True

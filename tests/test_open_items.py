@@ -23,8 +23,11 @@ from django.utils.translation import gettext
 
 from processes.rectification import services
 from processes.rectification.models import ProgressReport, RectificationCase, State
-from workflow import documents, escalation, notify, selectors, tokens
-from workflow.models import ArchivedDocument, AuditEvent, DocumentCounter, FormToken, Notification, OutboxMessage, Rung
+from workflow.documents import archive as documents
+from workflow.cases import escalation, selectors
+from workflow.trail import notify
+from workflow.kernel import tokens
+from workflow.models import (ArchivedDocument, AuditEvent, DocumentCounter, FormToken, Notification, OutboxMessage, Rung)
 from workflow.tasks import archive_documents
 from tests.factories import drive, make_case, make_world, to_submitted, upload
 from tests.test_reliability_concurrency import hold_lock_during, needs_postgres, run_together
@@ -346,7 +349,7 @@ def test_letter_number__a_letter_that_fails_to_render_takes_no_number(world, mon
     def broken(*args, **kwargs):
         raise RuntimeError("renderer down")
 
-    monkeypatch.setattr("workflow.views_leadership.render_pdf", broken)
+    monkeypatch.setattr("workflow.web.leadership.render_pdf", broken)
     # when: the letter is asked for
     assert _letter(client, world.county_a).status_code == 500
     # then: no number was taken and no letter recorded; the next good letter is number 1
@@ -474,7 +477,7 @@ class Renderer:
     """workflow.pdf.render_pdf, broken until fixed."""
 
     def __init__(self, monkeypatch):
-        from workflow import pdf
+        from workflow.documents import pdf
 
         self.real, self.broken, self.calls = pdf.render_pdf, True, 0
         monkeypatch.setattr(pdf, "render_pdf", self)

@@ -10,7 +10,7 @@ from django.test import RequestFactory
 from processes.rectification import views_pdf
 from tests.factories import make_case
 from workflow.models import AuditEvent
-from workflow.pdf import pdf_response
+from workflow.documents.pdf import pdf_response
 
 
 def _get(user, pk):
@@ -98,7 +98,7 @@ def test_pdf_response__ascii_fallback_and_utf8_name():
 
 
 def test_render_pdf__network_resources__are_not_fetched():
-    from workflow.pdf import _fetcher
+    from workflow.documents.pdf import _fetcher
 
     fetcher = _fetcher()
     for url in ("http://example.com/a.png", "https://example.com/a.css", "ftp://example.com/x",

@@ -11,7 +11,7 @@ import re
 from collections import Counter
 from pathlib import Path
 
-from workflow import registry
+from workflow.kernel import registry
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -19,14 +19,14 @@ ROOT = Path(__file__).resolve().parent.parent
 COINCIDENCES = {
     ("workflow/models/cases.py", "draft"): (1, "the Phase choice itself"),
     ("workflow/models/cases.py", "cancelled"): (1, "the Phase choice itself"),
-    ("workflow/declaration.py", "draft"): (1, "State.phase: a state its unit does not see is in the draft phase"),
-    ("workflow/declaration.py", "cancelled"): (1, "the ledger's overdue cell reads the phase (done, cancelled)"),
+    ("workflow/kernel/declaration.py", "draft"): (1, "State.phase: a state its unit does not see is in the draft phase"),
+    ("workflow/kernel/declaration.py", "cancelled"): (1, "the ledger's overdue cell reads the phase (done, cancelled)"),
     ("workflow/models/cases.py", "issued"): (1, "verbose name of the base column issued_at"),
     ("workflow/models/cases.py", "closed"): (1, "verbose name of the base column closed_at"),
-    ("workflow/engine.py", "finished"): (1, "viewflow's Process.finished column"),
-    ("workflow/views.py", "finished"): (1, "viewflow's Task.finished column, read by the inbox"),
+    ("workflow/cases/engine.py", "finished"): (1, "viewflow's Process.finished column"),
+    ("workflow/web/pages.py", "finished"): (1, "viewflow's Task.finished column, read by the inbox"),
     ("workflow/models/units.py", "new"): (3, "the new value in an account-change audit event"),
-    ("workflow/context.py", "new"): (1, "the menu entry's new-case label"),
+    ("workflow/web/context.py", "new"): (1, "the menu entry's new-case label"),
     ("workflow/web/urls.py", "new"): (1, "the URL name of every type's new-case page"),
     ("templates/workflow/case_detail.html", "working"): (1, "a co-unit whose part is not done, translated"),
 }

@@ -15,7 +15,7 @@ from rest_framework.test import APIClient
 
 from processes.rectification import services
 from processes.rectification.models import RectificationCase, State
-from workflow.engine import ActionError, Actor
+from workflow.cases.engine import ActionError, Actor
 from workflow.models import AuditChain, AuditEvent, Evidence, Role, UnitKind
 from tests.factories import PASSWORD, drive, make_case, make_unit, make_user, to_submitted, upload
 

@@ -15,7 +15,7 @@ from django.test import Client
 
 from processes.rectification import services
 from processes.rectification.models import RectificationCase
-from workflow import audit
+from workflow.trail import audit
 from workflow.models import AuditEvent, Case
 from tests.factories import drive, make_case, to_submitted, upload
 

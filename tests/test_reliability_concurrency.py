@@ -17,8 +17,10 @@ from viewflow.workflow.status import STATUS
 
 from processes.rectification import services
 from processes.rectification.models import RectificationCase, State
-from workflow import audit, engine, sql
-from workflow.engine import AlreadyHandled
+from workflow.trail import audit
+from workflow.cases import engine
+from workflow.storage import sql
+from workflow.cases.engine import AlreadyHandled
 from workflow.models import AuditEvent, Evidence, OutboxMessage
 from tests.factories import drive, make_case, make_world, to_submitted, upload
 

@@ -14,7 +14,7 @@ from django.test import Client
 from django.utils.translation import gettext, override
 
 from processes.rectification import services
-from workflow.evidence import EvidenceRejected
+from workflow.cases.evidence import EvidenceRejected
 from workflow.models import AuditEvent, Evidence
 from tests.factories import PDF_BYTES, PNG_BYTES, drive, make_case, upload
 

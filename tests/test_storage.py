@@ -25,10 +25,11 @@ from django.utils.translation import gettext, override
 
 from processes.rectification import services
 from processes.rectification.models import RectificationCase
-from workflow import audit, evidence as evidence_module
-from workflow.engine import AlreadyHandled
-from workflow.evidence import EvidenceRejected
-from workflow.files import WholeFileStorage, digest, document_storage, evidence_storage, walk
+from workflow.trail import audit
+from workflow.cases import evidence as evidence_module
+from workflow.cases.engine import AlreadyHandled
+from workflow.cases.evidence import EvidenceRejected
+from workflow.storage.files import WholeFileStorage, digest, document_storage, evidence_storage, walk
 from workflow.models import ArchivedDocument, AuditEvent, Evidence
 from tests.factories import PDF_BYTES, PNG_BYTES, drive, make_case, make_world, to_submitted, upload
 
@@ -287,7 +288,7 @@ def test_swapped_store__upload_download_check_and_archive(world, in_memory):
     closed = drive(world, case, ("handler_a", "submit", {"reason": "已整改"}), ("head_a", "head_approve"),
                    ("inspector", "accept"), ("leader", "sign_off"))
     doc = ArchivedDocument.objects.get(case_id=closed.pk)
-    from workflow import documents
+    from workflow.documents import archive as documents
 
     assert documents.archive(doc.pk) == 1
     doc.refresh_from_db()

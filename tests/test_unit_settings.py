@@ -18,10 +18,10 @@ from django.utils.translation import gettext, override
 from processes.rectification import services
 from processes.rectification.models import RectificationCase
 from processes.rectification.views_pdf import notice_context
-from workflow import escalation, unit_settings
-from workflow.engine import Actor
-from workflow.models import (AuditEvent, DocumentCounter, Escalation, EscalationPolicy, Role, Rung, UnitKind,
-                             UnitSetting, User)
+from workflow.cases import escalation
+from workflow.kernel import unit_settings
+from workflow.cases.engine import Actor
+from workflow.models import (AuditEvent, DocumentCounter, Escalation, EscalationPolicy, Role, Rung, UnitKind, UnitSetting, User)
 from tests.factories import make_case, make_unit, make_user, make_world
 from tests.test_reliability_concurrency import needs_postgres, run_together
 
@@ -150,7 +150,7 @@ def _pdf_text(pdf: bytes, tmp_path) -> str | None:
 @pytest.fixture
 def rendered(monkeypatch):
     """The HTML of every PDF the supervision letter view renders, and the template it chose."""
-    from workflow import views_leadership
+    from workflow.web import leadership as views_leadership
 
     seen = []
     real = views_leadership.render_pdf

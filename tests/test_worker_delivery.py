@@ -19,7 +19,8 @@ from django.test import Client
 from django.utils import timezone
 
 from processes.rectification.models import RectificationCase, State
-from workflow import escalation, notify
+from workflow.cases import escalation
+from workflow.trail import notify
 from workflow.models import AuditEvent, Escalation, Notification, OutboxMessage, Proposal, User
 from workflow.tasks import escalation_sweep, relay_outbox
 from tests.factories import make_case, make_world, upload

@@ -261,7 +261,7 @@ def worker_env(*, broker_url: str, database_url: str, visibility_timeout: int, *
 def wait_published(timeout: float) -> bool:
     """Wait until this process has nothing left to publish after commit (notify.enqueue_relay
     hands the publishing to a background thread). False if still busy after `timeout` s."""
-    from workflow import notify
+    from workflow.trail import notify
 
     deadline = time.monotonic() + timeout
     waiter = getattr(notify, "wait_for_publisher", None)
@@ -379,7 +379,7 @@ def seed_soak(overdue: int) -> dict:
 
     from processes.rectification.models import RectificationCase
     from tests.factories import make_case, make_world
-    from workflow import escalation
+    from workflow.cases import escalation
     from workflow.models import User
 
     world = make_world()
@@ -404,8 +404,8 @@ def drive_outbox(seconds: float, threads: int, tag: str) -> dict:
     from django.db import connection, transaction
 
     from processes.rectification import services
-    from workflow import notify
-    from workflow.engine import Actor
+    from workflow.trail import notify
+    from workflow.cases.engine import Actor
     from workflow.models import Case, Role, User
     from workflow.tasks import relay_outbox
 

@@ -33,11 +33,12 @@ from rest_framework.authtoken.admin import TokenAdmin as BaseTokenAdmin
 from rest_framework.authtoken.models import TokenProxy
 from viewflow.workflow.models import Process, Task
 
-from . import notify, unit_settings
-from .forms import AdminLoginForm, KeyMultipleChoiceField, WindowDateField, within_key_range
-from .http import client_ip
-from .models import CalendarDay, CalendarYear, EscalationPolicy, OutboxMessage, Proposal, Unit, UnitSetting, User
-from .models.units import OWN_LOCKED, SELF_GRANT, SUPERUSER_ONLY, acting_as
+from workflow.trail import notify
+from workflow.kernel import unit_settings
+from workflow.web.bounds import AdminLoginForm, KeyMultipleChoiceField, WindowDateField, within_key_range
+from workflow.web.http import client_ip
+from workflow.models import (CalendarDay, CalendarYear, EscalationPolicy, OutboxMessage, Proposal, Unit, UnitSetting, User)
+from workflow.models.units import OWN_LOCKED, SELF_GRANT, SUPERUSER_ONLY, acting_as
 
 admin.site.site_header = admin.site.site_title = _("Duban administration")
 admin.site.index_title = _("System administration")

@@ -12,10 +12,11 @@ class WorkflowConfig(AppConfig):
     def ready(self):
         from django.db.models.signals import post_delete, post_save
 
-        from .calendar import forget_calendar
-        from .escalation import forget_policies, recount_on_move
-        from .models import CalendarDay, CalendarYear, EscalationPolicy
-        from .models.units import unit_moved
+        from workflow.kernel.calendar import forget_calendar
+        from workflow.cases.escalation import forget_policies, recount_on_move
+        from workflow.models import CalendarDay, CalendarYear, EscalationPolicy
+        from workflow.models.units import account_event, unit_moved
+        from workflow.trail.audit import record_account_event
 
         # Keep the in-memory calendar and policies in step with admin edits in this process.
         for model in (CalendarDay, CalendarYear):
@@ -24,3 +25,4 @@ class WorkflowConfig(AppConfig):
         post_save.connect(forget_policies, sender=EscalationPolicy, dispatch_uid="forget-policy")
         post_delete.connect(forget_policies, sender=EscalationPolicy, dispatch_uid="forget-policy-del")
         unit_moved.connect(recount_on_move, dispatch_uid="recount-on-move")
+        account_event.connect(record_account_event, dispatch_uid="audit-account-events")

@@ -2,7 +2,10 @@
 changes nothing the first run did not."""
 from celery import shared_task
 
-from . import documents, escalation, notify, tokens
+from workflow.documents import archive as documents
+from workflow.cases import escalation
+from workflow.trail import notify
+from workflow.kernel import tokens
 
 
 @shared_task(acks_late=True)

@@ -1,8 +1,8 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from . import views, views_documents, views_leadership
-from .forms import LoginForm
+from workflow.web import pages as views, downloads as views_documents, leadership as views_leadership
+from workflow.web.bounds import LoginForm
 
 urlpatterns = [
     path("", views.home, name="home"),

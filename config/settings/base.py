@@ -36,11 +36,11 @@ MIDDLEWARE = [
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "csp.middleware.CSPMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
-    "workflow.middleware.ExplicitLanguageMiddleware",
+    "workflow.web.middleware.ExplicitLanguageMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
-    "workflow.middleware.InputBoundsMiddleware",
+    "workflow.web.middleware.InputBoundsMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "axes.middleware.AxesMiddleware",
@@ -60,7 +60,7 @@ TEMPLATES = [
                 "django.template.context_processors.i18n",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
-                "workflow.context.duban",
+                "workflow.web.context.duban",
             ],
         },
     },
@@ -119,7 +119,7 @@ SILENCED_SYSTEM_CHECKS = ["axes.W006"]
 AXES_LOCKOUT_TEMPLATE = "registration/locked.html"
 AXES_RESET_ON_SUCCESS = True
 # Axes records the user name in a 255-character column: hand it at most that, without NUL.
-AXES_USERNAME_CALLABLE = "workflow.forms.axes_username"
+AXES_USERNAME_CALLABLE = "workflow.web.bounds.axes_username"
 
 LANGUAGE_CODE = "zh-hans"
 LANGUAGES = [("zh-hans", _("Simplified Chinese")), ("en", _("English"))]
@@ -173,8 +173,8 @@ if DUBAN_STORAGE not in ("files", "s3"):
 
     raise ImproperlyConfigured(f"DUBAN_STORAGE must be 'files' or 's3', not {DUBAN_STORAGE!r}.")
 if DUBAN_STORAGE == "files":
-    STORAGES["evidence"] = {"BACKEND": "workflow.files.WholeFileStorage", "OPTIONS": {"root_setting": "EVIDENCE_ROOT"}}
-    STORAGES["documents"] = {"BACKEND": "workflow.files.WholeFileStorage", "OPTIONS": {"root_setting": "DOCUMENT_ROOT"}}
+    STORAGES["evidence"] = {"BACKEND": "workflow.storage.files.WholeFileStorage", "OPTIONS": {"root_setting": "EVIDENCE_ROOT"}}
+    STORAGES["documents"] = {"BACKEND": "workflow.storage.files.WholeFileStorage", "OPTIONS": {"root_setting": "DOCUMENT_ROOT"}}
 else:
     _s3 = {
         "bucket_name": env("DUBAN_S3_BUCKET"),
@@ -275,7 +275,7 @@ DEFAULT_FROM_EMAIL = env("DJANGO_DEFAULT_FROM_EMAIL", default="duban@localhost")
 
 DUBAN_BUREAU_NAME = env("DUBAN_BUREAU_NAME", default="")
 # SMS: any class with send(phone, text), e.g. a government messaging gateway adapter.
-DUBAN_SMS_BACKEND = env("DUBAN_SMS_BACKEND", default="workflow.sms.ConsoleSmsBackend")
+DUBAN_SMS_BACKEND = env("DUBAN_SMS_BACKEND", default="workflow.trail.sms.ConsoleSmsBackend")
 # Failed deliveries are retried after 1, 2, 4, 8 × this many seconds, then marked failed.
 DUBAN_RETRY_BASE_SECONDS = env.int("DUBAN_RETRY_BASE_SECONDS", default=60)
 # An email or SMS being sent (or a document being rendered) is another worker's to retry only

@@ -4,12 +4,10 @@ from django.utils.translation import gettext_lazy as _
 
 from django.db import models
 
-from workflow.declaration import (SUPERVISOR, UNIT, Action, CaseType, Choice, Column, Create, GoTo, Int, Ladder,
-                                  Ledger, Long, Menu, NewDeadline, PageDocument, Reason, SideRequest, State, Task,
-                                  Text, UnitPick, Verb, at, before_deadline, closed_on, not_in, overdue)
-from workflow.declaration import Date as DateField
+from workflow.kernel.declaration import (SUPERVISOR, UNIT, Action, CaseType, Choice, Column, Create, GoTo, Int, Ladder, Ledger, Long, Menu, NewDeadline, PageDocument, Reason, SideRequest, State, Task, Text, UnitPick, Verb, at, before_deadline, closed_on, not_in, overdue)
+from workflow.kernel.declaration import Date as DateField
 from workflow.models import Role, Rung
-from workflow.permissions import all_of, did_not, not_opener
+from workflow.cases.permissions import all_of, did_not, not_opener
 
 HANDLER, UNIT_HEAD = at(Role.HANDLER, UNIT), at(Role.UNIT_HEAD, UNIT)
 INSPECTOR, LEADER, LEGAL = at(Role.INSPECTOR, SUPERVISOR), at(Role.LEADER, SUPERVISOR), at(Role.LEGAL, SUPERVISOR)

@@ -1,7 +1,7 @@
 """Documents archived for rectification cases: the closing record, when the case is closed."""
 from django.utils.translation import gettext_lazy as _
 
-from workflow.documents import Document, archive_on
+from workflow.documents.archive import Document, archive_on
 from workflow.models import AuditEvent, Rung
 
 from .declaration import Rectification

@@ -13,9 +13,10 @@ from django.db.models import QuerySet
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
-from workflow import audit, selectors
-from workflow.http import client_ip
-from workflow.pdf import pdf_response, render_pdf
+from workflow.trail import audit
+from workflow.cases import selectors
+from workflow.web.http import client_ip
+from workflow.documents.pdf import pdf_response, render_pdf
 from workflow.web.ledger import CHUNK, filters_for_audit, local_date
 from workflow.web.views import BadFilter, list_filters, refused_filter
 

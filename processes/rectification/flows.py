@@ -1,7 +1,7 @@
 """Who acts next on a rectification case, as viewflow human-task nodes built from its declaration.
 
 The class keeps its name and module: viewflow stores them in every process and task row."""
-from workflow.flows import build_flow
+from workflow.cases.flows import build_flow
 
 from .declaration import Rectification
 

@@ -5,9 +5,9 @@ from django.utils import timezone
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
-from workflow import sql
-from workflow.calendar import add_working_days
-from workflow.errors import ActionError, Change
+from workflow.storage import sql
+from workflow.kernel.calendar import add_working_days
+from workflow.kernel.errors import ActionError, Change
 from workflow.models import Case, Evidence, Unit
 
 from .declaration import Rectification, Source  # noqa: F401 - Source is the model's choices

@@ -2,8 +2,8 @@
 that groups one problem sent to many units. Views, API, tasks and tests call these."""
 from django.db import transaction
 
-from workflow import services
-from workflow.engine import Actor
+from workflow.cases import services
+from workflow.cases.engine import Actor
 from workflow.models import Comment, Unit
 
 from .declaration import Rectification

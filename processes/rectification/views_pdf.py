@@ -3,8 +3,8 @@ from django.contrib.auth.decorators import login_required
 from django.http import Http404
 from django.utils.translation import gettext as _
 
-from workflow.http import not_found
-from workflow.pdf import pdf_response, render_pdf
+from workflow.web.http import not_found
+from workflow.documents.pdf import pdf_response, render_pdf
 
 from .models import RectificationCase, Source, State
 

@@ -3,10 +3,7 @@ an action with a condition and a field, two side requests (a new deadline, a way
 ladder, uploads, bulk dispatch — and has no page, form, serializer or view of its own."""
 from django.db import models
 
-from workflow.declaration import (CO_UNITS, SUPERVISOR, UNIT, Action, CaseType, Choice, Column, Condition, Create,
-                                  Date, GoTo, Int, Ladder, Ledger, Long, Menu, Named, NewDeadline, Parent, Parties, Reason,
-                                  SideRequest, State, Task, Text, Verb, at, children_done, closed_on, overdue,
-                                  parts_done)
+from workflow.kernel.declaration import (CO_UNITS, SUPERVISOR, UNIT, Action, CaseType, Choice, Column, Condition, Create, Date, GoTo, Int, Ladder, Ledger, Long, Menu, Named, NewDeadline, Parent, Parties, Reason, SideRequest, State, Task, Text, Verb, at, children_done, closed_on, overdue, parts_done)
 from workflow.models import Role, Rung
 
 HANDLER, UNIT_HEAD = at(Role.HANDLER, UNIT), at(Role.UNIT_HEAD, UNIT)

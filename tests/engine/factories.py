@@ -5,7 +5,7 @@ from viewflow.workflow.status import STATUS
 
 from tests.engine.models import TicketCase
 from tests.factories import World, upload
-from workflow import services
+from workflow.cases import services
 
 
 def ticket_fields(**fields) -> dict:

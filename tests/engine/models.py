@@ -1,9 +1,9 @@
 from django.db import models
 from django.utils import timezone
 
-from workflow.calendar import add_working_days
-from workflow.errors import Change
-from workflow.flows import build_flow
+from workflow.kernel.calendar import add_working_days
+from workflow.kernel.errors import Change
+from workflow.cases.flows import build_flow
 from workflow.models import Case, Record
 
 from .declaration import Joint, Plan, Priority, Ticket

@@ -7,8 +7,7 @@ Installed only where the benchmark is (config.settings.bench and config.settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
-from workflow.declaration import (SUPERVISOR, UNIT, Action, CaseType, Choice, Create, Int, Ladder, Long, Menu, Reason,
-                                  State, Task, Text, at)
+from workflow.kernel.declaration import (SUPERVISOR, UNIT, Action, CaseType, Choice, Create, Int, Ladder, Long, Menu, Reason, State, Task, Text, at)
 from workflow.models import Role, Rung
 
 HANDLER, UNIT_HEAD = at(Role.HANDLER, UNIT), at(Role.UNIT_HEAD, UNIT)

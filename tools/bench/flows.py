@@ -4,7 +4,7 @@ from viewflow import this
 from viewflow.workflow import flow, lock
 from viewflow.workflow.flow import Flow
 
-from workflow.flows import case_task_view
+from workflow.cases.flows import case_task_view
 
 
 class BaselineFlow(Flow):

@@ -4,9 +4,9 @@ from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from workflow.calendar import add_working_days
-from workflow.errors import Change
-from workflow.flows import build_flow
+from workflow.kernel.calendar import add_working_days
+from workflow.kernel.errors import Change
+from workflow.cases.flows import build_flow
 from workflow.models import Case
 
 from .declaration import InspectionItem, Severity

@@ -16,8 +16,8 @@ from viewflow.workflow.status import STATUS
 
 from processes.rectification import services
 from processes.rectification.models import RectificationCase
-from workflow import escalation
-from workflow.engine import Actor
+from workflow.cases import escalation
+from workflow.cases.engine import Actor
 from workflow.models import AuditEvent, Case, Escalation, OutboxMessage, Role
 
 from .flows import BaselineFlow
@@ -128,9 +128,9 @@ def read_pages(org, sample_case_id, repeats: int) -> dict:
     and for the mixed list (not a page: the newest open cases of every type a leader sees,
     read through the base model as a list across types would). The inbox, the red list and
     the mixed list also give the case types of the rows they show."""
-    from workflow import selectors
-    from workflow.views import INBOX_PAGE
-    from workflow.views_leadership import RED_LIST_ROWS, red_cases
+    from workflow.cases import selectors
+    from workflow.web.pages import INBOX_PAGE
+    from workflow.web.leadership import RED_LIST_ROWS, red_cases
 
     leaf = RectificationCase.objects.select_related("unit").get(pk=sample_case_id).unit
     handler, leader = org.one(Role.HANDLER, leaf), org.one(Role.LEADER, org.city)
@@ -243,7 +243,7 @@ def bulletin(org, rows: int, repeats: int) -> dict:
     from weasyprint import HTML
 
     from processes.rectification import exports
-    from workflow.pdf import PDF_TEMPLATE_DIR, render_pdf
+    from workflow.documents.pdf import PDF_TEMPLATE_DIR, render_pdf
 
     leader = org.one(Role.LEADER, org.city)
     cases = RectificationCase.objects.visible_to(leader).order_by("-created_at")[:rows]

@@ -12,7 +12,8 @@ from viewflow.workflow.models import Process, Task
 from viewflow.workflow.status import PROCESS, STATUS
 
 from processes.rectification.models import RectificationCase, State
-from workflow import audit, engine, escalation
+from workflow.trail import audit
+from workflow.cases import engine, escalation
 from workflow.models import Role, Unit, UnitKind, User
 
 from .models import InspectionItemCase

@@ -5,7 +5,7 @@
 * ``serializers``: list rows, case detail, creation, dispatch, list filters and one input per action;
 * ``views`` and ``urls``: the same paths under /api/v1/<key>/ for each registered type, and one schema.
 """
-from .errors import exception_handler
-from .fields import WindowDateField
+from workflow.api.errors import exception_handler
+from workflow.api.fields import WindowDateField
 
 __all__ = ["WindowDateField", "exception_handler"]

@@ -11,8 +11,8 @@ from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 from rest_framework.views import set_rollback
 
-from ..engine import ActionError, AlreadyHandled
-from ..evidence import EvidenceRejected
+from workflow.cases.engine import ActionError, AlreadyHandled
+from workflow.cases.evidence import EvidenceRejected
 
 
 def _message(exc) -> str | None:

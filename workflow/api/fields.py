@@ -5,9 +5,9 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from ..declaration import Field
-from ..forms import validate_date_window, within_key_range
-from ..models import Unit
+from workflow.kernel.declaration import Field
+from workflow.web.bounds import validate_date_window, within_key_range
+from workflow.models import Unit
 
 
 class WindowDateField(serializers.DateField):

@@ -13,11 +13,11 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from ..engine import available_actions
-from ..forms import KEY_MAX
-from ..models import CaseRequest, Comment, Evidence, Unit
-from ..limits import COMMENT_MAX, NOTE_MAX, SEARCH_MAX
-from .fields import UploadField, VisibleUnitField, WindowDateField, input_field
+from workflow.cases.engine import available_actions
+from workflow.web.bounds import KEY_MAX
+from workflow.models import CaseRequest, Comment, Evidence, Unit
+from workflow.kernel.limits import COMMENT_MAX, NOTE_MAX, SEARCH_MAX
+from workflow.api.fields import UploadField, VisibleUnitField, WindowDateField, input_field
 
 ROW = ["id", "number", "title", "status", "status_label", "unit", "deadline", "light", "created_at", "issued_at",
        "closed_at"]

@@ -12,11 +12,9 @@ from drf_spectacular.views import SpectacularAPIView
 from rest_framework import serializers
 from rest_framework.permissions import IsAuthenticated
 
-from .. import registry
-from . import views
-from .serializers import (CommentSerializer, EvidenceSerializer, EvidenceUploadSerializer, action_serializer,
-                          any_action_serializer, camel, create_serializer, detail_serializer, dispatch_serializer,
-                          list_serializer, query_serializer)
+from workflow.kernel import registry
+from workflow.api import views
+from workflow.api.serializers import (CommentSerializer, EvidenceSerializer, EvidenceUploadSerializer, action_serializer, any_action_serializer, camel, create_serializer, detail_serializer, dispatch_serializer, list_serializer, query_serializer)
 
 ERROR = inline_serializer("Error", {"detail": serializers.CharField()})
 ERRORS = {

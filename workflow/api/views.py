@@ -14,15 +14,13 @@ from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from .. import selectors, services
-from ..engine import ActionError
-from ..http import actor_for, record_denied
-from ..models import Evidence, Unit
-from ..paging import CappedPaginator
-from ..views import evidence_download
-from .serializers import (CommentSerializer, EvidenceSerializer, EvidenceUploadSerializer, action_serializer,
-                          any_action_serializer, create_serializer, detail_serializer, dispatch_serializer,
-                          list_serializer, query_serializer)
+from workflow.cases import selectors, services
+from workflow.cases.engine import ActionError
+from workflow.web.http import actor_for, record_denied
+from workflow.models import Evidence, Unit
+from workflow.web.paging import CappedPaginator
+from workflow.web.pages import evidence_download
+from workflow.api.serializers import (CommentSerializer, EvidenceSerializer, EvidenceUploadSerializer, action_serializer, any_action_serializer, create_serializer, detail_serializer, dispatch_serializer, list_serializer, query_serializer)
 
 
 def not_visible(request, target, pk, message):

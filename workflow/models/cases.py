@@ -6,8 +6,8 @@ from django.utils.translation import gettext_lazy as _
 from django_fsm import ConcurrentTransitionMixin, FSMField
 from viewflow.workflow.models import Process
 
-from .escalation import Rung
-from .units import SUPERVISORY_ROLES, Unit, can_see_unit, unit_scope
+from workflow.models.escalation import Rung
+from workflow.models.units import SUPERVISORY_ROLES, Unit, can_see_unit, unit_scope
 
 
 class Phase(models.TextChoices):
@@ -40,7 +40,7 @@ class CaseQuerySet(models.QuerySet):
 
     def _party_types(self) -> list[str]:
         """The keys of the types in this queryset that declare co-units."""
-        from ..registry import case_types
+        from workflow.kernel.registry import case_types
 
         spec = getattr(self.model, "spec", None)
         if spec is not None:
@@ -136,8 +136,8 @@ class Case(ConcurrentTransitionMixin, models.Model):
     def __init_subclass__(cls, case_type=None, **kwargs):
         super().__init_subclass__(**kwargs)
         if case_type is not None:
-            from ..binding import bind
-            from ..registry import register_case_type
+            from workflow.kernel.binding import bind
+            from workflow.kernel.registry import register_case_type
 
             bind(cls, case_type)
             register_case_type(case_type.key, cls)
@@ -154,7 +154,7 @@ class Case(ConcurrentTransitionMixin, models.Model):
         """The case type's declaration, also for a row loaded through the base model."""
         if self.spec is not None:
             return self.spec
-        from ..registry import declaration
+        from workflow.kernel.registry import declaration
 
         return declaration(self.case_type)
 
@@ -257,7 +257,7 @@ class Case(ConcurrentTransitionMixin, models.Model):
 
     @property
     def type_label(self):
-        from ..registry import type_label
+        from workflow.kernel.registry import type_label
 
         return type_label(self.case_type)
 
@@ -310,7 +310,7 @@ class CaseRequest(models.Model):
 
     @property
     def kind_label(self) -> str:
-        from ..registry import declaration
+        from workflow.kernel.registry import declaration
 
         declared = declaration(self.case.case_type).side_request(self.kind)
         return str(declared.label) if declared else self.kind

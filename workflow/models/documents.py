@@ -6,8 +6,8 @@ from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from .cases import Case
-from .units import Unit
+from workflow.models.cases import Case
+from workflow.models.units import Unit
 
 
 class DocumentCounter(models.Model):
@@ -62,6 +62,6 @@ class ArchivedDocument(models.Model):
 
     @property
     def declaration(self):
-        from ..documents import declared
+        from workflow.kernel.registry import document
 
-        return declared(self.case.case_type, self.name)
+        return document(self.case.case_type, self.name)

@@ -6,7 +6,7 @@ from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from .cases import Case
+from workflow.models.cases import Case
 
 
 class Evidence(models.Model):

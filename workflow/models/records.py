@@ -5,7 +5,7 @@ from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from .units import Unit, can_see_unit, unit_scope
+from workflow.models.units import Unit, can_see_unit, unit_scope
 
 
 class RecordQuerySet(models.QuerySet):

@@ -9,7 +9,7 @@ from django.db.models.signals import post_delete, post_save
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from .units import Unit
+from workflow.models.units import Unit
 
 
 class UnitSetting(models.Model):
@@ -31,14 +31,14 @@ class UnitSetting(models.Model):
         indexes = [models.Index(fields=["unit", "key", "effective_from"], name="unit_setting_lookup_idx")]
 
     def __str__(self):
-        from ..unit_settings import key_label
+        from workflow.kernel.unit_settings import key_label
 
         return f"{self.unit} · {key_label(self.key)}"
 
     def clean(self):
         """The value must be one the key accepts (see workflow.unit_settings)."""
         super().clean()
-        from ..unit_settings import validate
+        from workflow.kernel.unit_settings import validate
 
         validate(self)
 
@@ -47,7 +47,7 @@ def _forget_settings(**_kwargs):
     """Settings are cached per process (workflow.unit_settings); a saved or deleted version, or a
     unit renamed or moved, is read again at once here, and again after the commit (a lookup made
     inside the transaction may have cached what it saw)."""
-    from ..unit_settings import forget_settings
+    from workflow.kernel.unit_settings import forget_settings
 
     forget_settings()
     transaction.on_commit(forget_settings)

@@ -69,6 +69,9 @@ def can_see_unit(user, unit) -> bool:
 # Sent inside the transaction that moved a unit (and its subtree) under another parent;
 # the escalation ladder recounts its per-subtree figures on it.
 unit_moved = Signal()
+# Sent for every change to an account, its groups or permissions, in the transaction that
+# makes it; the audit trail records it on the system chain (workflow.trail.audit).
+account_event = Signal()
 
 MOVE_BELOW_ITSELF = _("A unit cannot be placed below itself or below one of its own subordinate units.")
 
@@ -232,8 +235,6 @@ def check_account_change(actor, account_id, changes) -> None:
 
 def record_account_change(action, actor, ip, account, changes) -> None:
     """One event on the system chain: whose account, each field's old and new value."""
-    from ..audit import record
-
     unit_ids = {pk for pk in changes.get("unit", ()) if pk}
     names = dict(Unit.objects.filter(pk__in=unit_ids).values_list("pk", "name")) if unit_ids else {}
     data = {}
@@ -245,8 +246,8 @@ def record_account_change(action, actor, ip, account, changes) -> None:
                           "new": new and {"id": new, "name": names.get(new, "")}}
         else:
             data[name] = {"old": old, "new": new}
-    record(action=action, user=actor, ip=ip,
-           data={"account": {"id": account.pk, "username": account.username}, "changes": data})
+    account_event.send(sender=User, action=action, user=actor, ip=ip,
+                       data={"account": {"id": account.pk, "username": account.username}, "changes": data})
 
 
 def _grants_changed(sender, instance, action, reverse, model, pk_set, **kwargs):
@@ -270,9 +271,7 @@ def _grants_changed(sender, instance, action, reverse, model, pk_set, **kwargs):
                      .values_list(f"{model._meta.model_name}_id", flat=True))
     if not pk_set:
         return
-    from ..audit import record
-
-    record(action="account_permissions", user=actor, ip=ip, data={
+    account_event.send(sender=User, action="account_permissions", user=actor, ip=ip, data={
         "change": "add" if action == "post_add" else "remove",
         "of": {"model": instance._meta.model_name, "id": instance.pk, "name": str(instance)},
         "items": {"model": model._meta.model_name,

@@ -2,7 +2,7 @@
 name a document issued by the unit carries on that day (see workflow.unit_settings)."""
 from django import template
 
-from .. import unit_settings
+from workflow.kernel import unit_settings
 
 register = template.Library()
 

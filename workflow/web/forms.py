@@ -5,10 +5,10 @@ from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
-from ..declaration import Field
-from ..limits import COMMENT_MAX, NOTE_MAX, SEARCH_MAX
-from ..forms import KEY_MAX, KeyChoiceField, KeyMultipleChoiceField, WindowDateField
-from ..models import Unit
+from workflow.kernel.declaration import Field
+from workflow.kernel.limits import COMMENT_MAX, NOTE_MAX, SEARCH_MAX
+from workflow.web.bounds import KEY_MAX, KeyChoiceField, KeyMultipleChoiceField, WindowDateField
+from workflow.models import Unit
 
 
 

@@ -19,11 +19,13 @@ from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 
-from .. import audit, selectors
-from ..declaration import Ledger
-from ..http import as_download, client_ip
-from ..models import Unit
-from .views import BadFilter, list_filters, model_of, refused_filter
+from workflow.trail import audit
+from workflow.cases import selectors
+from workflow.kernel.declaration import Ledger
+from workflow.documents.responses import as_download
+from workflow.web.http import client_ip
+from workflow.models import Unit
+from workflow.web.views import BadFilter, list_filters, model_of, refused_filter
 
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 CHUNK = 2000

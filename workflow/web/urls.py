@@ -7,8 +7,8 @@ from importlib.util import find_spec
 
 from django.urls import include, path
 
-from .. import registry
-from . import ledger, views
+from workflow.kernel import registry
+from workflow.web import ledger, views
 
 
 def case_type_patterns(key: str) -> list:

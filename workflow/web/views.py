@@ -8,14 +8,15 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from .. import registry, selectors, services, tokens
-from ..engine import available_actions
-from ..errors import ActionError, AlreadySubmitted
-from ..evidence import EvidenceRejected, check_size
-from ..http import actor_for, not_found
-from ..models import Rung, Unit
-from ..paging import CappedPaginator
-from .forms import ActionForm, CaseForm, CommentForm, EvidenceNoteForm, FilterForm, needs_units
+from workflow.kernel import registry, tokens
+from workflow.cases import selectors, services
+from workflow.cases.engine import available_actions
+from workflow.kernel.errors import ActionError, AlreadySubmitted
+from workflow.cases.evidence import EvidenceRejected, check_size
+from workflow.web.http import actor_for, not_found
+from workflow.models import Rung, Unit
+from workflow.web.paging import CappedPaginator
+from workflow.web.forms import ActionForm, CaseForm, CommentForm, EvidenceNoteForm, FilterForm, needs_units
 
 
 def model_of(case_type: str):
@@ -117,7 +118,7 @@ def case_new(request, case_type):
 
 def _parent_case(request, form):
     """The case a new one is opened under (the form's ``parent``), among those the user may see."""
-    from ..models import Case
+    from workflow.models import Case
 
     if not form.is_valid() or not form.cleaned_data.get("parent"):
         return None
@@ -131,7 +132,7 @@ def _parent_case(request, form):
 def _related(request, case, spec) -> dict:
     """The case's place in a tree (its parent, its children and the child types the user may
     open under it) and its co-units."""
-    from ..models import Case
+    from workflow.models import Case
 
     child_types = [t for t in registry.case_types() if t.parent and spec.key in t.parent.types]
     related = {"parent": None, "children": [], "new_children": [], "parties": []}

@@ -1,8 +1,8 @@
 """Back up the database and the evidence store into a new directory, with a manifest."""
 from django.core.management.base import BaseCommand
 
-from workflow.backup import backup
-from workflow.dbroles import as_owner
+from workflow.storage.backup import backup
+from workflow.storage.dbroles import as_owner
 
 
 class Command(BaseCommand):

@@ -6,7 +6,7 @@ from datetime import timedelta
 from django.core.management.base import BaseCommand
 from django.utils import timezone
 
-from workflow.files import describe, digest, evidence_storage, walk
+from workflow.storage.files import describe, digest, evidence_storage, walk
 from workflow.models import Evidence
 
 

@@ -1,7 +1,7 @@
 """Run the escalation sweep now (the worker's beat runs it every minute)."""
 from django.core.management.base import BaseCommand
 
-from workflow.escalation import sweep
+from workflow.cases.escalation import sweep
 
 
 class Command(BaseCommand):

@@ -1,7 +1,7 @@
 """Give the application's PostgreSQL role what it needs, and no way to switch the audit guard off."""
 from django.core.management.base import BaseCommand, CommandError
 
-from workflow.dbroles import as_owner, grant_app_role
+from workflow.storage.dbroles import as_owner, grant_app_role
 
 
 class Command(BaseCommand):

@@ -6,7 +6,7 @@ new table, with the audit table kept append-only (workflow/dbroles.py).
 from django.core.management.commands.migrate import Command as DjangoMigrate
 from django.db import DEFAULT_DB_ALIAS
 
-from workflow.dbroles import as_owner, grant_app_role
+from workflow.storage.dbroles import as_owner, grant_app_role
 
 
 class Command(DjangoMigrate):

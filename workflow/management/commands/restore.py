@@ -1,8 +1,8 @@
 """Restore a backup set made by `backup`, after checking every file in it."""
 from django.core.management.base import BaseCommand
 
-from workflow.backup import restore
-from workflow.dbroles import as_owner
+from workflow.storage.backup import restore
+from workflow.storage.dbroles import as_owner
 
 
 class Command(BaseCommand):

@@ -3,7 +3,7 @@ import sys
 
 from django.core.management.base import BaseCommand
 
-from workflow.audit import verify
+from workflow.trail.audit import verify
 from workflow.models import AuditEvent
 
 

@@ -10,8 +10,8 @@ from django.utils import timezone
 
 from processes.rectification import services
 from processes.rectification.models import RectificationCase
-from workflow import escalation
-from workflow.engine import Actor
+from workflow.cases import escalation
+from workflow.cases.engine import Actor
 from workflow.models import Role, Unit, UnitKind, User
 
 PASSWORD = "Duban2026"

@@ -1,0 +1,71 @@
+"""Reads shared by every case type, always scoped by the user's unit: the inbox, case lists and pages, timelines."""
+from django.db.models import Prefetch, Q
+from django.utils import timezone
+from viewflow.workflow.models import Task
+from viewflow.workflow.status import STATUS
+
+from workflow.kernel.declaration import NAMED_ROLE
+from workflow.models import AuditEvent, Comment, Evidence, Unit
+from workflow.models.units import unit_scope
+
+
+def inbox_todo(user):
+    """Open tasks waiting for the user's role in the user's unit, and those that name the
+    user (待办). Both are read through the inbox index."""
+    if not user.is_authenticated or user.unit_id is None:
+        return Task.objects.none()
+    mine = (Q(owner_permission=user.role, owner_permission_obj_pk=str(user.unit_id))
+            | Q(owner_permission=NAMED_ROLE, owner_permission_obj_pk=str(user.pk)))
+    return Task.objects.filter(mine, status__in=[STATUS.NEW, STATUS.ASSIGNED]).order_by("created")
+
+
+def inbox_done(user):
+    """Tasks the user completed (已办), newest first, on cases within what the user may see
+    now: after a move to another unit, the old unit's cases are no longer listed."""
+    scope = unit_scope(user, via="process__case__unit__")
+    if scope is None:
+        return Task.objects.none()
+    return (Task.objects.filter(scope, owner=user, status=STATUS.DONE)
+            .order_by("-finished"))
+
+
+def case_timeline(case):
+    return AuditEvent.objects.filter(case_id=case.pk, outcome=AuditEvent.Outcome.OK).order_by("seq")
+
+
+def case_list(model, user, *, status="", unit=None, overdue=False, date_from=None, date_to=None, q="", **choices):
+    """Cases of one type the user may see, filtered; `choices` are the type's declared choice
+    filters (``list_filters``), by model field."""
+    cases = model.objects.visible_to(user).select_related("unit")
+    if status:
+        cases = cases.filter(status=status)
+    if unit is not None:
+        cases = cases.filter(unit__path__startswith=unit.path)
+    if overdue:
+        cases = cases.overdue(timezone.localdate())
+    for name in model.spec.list_filters:
+        if choices.get(name):
+            cases = cases.filter(**{name: choices[name]})
+    if date_from:
+        cases = cases.filter(created_at__date__gte=date_from)
+    if date_to:
+        cases = cases.filter(created_at__date__lte=date_to)
+    if q:
+        cases = cases.filter(Q(title__icontains=q) | Q(number__icontains=q))
+    return cases.order_by("-created_at")
+
+
+def case_detail(model, user, pk):
+    """One case of the type with its evidence and thread, or None if the user may not see it."""
+    return (model.objects.visible_to(user).select_related("unit", "supervisor_unit", "created_by")
+            .prefetch_related(Prefetch("evidence", Evidence.objects.select_related("uploaded_by")),
+                              Prefetch("comments", Comment.objects.select_related("author")),
+                              *model.spec.prefetch)
+            .filter(pk=pk).first())
+
+
+def target_units(user):
+    """Units the user may send cases to: below the user's own unit."""
+    if user.unit_id is None:
+        return Unit.objects.none()
+    return Unit.objects.filter(path__startswith=user.unit.path).exclude(pk=user.unit_id)

@@ -1,0 +1,1 @@
+"""Official documents: PDF rendering, yearly numbering, documents archived as cases change state."""

@@ -1,0 +1,1 @@
+"""The record of what happened: the hash-chained audit trail, the outbox and its channels, leases for retried work."""
