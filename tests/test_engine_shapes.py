@@ -250,3 +250,27 @@ def test_declared_fields__checked_by_the_engine_whoever_calls(world):
         with pytest.raises(ActionError, match=message):
             act(world, TicketCase, ticket, "leader", "resolve", score=score)
     assert act(world, TicketCase, ticket, "leader", "resolve", score=5).score == 5
+
+
+def test_children__a_later_deadline_past_the_parents__is_refused(world):
+    # given a plan due in 5 working days and a draft ticket under it allowed 60
+    plan = open_plan(world, days=5)
+    draft = services.open_cases(TicketCase, actor=world.actor("inspector"), units=[world.county_a], parent=plan,
+                                title="t", description="d", deadline_days=60)[0]
+    # when it is assigned, its deadline would pass the plan's: refused, nothing changes
+    with pytest.raises(ActionError, match="would pass that of the case it belongs to"):
+        act(world, TicketCase, draft, "inspector", "assign")
+    assert TicketCase.objects.get(pk=draft.pk).status == "new"
+
+
+def test_comments__a_unit_may_not_comment_on_a_draft_it_does_not_see(world):
+    from workflow.models import Comment
+
+    draft = services.open_cases(TicketCase, actor=world.actor("inspector"), units=[world.county_a],
+                                title="t", description="d", deadline_days=5)[0]
+    with pytest.raises(engine.NotVisible):
+        services.comment(TicketCase, actor=world.actor("handler_a"), case_id=draft.pk, body="看到了")
+    assert not Comment.objects.filter(case_id=draft.pk).exists()
+    assert AuditEvent.objects.filter(action="access_denied", actor_id=world.handler_a.pk).exists()
+    services.comment(TicketCase, actor=world.actor("inspector"), case_id=draft.pk, body="待派发")
+    assert Comment.objects.filter(case_id=draft.pk).count() == 1

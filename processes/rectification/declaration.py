@@ -131,7 +131,6 @@ class Rectification(CaseType):
                 Int("deadline_days", _("Working days allowed"), 1, 365, default=10)),
         denied=_("Only inspectors open rectification cases."))
     list_filters = ("source",)
-    list_columns = ("source",)
     detail_fields = ("source", "basis", "requirement", "long_term", "report_every_days", "returns", "signed_at")
     ledger = Ledger("整改台账", (
         Column("编号", "number", 22), Column("标题", "title", 48), Column("承办单位", "unit__name", 24),
@@ -144,4 +143,18 @@ class Rectification(CaseType):
     list_documents = (PageDocument("bulletin", _("Bulletin (PDF)"), roles=(Role.LEADER, Role.INSPECTOR)),)
     panels = ("rectification/_reports.html",)
     prefetch = ("reports__author",)
-    menu = Menu(_("Rectification"), new=_("New case"))
+    menu = Menu(_("Rectification"), new=_("New case"), list_title=_("Rectification cases"),
+                new_title=_("New rectification case"))
+
+    @classmethod
+    def facts(cls, case):
+        """As the case page has always shown them: the source with its basis, the times
+        returned once there are any, and the reporting cycle of a long-term case."""
+        source = case.get_source_display() + (f" · {case.basis}" if case.basis else "")
+        rows = [(_("Source"), source)]
+        if case.returns:
+            rows.append((_("Times returned"), case.returns))
+        if case.long_term:
+            rows.append((_("Long-term rectification"),
+                         _("progress report every %(d)s days") % {"d": case.report_every_days}))
+        return rows

@@ -24,7 +24,7 @@ from workflow.kernel.binding import clean_params
 from workflow.kernel.declaration import NAMED_ROLE
 from workflow.cases.flows import pending_requests
 from workflow.storage.locking import load_locked
-from workflow.models import CaseParty, Unit, User
+from workflow.models import Case, CaseParty, Unit, User
 from workflow.models.cases import Phase
 
 
@@ -191,6 +191,8 @@ def perform(model, case_id, action: str, *, actor: Actor, token: str = "", _wait
         verb = case.spec.verbs.get(action)
         change = method(actor=actor, **(clean_params(verb, params) if verb is not None else params)) or Change()
         _settle(case, timezone.now())
+        if case.parent_id and case.deadline != before["deadline"]:
+            check_within_parent(case)
         if (case.deadline, escalation.in_ladder(case)) != ladder_before:
             # A new deadline (issue, granted extension) restarts the count; leaving the
             # unit's hands or closing stops the ladder.
@@ -213,6 +215,17 @@ def perform(model, case_id, action: str, *, actor: Actor, token: str = "", _wait
             case.process.finished = case.updated_at
             sql.update(case.process, ["status", "finished"])
     return case
+
+
+def check_within_parent(case, parent_deadline=None):
+    """A child case is never due after its parent (read when not given)."""
+    if not case.parent_id or case.deadline is None:
+        return
+    if parent_deadline is None:
+        parent_deadline = Case.objects.filter(pk=case.parent_id).values_list("deadline", flat=True).first()
+    if parent_deadline is not None and case.deadline > parent_deadline:
+        raise ActionError(_("The deadline %(deadline)s would pass that of the case it belongs to (%(parent)s).")
+                          % {"deadline": case.deadline.isoformat(), "parent": parent_deadline.isoformat()})
 
 
 def _settle(case, now):

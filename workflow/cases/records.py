@@ -32,7 +32,7 @@ def changing(model, pk, *, actor: Actor, action: str):
     transaction. A record the actor may not see is a 404 with a denied-access event."""
     try:
         with transaction.atomic():
-            record = model.objects.select_for_update().select_related("unit").filter(pk=pk).first()
+            record = model.objects.select_for_update(of=("self",)).select_related("unit").filter(pk=pk).first()
             if record is None or not record.seen_by(actor.user):
                 raise NotVisible(actor, action=action, target=model._meta.label_lower, object_id=pk)
             change = RecordChange(record)

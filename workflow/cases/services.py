@@ -10,13 +10,17 @@ from workflow.trail import audit
 from workflow.cases import engine
 from workflow.kernel.errors import ActionError
 from workflow.cases.evidence import attach_evidence
-from workflow.models import Comment, Unit
+from viewflow.workflow.models import Process
+
+from workflow.models import Case, Comment, Unit
+from workflow.models.cases import ENDED, Phase
+from workflow.models.units import SUPERVISORY_ROLES
 from workflow.kernel.limits import COMMENT_MAX
 
 
 def check_opener(spec, actor):
-    create = spec.create
-    if create is None or actor.user.role != create.role or actor.user.unit_id is None:
+    if not spec.opened_by(actor.user):
+        create = spec.create
         raise PermissionDenied(create.denied if create and create.denied else _("Your role may not do this."))
 
 
@@ -66,6 +70,8 @@ def open_cases(model, *, actor, units, issue: bool = False, token: str = "", ext
     co_units = _co_units(spec, actor, units, co_units)
     then = spec.create.then
     with transaction.atomic():
+        if parent is not None:
+            _hold_open(parent)
         if not (len(units) > 1 if bulk is None else bulk):
             cases = [engine.start_case(model, actor=actor, number_factory=number_factory(spec), unit=units[0],
                                        then=then if (issue and then) else None, token=token, co_units=co_units,
@@ -96,12 +102,18 @@ def _under(spec, actor, parent) -> dict:
     return {"parent": parent, "root_id": parent.root_id or parent.pk}
 
 
+def _hold_open(parent):
+    """Lock the parent as a transition does (its process row), so it cannot end while
+    children are being opened under it, and check again that it has not ended."""
+    locked = list(Process.objects.select_for_update().filter(pk=parent.pk).values_list("pk", flat=True))
+    if not locked or Case.objects.filter(pk=parent.pk, phase__in=ENDED).exists():
+        raise ActionError(_("The case it would belong to has ended."))
+
+
 def _within_parent(parent, cases):
     """A child's deadline never passes its parent's."""
-    late = [case for case in cases if parent.deadline and case.deadline and case.deadline > parent.deadline]
-    if late:
-        raise ActionError(_("The deadline %(deadline)s would pass that of the case it belongs to (%(parent)s).")
-                          % {"deadline": late[0].deadline.isoformat(), "parent": parent.deadline.isoformat()})
+    for case in cases:
+        engine.check_within_parent(case, parent.deadline)
 
 
 def _co_units(spec, actor, units, co_units) -> list:
@@ -141,6 +153,9 @@ def comment(model, *, actor, case_id: int, body: str) -> Comment:
     if len(body) > COMMENT_MAX:
         raise ActionError(_("The comment is too long (at most 5,000 characters)."))
     with engine.locked_case(model, case_id, actor=actor, action="comment") as case:
+        if case.phase == Phase.DRAFT and actor.user.role not in SUPERVISORY_ROLES:
+            # The unit does not see a draft addressed to it (visible_to): a 404, as for no case.
+            raise engine.NotVisible(actor, action="comment", target="case", object_id=case_id)
         if not case.is_open:
             raise engine.AlreadyHandled(_("The case is closed; comments can no longer be added."))
         posted = Comment.objects.create(case=case, author=actor.user, body=body)

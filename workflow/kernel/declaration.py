@@ -345,8 +345,13 @@ class Create:
 
 @dataclass(frozen=True)
 class Menu:
+    """The type's entry in the top bar, its new-case link, and the titles of its list and
+    new-case pages (the type's label by default)."""
+
     label: str
     new: str = ""
+    list_title: str = ""
+    new_title: str = ""
 
 
 @dataclass(frozen=True)
@@ -433,6 +438,32 @@ class CaseType:
     @classmethod
     def side_request(cls, kind: str) -> SideRequest | None:
         return next((r for r in cls.requests if r.kind == kind), None)
+
+    @classmethod
+    def opened_by(cls, user) -> bool:
+        """Whether the user opens cases of this type: the declared role, with a unit."""
+        return (cls.create is not None and getattr(user, "role", None) == cls.create.role
+                and getattr(user, "unit_id", None) is not None)
+
+    @classmethod
+    def facts(cls, case) -> list[tuple[str, object]]:
+        """The type's own short facts on the case page, (label, value): by default its
+        ``detail_fields`` that are not long texts, left out when empty, zero or unset."""
+        return [(label, value) for label, value, long in cls._detail(case) if not long]
+
+    @classmethod
+    def texts(cls, case) -> list[tuple[str, str]]:
+        """The type's own long texts on the case page (its ``detail_fields`` that are text)."""
+        return [(label, value) for label, value, long in cls._detail(case) if long]
+
+    @classmethod
+    def _detail(cls, case):
+        for name in cls.detail_fields:
+            field = case._meta.get_field(name)
+            value = getattr(case, f"get_{name}_display")() if field.choices else getattr(case, name)
+            if value in (None, "", 0, False):
+                continue
+            yield field.verbose_name.capitalize(), value, field.get_internal_type() == "TextField"
 
     @classmethod
     def event_label(cls, action: str) -> str:

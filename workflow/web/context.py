@@ -31,7 +31,7 @@ def case_menu(user) -> list[dict]:
     for spec in registry.case_types():
         if spec.menu is None:
             continue
-        opens = spec.create is not None and user.role == spec.create.role and user.unit_id is not None
+        opens = spec.opened_by(user)
         entries.append({"key": spec.key, "label": spec.menu.label, "url": reverse(f"{spec.key}:list"),
                         "new": spec.menu.new if opens and spec.menu.new else "",
                         "new_url": reverse(f"{spec.key}:new") if opens else ""})

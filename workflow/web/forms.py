@@ -135,12 +135,13 @@ class FilterForm(forms.Form):
         self.fields["status"].choices = [("", _("All states"))] + spec.state_choices()
         # The type's own choice filters go after the state, in the declared order.
         ordered = {}
+        labels = {field.name: field.label for field in (spec.create.fields if spec.create else ())}
         for name, value in self.fields.items():
             ordered[name] = value
-            if name == "status":
+            if name == "unit":
                 for key, model_field in choice_filters(spec, model):
                     ordered[key] = forms.ChoiceField(
-                        label=model_field.verbose_name.capitalize(), required=False,
+                        label=labels.get(key) or model_field.verbose_name.capitalize(), required=False,
                         choices=[("", _("All"))] + list(model_field.choices))
         self.fields = ordered
         # Any visible unit is a valid filter (its whole subtree is listed), but the menu

@@ -50,10 +50,6 @@ def refused_filter(request, exc: BadFilter):
     return render(request, "workflow/error.html", {"message": message}, status=400)
 
 
-def may_open(spec, user) -> bool:
-    return spec.create is not None and user.role == spec.create.role and user.unit_id is not None
-
-
 @login_required
 def case_list(request, case_type):
     model = model_of(case_type)
@@ -72,7 +68,7 @@ def case_list(request, case_type):
     rows = [(case, [(label, _shown(case, f)) for label, f in zip(columns, fields)]) for case in page.object_list]
     return render(request, "workflow/case_list.html", {
         "spec": spec, "form": form, "page": page, "rows": rows, "columns": columns, "query": query.urlencode(),
-        "can_create": may_open(spec, request.user),
+        "can_create": spec.opened_by(request.user),
         "documents": [(d.title, reverse(f"{case_type}:{d.name}")) for d in spec.list_documents
                       if d.allows(request.user)],
     })
@@ -89,7 +85,7 @@ def _shown(case, field):
 def case_new(request, case_type):
     model = model_of(case_type)
     spec = model.spec
-    if not may_open(spec, request.user):
+    if not spec.opened_by(request.user):
         raise Http404(spec.create.denied if spec.create and spec.create.denied else _("No such page."))
     units = selectors.target_units(request.user)
     initial = {"form_token": tokens.new(), "parent": request.GET.get("parent", "")}
@@ -144,27 +140,10 @@ def _related(request, case, spec) -> dict:
         if case.is_open:
             related["new_children"] = [(t.menu.new if t.menu and t.menu.new else t.label,
                                         reverse(f"{t.key}:new") + f"?parent={case.pk}")
-                                       for t in child_types if may_open(t, request.user)]
+                                       for t in child_types if t.opened_by(request.user)]
     if spec.parties:
         related["parties"] = list(case.parties.select_related("unit").order_by("pk"))
     return related
-
-
-def _facts(case, spec):
-    """The type's own fields for the case page: (label, value) for short values, and long
-    texts apart. Empty, zero and unset values are left out."""
-    facts, texts = [], []
-    for name in spec.detail_fields:
-        field = case._meta.get_field(name)
-        value = _shown(case, field)
-        if value in (None, "", 0, False):
-            continue
-        label = field.verbose_name.capitalize()
-        if field.get_internal_type() == "TextField":
-            texts.append((label, value))
-        else:
-            facts.append((label, value))
-    return facts, texts
 
 
 @login_required
@@ -190,9 +169,8 @@ def case_detail(request, case_type, pk):
         event.label = spec.event_label(event.action)
         if event.action == "escalate":
             event.label = Rung(event.data.get("rung", 1)).label
-    facts, texts = _facts(case, spec)
     return render(request, "workflow/case_detail.html", {
-        "spec": spec, "case": case, "related": _related(request, case, spec), "action_forms": forms, "events": events, "facts": facts, "texts": texts,
+        "spec": spec, "case": case, "related": _related(request, case, spec), "action_forms": forms, "events": events, "facts": spec.facts(case), "texts": spec.texts(case),
         "evidence": case.evidence.all(),
         "requests": case.requests.filter(status="pending"),
         "comments": case.comments.all(),
