@@ -274,3 +274,38 @@ def test_comments__a_unit_may_not_comment_on_a_draft_it_does_not_see(world):
     assert AuditEvent.objects.filter(action="access_denied", actor_id=world.handler_a.pk).exists()
     services.comment(TicketCase, actor=world.actor("inspector"), case_id=draft.pk, body="待派发")
     assert Comment.objects.filter(case_id=draft.pk).count() == 1
+
+
+def test_declarations__that_cannot_run__fail_when_the_model_is_built():
+    from django.core.exceptions import ImproperlyConfigured
+
+    from tests.engine.declaration import Ticket
+    from workflow.kernel import binding
+    from workflow.kernel.declaration import (SUPERVISOR, Action, Create,
+                                             SideRequest, State, Task, Verb, at)
+    from workflow.models import Role
+
+    inspector = at(Role.INSPECTOR, SUPERVISOR)
+
+    class Broken(Ticket):
+        key = "inbox"
+        states = (State("open", "Open", (Task("start", "x", inspector),)), State("shut", "Shut", end="done"),
+                  State("stuck", "Stuck"))
+        actions = (Action("shut", "open", "shut", inspector, "Shut"), Action("vanish", "open", "nowhere", inspector, "x"))
+        requests = (SideRequest("a_kind_name_far_too_long", "x", inspector, (inspector,), ask=Verb("ask"),
+                                approve=Verb("ok"), reject=Verb("no")),)
+        create = Create(role=Role.INSPECTOR, fields=(), then="launch")
+        initial = "limbo"
+
+    class Model:
+        def shut(self):
+            pass
+
+    Broken.prepare()
+    with pytest.raises(ImproperlyConfigured) as caught:
+        binding._check(Model, Broken)
+    message = str(caught.value)
+    for problem in ("initial state 'limbo'", "'vanish' has no method", "unknown state 'nowhere'",
+                    "open state 'stuck' has no action", "'launch', which is no action", "key 'inbox' is taken",
+                    "task node 'start'", "longer than 16", "must ask for a required reason"):
+        assert problem in message, problem

@@ -6,18 +6,17 @@ figures are computed in one pass over the filtered rows and its table lists at m
 """
 from collections import Counter
 
-from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
-from django.utils import timezone, translation
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from workflow.trail import audit
 from workflow.cases import selectors
 from workflow.web.http import client_ip
 from workflow.documents.pdf import pdf_response, render_pdf
-from workflow.web.ledger import CHUNK, filters_for_audit, local_date
+from workflow.web.ledger import CHUNK, filters_for_audit, local_date, site_labels
 from workflow.web.views import BadFilter, list_filters, refused_filter
 
 from .declaration import Rectification
@@ -26,12 +25,6 @@ from .models import RectificationCase, Source, State
 BULLETIN_TEMPLATE = "pdf/bulletin.html"
 BULLETIN_MAX_ROWS = 500
 BULLETIN_FIELDS = ("number", "title", "unit__name", "status", "deadline", "closed_at")
-
-
-def _labels(choices) -> dict:
-    """Choice labels in the site language (the bulletin is a Chinese document)."""
-    with translation.override(settings.LANGUAGE_CODE):
-        return {value: str(label) for value, label in choices}
 
 
 # Bulletin (情况通报) -------------------------------------------------------------------------
@@ -44,9 +37,9 @@ def _scope_text(filters: dict) -> str:
     if filters.get("unit"):
         parts.append(f"承办单位为{filters['unit'].name}")
     if filters.get("source"):
-        parts.append(f"来源为{_labels(Source.choices).get(filters['source'], filters['source'])}")
+        parts.append(f"来源为{site_labels(Source.choices).get(filters['source'], filters['source'])}")
     if filters.get("status"):
-        parts.append(f"状态为{_labels(State.choices).get(filters['status'], filters['status'])}")
+        parts.append(f"状态为{site_labels(State.choices).get(filters['status'], filters['status'])}")
     date_from, date_to = filters.get("date_from"), filters.get("date_to")
     fmt = "{0.year}年{0.month}月{0.day}日".format
     if date_from and date_to:
@@ -80,7 +73,7 @@ def bulletin_context(user, cases, *, filters=None, today=None) -> dict:
     lists the first ``BULLETIN_MAX_ROWS`` of them in the list's order.
     """
     today = today or timezone.localdate()
-    states = _labels(State.choices)
+    states = site_labels(State.choices)
     total = closed = on_time = cancelled = open_ = overdue = 0
     overdue_by_unit = Counter()
     table = []

@@ -15,6 +15,12 @@ from workflow.kernel.declaration import CaseType, GoTo, NewDeadline, SideRequest
 from workflow.kernel.errors import ActionError, AlreadyHandled, Change
 
 
+# Names a case type may not take: the platform's own URL prefixes and its flows' own nodes.
+RESERVED_KEYS = frozenset({"admin", "api", "i18n", "accounts", "inbox", "notifications", "red-list", "evidence",
+                           "documents", "static"})
+RESERVED_NODES = frozenset({"start", "end", "approve_request"})
+
+
 def bind(model, spec: type[CaseType]):
     """Turn `spec`'s actions and side requests into transitions on `model`; check them."""
     spec.prepare()
@@ -55,7 +61,26 @@ def _check(model, spec):
             if state not in (None, "*") and state not in states:
                 problems.append(f"action {action.name!r} names an unknown state {state!r}")
         leave.update(sources)
+    actions = {action.name for action in spec.actions}
+    if spec.create is not None and spec.create.then and spec.create.then not in actions:
+        problems.append(f"creation is followed by {spec.create.then!r}, which is no action")
+    if spec.key in RESERVED_KEYS:
+        problems.append(f"the key {spec.key!r} is taken by the platform's own pages")
+    for state in spec.states:
+        for task in state.waits:
+            if task.node in RESERVED_NODES:
+                problems.append(f"the task node {task.node!r} is the platform's own")
+    from workflow.models.cases import CaseRequest
+
+    kind_max = CaseRequest._meta.get_field("kind").max_length
     for req in spec.requests:
+        if len(req.kind) > kind_max:
+            problems.append(f"request kind {req.kind!r} is longer than {kind_max} characters")
+        if not any(f.name == "reason" and f.required for f in req.ask.fields) or \
+                not any(f.name == "reason" and f.required for f in req.reject.fields):
+            problems.append(f"request {req.kind!r} must ask for a required reason to ask and to reject")
+        if isinstance(req.grant, NewDeadline) and not any(f.name == req.grant.field for f in req.ask.fields):
+            problems.append(f"request {req.kind!r} grants a new deadline but does not ask for {req.grant.field!r}")
         if isinstance(req.grant, GoTo) and req.grant.state not in states:
             problems.append(f"request {req.kind!r} goes to an unknown state {req.grant.state!r}")
         if not req.chain:

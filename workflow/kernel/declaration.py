@@ -13,7 +13,6 @@ action into a django-fsm-2 transition and adds the side requests' methods.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date
 from typing import Callable
 
 from django.utils import timezone
@@ -36,7 +35,9 @@ class Place:
             return [case.unit_id]
         if self.name == "supervisor":
             return [case.supervisor_unit_id]
-        return [party.unit_id for party in case.open_parties()]
+        if self.name == "co_units":
+            return [party.unit_id for party in case.open_parties()]
+        raise ValueError(f"unknown place {self.name!r}")
 
 
 UNIT = Place("unit")
@@ -477,7 +478,3 @@ class CaseType:
 EVENT_LABELS = {
     "create": _("Case opened"), "upload_evidence": _("Evidence uploaded"), "comment": _("Comment"),
 }
-
-
-def deadline_after(case, new_deadline: date) -> bool:
-    return not case.deadline or new_deadline > case.deadline

@@ -167,10 +167,6 @@ class Case(ConcurrentTransitionMixin, models.Model):
         state = self.state
         return not state.end if state is not None else self.phase not in ENDED
 
-    def unit_id_for(self, where: str) -> int:
-        """The responsible unit ("unit") or the supervising unit ("supervisor")."""
-        return self.unit_id if where == "unit" else self.supervisor_unit_id
-
     def get_absolute_url(self):
         from django.urls import reverse
 

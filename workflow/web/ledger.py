@@ -52,8 +52,8 @@ def local_date(value):
     return value
 
 
-def _labels(choices) -> dict:
-    """Choice labels in the site language (the ledger is a Chinese document)."""
+def site_labels(choices) -> dict:
+    """Choice labels in the site language (ledgers and bulletins are Chinese documents)."""
     with translation.override(settings.LANGUAGE_CODE):
         return {value: str(label) for value, label in choices}
 
@@ -69,9 +69,9 @@ def _cell_makers(model, ledger: Ledger):
         path = column.value
         field = _field_at(model, path)
         if path == "status":
-            labels = _labels(spec.state_choices())
+            labels = site_labels(spec.state_choices())
         elif field is not None and field.choices:
-            labels = _labels(field.choices)
+            labels = site_labels(field.choices)
         else:
             labels = None
         makers.append(((path,), _plain(path, labels)))
