@@ -23,6 +23,24 @@ class Phase(models.TextChoices):
 ENDED = (Phase.DONE, Phase.CANCELLED)
 
 
+class InSubquery(models.Func):
+    """`column IN (subquery)` that stays an index lookup inside an OR on PostgreSQL: there it
+    is `column = ANY(ARRAY(subquery))`, whose subquery runs once, so the planner can OR two
+    index scans; a plain IN or a correlated EXISTS under an OR is checked row by row."""
+
+    output_field = models.BooleanField()
+
+    def __init__(self, column, queryset):
+        super().__init__(models.F(column), models.Subquery(queryset))
+
+    def as_sql(self, compiler, connection, **extra):
+        column, column_params = compiler.compile(self.source_expressions[0])
+        subquery, subquery_params = compiler.compile(self.source_expressions[1])
+        if connection.vendor == "postgresql":
+            return f"{column} = ANY(ARRAY{subquery})", (*column_params, *subquery_params)
+        return f"{column} IN {subquery}", (*column_params, *subquery_params)
+
+
 class CaseQuerySet(models.QuerySet):
     def visible_to(self, user):
         """Cases in the units the user may see (the rule is unit_scope's), and cases of types
@@ -33,8 +51,8 @@ class CaseQuerySet(models.QuerySet):
             return self.none()
         party_types = self._party_types()
         if party_types:
-            parties = CaseParty.objects.filter(unit_scope(user, via="unit__"), case_id=models.OuterRef("pk"))
-            scope |= models.Q(case_type__in=party_types) & models.Q(models.Exists(parties))
+            parties = CaseParty.objects.filter(unit_scope(user, via="unit__")).values("case_id")
+            scope |= models.Q(case_type__in=party_types) & models.Q(InSubquery("pk", parties))
         cases = self.filter(scope)
         return cases if user.role in SUPERVISORY_ROLES else cases.exclude(phase=Phase.DRAFT)
 
