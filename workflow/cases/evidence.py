@@ -11,6 +11,7 @@ import logging
 import re
 import unicodedata
 import zipfile
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -19,6 +20,7 @@ from django.template.defaultfilters import filesizeformat
 from django.utils.translation import gettext as _
 
 from workflow.trail import audit
+from workflow.cases import records
 from workflow.cases.engine import Actor, AlreadyHandled, Denied, locked_case
 from workflow.storage.files import describe, discard, evidence_storage
 from workflow.models import Evidence
@@ -162,6 +164,47 @@ def attach_evidence(model, case_id, *, actor: Actor, upload, note: str = "") -> 
     if not model.objects.visible_to(actor.user).filter(pk=case_id).exists():
         with locked_case(model, case_id, actor=actor, action="upload_evidence"):
             pass  # raises the audited 404 for a case the user may not see
+    with _stored(upload, actor, note) as evidence:
+        with locked_case(model, case_id, actor=actor, action="upload_evidence") as case:
+            if not case.may_upload(actor.user, any_state=True):
+                raise Denied(actor, action="upload_evidence", case=case)
+            if not case.may_upload(actor.user):
+                raise AlreadyHandled(_("Evidence can no longer be added in the case's current state."))
+            evidence.case = case
+            evidence.save(force_insert=True)
+            audit.record(action="upload_evidence", user=actor.user, case=case, ip=actor.ip, locked=True,
+                         from_state=case.status, to_state=case.status, data=_event_data(evidence))
+    return evidence
+
+
+def attach_record_evidence(model, pk, *, actor: Actor, upload, note: str = "") -> Evidence:
+    """Check, store and record one evidence file on a record beside cases (a checklist's
+    photo, say), as attach_evidence does on a case: the record is locked and the row and its
+    audit event (on the record's chain) are written together. Who may add files is the
+    record's ``may_upload``."""
+    if not model.objects.visible_to(actor.user).filter(pk=pk).exists():
+        with records.changing(model, pk, actor=actor, action="upload_evidence"):
+            pass  # raises the audited 404 for a record the user may not see
+    with _stored(upload, actor, note) as evidence:
+        with records.changing(model, pk, actor=actor, action="upload_evidence") as change:
+            if not change.record.may_upload(actor.user):
+                raise records.RecordDenied(actor, action="upload_evidence", record=change.record,
+                                           message=_("You may not add files to this record."))
+            evidence.record = change.record
+            evidence.save(force_insert=True)
+            change.data = _event_data(evidence)
+    return evidence
+
+
+def _event_data(evidence: Evidence) -> dict:
+    return {"evidence": str(evidence.pk), "name": evidence.display_name, "sha256": evidence.sha256,
+            "size": evidence.size}
+
+
+@contextmanager
+def _stored(upload, actor: Actor, note: str):
+    """Check the upload and store it under a new row's UUID; yield the unsaved row for the
+    caller to attach and save. A refusal or a rollback in the block deletes the file again."""
     checked = inspect_upload(upload)
     evidence = Evidence(uploaded_by=actor.user, display_name=checked.display_name,
                         content_type=checked.content_type, extension=checked.extension,
@@ -178,19 +221,8 @@ def attach_evidence(model, case_id, *, actor: Actor, upload, note: str = "") -> 
         discard(storage, stored)
         raise RuntimeError(f"evidence name {evidence.storage_name} is taken in the store")
     try:
-        with locked_case(model, case_id, actor=actor, action="upload_evidence") as case:
-            if not case.may_upload(actor.user, any_state=True):
-                raise Denied(actor, action="upload_evidence", case=case)
-            if not case.may_upload(actor.user):
-                raise AlreadyHandled(_("Evidence can no longer be added in the case's current state."))
-            evidence.case = case
-            evidence.save(force_insert=True)
-            audit.record(action="upload_evidence", user=actor.user, case=case, ip=actor.ip, locked=True,
-                         from_state=case.status, to_state=case.status,
-                         data={"evidence": str(evidence.pk), "name": evidence.display_name,
-                               "sha256": evidence.sha256, "size": evidence.size})
+        yield evidence
     except BaseException:
         # Refused, or rolled back (on_commit never hears of a rollback): no row names the file.
         discard(storage, stored)
         raise
-    return evidence

@@ -2,17 +2,21 @@
 transaction with its audit event on the record's own chain and its outbox rows."""
 from contextlib import contextmanager
 
+from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.utils.translation import gettext as _
 
+from workflow.documents.archive import queue_record_archives
 from workflow.trail import audit, notify
 from workflow.cases.engine import Actor, NotVisible
 from workflow.kernel.errors import ActionError
 
 
-def create_record(model, *, actor: Actor, unit, action: str = "create", data=None, tell=(), subject=None, **fields):
+def create_record(model, *, actor: Actor, unit, action: str = "create", data=None, tell=(), subject=None,
+                  archive=(), **fields):
     """Create a record of `model` for `unit` (which the actor must see), audited on its chain.
-    `tell` are (role, unit id) pairs told about it through the outbox, with `subject`."""
+    `tell` are (role, unit id) pairs told about it through the outbox, with `subject`;
+    `archive` names the record's documents (archive_for_records) to archive."""
     from workflow.models.units import can_see_unit
 
     if not can_see_unit(actor.user, unit):
@@ -22,13 +26,15 @@ def create_record(model, *, actor: Actor, unit, action: str = "create", data=Non
         event = audit.record(action=action, user=actor.user, on=record, ip=actor.ip, data=data or {})
         if tell:
             notify.queue(case=record.case, who=list(tell), key=audit.event_key(event), subject=subject)
+        if archive:
+            queue_record_archives(record, archive)
     return record
 
 
 @contextmanager
 def changing(model, pk, *, actor: Actor, action: str):
     """Lock one record the actor may see and yield it; the caller changes it and saves it,
-    and may ``.event_data`` and ``.tell`` on the handle. The audit event follows in the same
+    and may set ``.data``, ``.reason``, ``.tell`` and ``.archive`` on the handle. The audit event follows in the same
     transaction. A record the actor may not see is a 404 with a denied-access event."""
     try:
         with transaction.atomic():
@@ -42,9 +48,19 @@ def changing(model, pk, *, actor: Actor, action: str):
             if change.tell:
                 notify.queue(case=record.case, who=list(change.tell), key=audit.event_key(event),
                              subject=change.subject)
-    except NotVisible as exc:
+            if change.archive:
+                queue_record_archives(record, change.archive)
+    except (NotVisible, RecordDenied) as exc:
         audit.record(**exc.audit)
         raise
+
+
+class RecordDenied(PermissionDenied):
+    """The user sees the record but may not do this to it. Audited on the record's chain after rollback."""
+
+    def __init__(self, actor: Actor, *, action: str, record, message: str):
+        super().__init__(message)
+        self.audit = dict(action=action, user=actor.user, on=record, outcome="denied", ip=actor.ip)
 
 
 class RecordChange:
@@ -56,3 +72,4 @@ class RecordChange:
         self.reason = ""
         self.tell: list = []
         self.subject = None
+        self.archive: list[str] = []  # names of the record's documents to archive

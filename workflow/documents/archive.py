@@ -6,7 +6,8 @@ document (``next_number``): concurrent issuers wait for each other's row, so num
 distinct and consecutive, and a rolled-back document gives its number back.
 
 Archives: a process declares which documents are archived when its cases reach a state
-(``archive_on``). The state change writes one pending row per document in its own
+(``archive_on``), or which documents its records beside cases have (``archive_for_records``),
+archived when a record's creation or change asks for them. The state change writes one pending row per document in its own
 transaction (``queue_archives``, unique per case and document); after commit the worker
 renders it (``archive_pending``, workflow.tasks.archive_documents), stores the PDF in
 ``STORAGES["documents"]`` (workflow.files) with its SHA-256 and marks the row archived. A
@@ -68,6 +69,29 @@ def archive_on(case_type: str, state: str, document: Document):
         listed.append(document)
 
 
+def archive_for_records(model, document: Document):
+    """Declare `document` for the records of `model` (a workflow.models.Record): it is archived
+    when a record's creation or change asks for it (records.create_record/changing, `archive`)."""
+    registry.register_document(model._meta.label_lower, document)
+
+
+def queue_record_archives(record, names) -> int:
+    """Write a pending row for each named document of `record`, in the caller's transaction
+    (the record's change); the worker renders them after commit. One row per record and document."""
+    from django.contrib.contenttypes.models import ContentType
+
+    key = record._meta.label_lower
+    unknown = [name for name in names if registry.document(key, name) is None]
+    if unknown:
+        raise LookupError(f"no document {unknown} is declared for {key} records")
+    record_type = ContentType.objects.get_for_model(record)
+    ArchivedDocument.objects.bulk_create(
+        [ArchivedDocument(record_type=record_type, record_id=record.pk, name=name) for name in names],
+        ignore_conflicts=True)
+    transaction.on_commit(lambda: notify.enqueue("archive_documents"))
+    return len(names)
+
+
 def declared(case_type: str, name: str) -> Document | None:
     return registry.document(case_type, document_name=name)
 
@@ -127,7 +151,7 @@ def archive(pk) -> int:
         if not store_new(doc.storage_name, data):
             data = files.read(files.document_storage(), doc.storage_name)  # an earlier run's file stands
     except Exception as exc:  # noqa: BLE001 - the row stays pending with the error; the beat retries
-        logger.exception("archiving %s of case %s failed; it will be retried", doc.name, doc.case_id)
+        logger.exception("archiving %s of %s failed; it will be retried", doc.name, doc.case_id or doc.record_id)
         ARCHIVING.failed(doc, exc)
         return 0
     return _pending().filter(pk=pk).update(rendered_at=timezone.now(), last_error="", size=len(data),
@@ -140,9 +164,12 @@ def render(doc: ArchivedDocument) -> bytes:
 
     declaration = doc.declaration
     if declaration is None:
-        raise LookupError(f"no document {doc.name!r} is declared for {doc.case.case_type!r} cases")
-    model = CASE_TYPES[doc.case.case_type]
-    case = model.objects.select_related("unit", "supervisor_unit", "created_by").get(pk=doc.case_id)
-    return render_pdf(declaration.template, declaration.context(case))
+        raise LookupError(f"no document {doc.name!r} is declared for {doc.owner_key!r}")
+    if doc.case_id is None:
+        owner = doc.record_type.model_class().objects.select_related("unit", "case").get(pk=doc.record_id)
+    else:
+        owner = CASE_TYPES[doc.case.case_type].objects.select_related(
+            "unit", "supervisor_unit", "created_by").get(pk=doc.case_id)
+    return render_pdf(declaration.template, declaration.context(owner))
 
 

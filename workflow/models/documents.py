@@ -7,6 +7,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from workflow.models.cases import Case
+from workflow.models.evidence import OnCaseOrRecord, on_case_or_record
 from workflow.models.units import Unit
 
 
@@ -26,14 +27,15 @@ class DocumentCounter(models.Model):
         return f"{self.unit_id} {self.kind} {self.year}: {self.last}"
 
 
-class ArchivedDocument(models.Model):
-    """A document a case's process archives when the case reaches a state (a closing record
-    on closure, say). The row is written in the state change's transaction, pending; the
-    worker renders it after commit and stores the file with its SHA-256. A failed rendering
-    leaves the row pending, retried with backoff. One row per case and document."""
+class ArchivedDocument(OnCaseOrRecord):
+    """A document a process archives when a case reaches a state (a closing record on
+    closure, say), or when a record is written. The row is written in the state change's
+    transaction, pending; the worker renders it after commit and stores the file with its
+    SHA-256. A failed rendering leaves the row pending, retried with backoff. One row per
+    case, or record, and document."""
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    case = models.ForeignKey(Case, on_delete=models.PROTECT, related_name="documents")
+    case = models.ForeignKey(Case, null=True, blank=True, on_delete=models.PROTECT, related_name="documents")
     name = models.CharField(max_length=40)
     created_at = models.DateTimeField(default=timezone.now)
     attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)
@@ -47,12 +49,17 @@ class ArchivedDocument(models.Model):
         verbose_name = _("archived document")
         verbose_name_plural = _("archived documents")
         ordering = ["created_at"]
-        constraints = [models.UniqueConstraint(fields=["case", "name"], name="archived_document_unique")]
+        constraints = [
+            models.UniqueConstraint(fields=["case", "name"], name="archived_document_unique"),
+            models.UniqueConstraint(fields=["record_type", "record_id", "name"], name="archived_record_document_unique",
+                                    condition=models.Q(record_id__isnull=False)),
+            on_case_or_record("archived_document_on_case_or_record"),
+        ]
         indexes = [models.Index(fields=["next_attempt_at"], name="document_pending_idx",
                                 condition=models.Q(rendered_at__isnull=True))]
 
     def __str__(self):
-        return f"{self.case_id} {self.name}"
+        return f"{self.case_id or self.record_id} {self.name}"
 
     @property
     def storage_name(self) -> str:
@@ -64,4 +71,4 @@ class ArchivedDocument(models.Model):
     def declaration(self):
         from workflow.kernel.registry import document
 
-        return document(self.case.case_type, self.name)
+        return document(self.owner_key, self.name)

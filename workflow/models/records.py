@@ -39,3 +39,8 @@ class Record(models.Model):
 
     def seen_by(self, user) -> bool:
         return can_see_unit(user, self.unit)
+
+    def may_upload(self, user) -> bool:
+        """Who may add files to the record (workflow.evidence): whoever sees it, unless the
+        process says otherwise."""
+        return self.seen_by(user)

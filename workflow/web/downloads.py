@@ -11,10 +11,11 @@ from workflow.models import ArchivedDocument, Case
 
 @login_required
 def document_download(request, pk):
-    """An archived document of a case the user may see; anything else is a 404 (audited).
-    The file is streamed from the document store through this view, never by a URL of the store."""
-    doc = ArchivedDocument.objects.select_related("case").filter(pk=pk).first()
-    if doc is None or not Case.objects.visible_to(request.user).filter(pk=doc.case_id).exists():
+    """An archived document of a case or record the user may see; anything else is a 404
+    (audited). The file is streamed from the document store through this view, never by a URL
+    of the store."""
+    doc = ArchivedDocument.objects.select_related("case", "record_type").filter(pk=pk).first()
+    if doc is None or not _seen(doc, request.user):
         not_found(request, "document", pk, _("No such document, or you may not see it."))
     if doc.rendered_at is None:
         raise Http404(_("The document is still being prepared; please try again in a few minutes."))
@@ -23,7 +24,14 @@ def document_download(request, pk):
     except FileNotFoundError:
         raise Http404(_("The file is missing from storage; please tell the administrator."))
     declaration = doc.declaration
-    name = declaration.filename(doc.case) if declaration else f"{doc.name}-{doc.case.number}.pdf"
+    owner = doc.owner
+    name = declaration.filename(owner) if declaration else f"{doc.name}-{owner.pk}.pdf"
     response = FileResponse(stored, content_type="application/pdf")
     response["Content-Security-Policy"] = "default-src 'none'; sandbox"
-    return as_download(response, name, fallback=f"{doc.name}-{doc.case_id}.pdf")
+    return as_download(response, name, fallback=f"{doc.name}-{owner.pk}.pdf")
+
+
+def _seen(doc, user) -> bool:
+    if doc.case_id is None:
+        return doc.seen_by(user)
+    return Case.objects.visible_to(user).filter(pk=doc.case_id).exists()

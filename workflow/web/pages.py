@@ -90,9 +90,9 @@ def notifications_read(request):
 
 @login_required
 def evidence_download(request, pk):
-    """Serve a file only after the case's unit scope check; always with nosniff and a sandbox."""
+    """Serve a file only after its case's or record's unit scope check; always with nosniff and a sandbox."""
     evidence = Evidence.objects.select_related("case__unit").filter(pk=pk).first()
-    if evidence is None or not evidence.case.seen_by(request.user):
+    if evidence is None or not evidence.seen_by(request.user):
         not_found(request, "evidence", pk, _("No such file, or you may not see it."))
     try:
         stored = evidence_storage().open(evidence.storage_name, "rb")  # streamed, never a URL to the store
