@@ -5,9 +5,9 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from workflow.cases.selectors import target_units
 from workflow.kernel.declaration import Field
 from workflow.web.bounds import validate_date_window, within_key_range
-from workflow.models import Unit
 
 
 class WindowDateField(serializers.DateField):
@@ -17,13 +17,14 @@ class WindowDateField(serializers.DateField):
 
 
 @extend_schema_field(OpenApiTypes.INT)
-class VisibleUnitField(serializers.PrimaryKeyRelatedField):
-    """A unit id resolved only among the units the requesting user may see."""
+class TargetUnitField(serializers.PrimaryKeyRelatedField):
+    """A unit a case may be sent to, resolved only among the units below the requesting
+    user's own (as the web forms offer them)."""
 
-    default_error_messages = {"does_not_exist": gettext_lazy("No such unit, or you may not see it.")}
+    default_error_messages = {"does_not_exist": gettext_lazy("Cases can only be sent to units under your own.")}
 
     def get_queryset(self):
-        return Unit.objects.visible_to(self.context["request"].user)
+        return target_units(self.context["request"].user)
 
     def to_internal_value(self, data):
         if not within_key_range(data):
@@ -54,7 +55,7 @@ def input_field(field: Field, *, optional: bool = False) -> serializers.Field:
     if field.kind == "date":
         return WindowDateField(**common)
     if field.kind == "unit":
-        return VisibleUnitField(**common)
+        return TargetUnitField(**common)
     if field.kind == "choice":
         return serializers.ChoiceField(choices=field.choices, **common)
     if common.get("required") is False:

@@ -17,7 +17,7 @@ from workflow.cases.engine import available_actions
 from workflow.web.bounds import KEY_MAX
 from workflow.models import CaseRequest, Comment, Evidence, Unit
 from workflow.kernel.limits import COMMENT_MAX, NOTE_MAX, SEARCH_MAX
-from workflow.api.fields import UploadField, VisibleUnitField, WindowDateField, input_field
+from workflow.api.fields import TargetUnitField, UploadField, WindowDateField, input_field
 
 ROW = ["id", "number", "title", "status", "status_label", "unit", "deadline", "light", "created_at", "issued_at",
        "closed_at"]
@@ -171,7 +171,7 @@ def _declared(spec, doc: str, fields, name: str, **extra):
 def create_serializer(model):
     """Open one case for one unit; with the type's first action (``issue``), send it at once."""
     spec = model.spec
-    extra = {"unit": VisibleUnitField(help_text="The responsible unit, below your own.")}
+    extra = {"unit": TargetUnitField(help_text="The responsible unit, below your own.")}
     if spec.create.then:
         extra["issue"] = serializers.BooleanField(
             default=False, help_text=f"true: {spec.create.then} at once instead of saving a draft")
@@ -187,7 +187,7 @@ def dispatch_serializer(model):
     """The same new case for many units, each sent its own at once, all or none."""
     spec = model.spec
     return _declared(spec, f"One {spec.key} problem for many units: each gets its own case, sent at once.",
-                     spec.create.fields, "Dispatch", units=VisibleUnitField(many=True, allow_empty=False),
+                     spec.create.fields, "Dispatch", units=TargetUnitField(many=True, allow_empty=False),
                      validate_units=_unique_units)
 
 

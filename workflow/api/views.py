@@ -54,6 +54,10 @@ class CaseTypeMixin:
     def case_response(self, case, code=status.HTTP_200_OK) -> Response:
         return Response(detail_serializer(self.model)(case, context=self.get_serializer_context()).data, status=code)
 
+    def check_opener(self):
+        """A role that may not open cases of the type is refused (403) whatever its body says."""
+        services.check_opener(self.model.spec, actor_for(self.request))
+
     def open(self, units, **fields) -> list:
         """Open cases through the type's opener (the process's own, or the platform's)."""
         return services.opener(self.model)(actor=actor_for(self.request), units=units, **fields)
@@ -88,6 +92,7 @@ class CaseListCreateView(CaseListView):
         return create_serializer(self.model) if self.request.method == "POST" else list_serializer(self.model)
 
     def post(self, request, *args, **kwargs):
+        self.check_opener()
         fields = dict(self.valid(create_serializer(self.model)))
         unit = fields.pop("unit")
         case = self.open([unit], issue=fields.pop("issue", False), **fields)[0]
@@ -108,6 +113,7 @@ class DispatchView(CaseTypeMixin, APIView):
     """Send one problem to many units at once, all or none."""
 
     def post(self, request):
+        self.check_opener()
         fields = dict(self.valid(dispatch_serializer(self.model)))
         cases = self.open(fields.pop("units"), issue=True, bulk=True, **fields)
         context = self.get_serializer_context()
