@@ -2,6 +2,7 @@
 tests (tests/engine): the platform serves them from their declarations alone."""
 import pytest
 from django.core.exceptions import PermissionDenied
+from django.http import Http404
 from django.test import Client
 from django.urls import reverse
 from django.utils import translation
@@ -231,6 +232,22 @@ def test_named_waits__the_people_a_case_names_get_their_own_tasks_inbox_and_noti
     # and the leader may not approve twice
     with pytest.raises(PermissionDenied):
         act(world, PlanCase, plan, "leader", "approve_plan")
+
+
+def test_named_waits__someone_named_who_does_not_see_the_case__holds_no_task_and_is_told_nothing(world):
+    # given a plan for county A naming the leader and county B's handler, who does not see it
+    plan = services.open_cases(PlanCase, actor=world.actor("inspector"), units=[world.county_a],
+                               title="年度计划", description="d", deadline_days=30)[0]
+    plan.reviewers.add(world.leader, world.handler_b)
+    # when it is launched
+    act(world, PlanCase, plan, "inspector", "launch")
+    # then only the leader holds a task and was told
+    named = Task.objects.filter(process_id=plan.pk, owner_permission="named", status=STATUS.NEW)
+    assert set(named.values_list("owner_id", flat=True)) == {world.leader.pk}
+    assert not OutboxMessage.objects.filter(case_id=plan.pk, recipient=world.handler_b).exists()
+    # and county B's handler may not approve it
+    with pytest.raises((PermissionDenied, Http404)):
+        act(world, PlanCase, plan, "handler_b", "approve_plan")
 
 
 # Declared fields are the engine's too ---------------------------------------------------------

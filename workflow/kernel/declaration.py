@@ -83,11 +83,19 @@ class Named:
         return list(getattr(case, self.relation)())
 
     def __call__(self, case, user) -> bool:
-        return getattr(user, "pk", None) in self.user_ids(case)
+        return getattr(user, "pk", None) in self.user_ids(case) and case.seen_by(user)
 
     def unit_ids(self, case) -> list[int]:
-        """For a wait, the people's ids stand where a role's unit ids stand."""
-        return self.user_ids(case)
+        """For a wait, the people's ids stand where a role's unit ids stand: those of the
+        people named who see the case. Someone named from outside its units' scope (or whose
+        account is closed) holds no task and is told nothing, as they could not open it."""
+        from workflow.models import User
+
+        named = self.user_ids(case)
+        if not named:
+            return []
+        people = {user.pk: user for user in User.objects.filter(pk__in=named, is_active=True).select_related("unit")}
+        return [pk for pk in named if pk in people and case.seen_by(people[pk])]
 
 
 # Conditions ------------------------------------------------------------------------------------
