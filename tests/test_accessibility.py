@@ -1,0 +1,287 @@
+"""Accessibility in a real browser: axe-core (vendored under tests/vendor/axe-core, never served
+by the product) checks one page of every page type the site has, as the people who see it, at
+desktop and phone widths, against WCAG 2.0/2.1 levels A and AA, plus a few structural rules
+(one main landmark, one h1, headings in order, all content in landmarks). The same walk checks
+the text size older staff need (适老化): no visible text under 16px, primary content at 18px or
+more, and on a phone every button, field and menu entry at least 44px tall.
+
+The page types are listed below; a test walks the URL resolver and fails when a page type
+appears that is neither listed nor named as not a page (a POST-only action, a file download,
+a redirect), so a new page cannot escape the check. /admin/ (Django's own) and the API are
+out of scope. Needs Debian's Chromium at /usr/bin/chromium."""
+import re
+from datetime import date, timedelta
+from pathlib import Path
+
+import pytest
+from django.urls import URLPattern, URLResolver, get_resolver
+
+from tests.browser import DESKTOP, PHONE, TIMEOUT_MS, browser, login  # noqa: F401
+from tests.factories import PASSWORD, drive, make_case, make_world, to_submitted, upload  # noqa: F401
+
+AXE = Path(__file__).resolve().parent / "vendor" / "axe-core" / "axe.min.js"
+WCAG_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
+STRUCTURE_RULES = ["landmark-one-main", "page-has-heading-one", "heading-order", "region", "landmark-unique"]
+WIDTHS = {"desktop": DESKTOP, "phone": PHONE}
+
+# Every page type a person sees, by URL name (None: an error page, reached by its cause).
+PAGE_TYPES = {
+    "login": "log in, empty and after a wrong password (anonymous)",
+    "home": "redirects to the inbox; checked as the inbox",
+    "inbox": "the inbox, to-do and done tabs",
+    "notifications": "the notification list",
+    "notification-settings": "the notification channels",
+    "red-list": "the red list (leader, inspector)",
+    "rectification:list": "the case list, with and without a refused filter",
+    "rectification:new": "the new-case form",
+    "rectification:detail": "the case page in each state and for each role that acts",
+}
+# URL names that are not pages: POST-only actions, file downloads.
+NOT_PAGES = {
+    "logout": "POST: logs out",
+    "set_language": "POST: switches the language",
+    "notifications-read": "POST: marks all read",
+    "notification-open": "POST: marks one read and redirects to its case",
+    "supervision-letter": "POST: a PDF download",
+    "evidence-download": "a file download",
+    "document-download": "a file download",
+    "rectification:act": "POST: one action on a case",
+    "rectification:upload": "POST: evidence upload",
+    "rectification:comment": "POST: a comment",
+    "rectification:export": "an Excel download",
+    "rectification:notice": "a PDF download",
+    "rectification:bulletin": "a PDF download",
+}
+OUT_OF_SCOPE_PREFIXES = ("admin/", "api/")
+
+
+def site_url_names() -> set[str]:
+    """Every named URL of the site outside /admin/ and the API, namespaced as reverse() takes it."""
+    names = set()
+
+    def walk(patterns, prefix, namespace):
+        for pattern in patterns:
+            route = prefix + str(pattern.pattern)
+            if route.startswith(OUT_OF_SCOPE_PREFIXES):
+                continue
+            if isinstance(pattern, URLResolver):
+                ns = namespace
+                if pattern.namespace:
+                    ns = f"{namespace}{pattern.namespace}:"
+                walk(pattern.url_patterns, route, ns)
+            elif isinstance(pattern, URLPattern) and pattern.name:
+                names.add(namespace + pattern.name)
+
+    walk(get_resolver().url_patterns, "", "")
+    return names
+
+
+def test_every_page_type_of_the_site_is_checked_or_named_as_not_a_page():
+    names = site_url_names()
+    unlisted = names - set(PAGE_TYPES) - set(NOT_PAGES)
+    assert not unlisted, f"new URL names: add each to PAGE_TYPES (and visit it below) or to NOT_PAGES: {sorted(unlisted)}"
+    gone = (set(PAGE_TYPES) | set(NOT_PAGES)) - names
+    assert not gone, f"listed but no longer in the URL resolver: {sorted(gone)}"
+
+
+# --- the checks run in each page --------------------------------------------------------------
+
+READABILITY_JS = """(phone) => {
+  const problems = [];
+  const visible = el => { const r = el.getBoundingClientRect(); const s = getComputedStyle(el);
+    return r.width > 0 && r.height > 0 && s.visibility !== 'hidden' && s.display !== 'none'; };
+  const describe = el => el.tagName.toLowerCase() + (el.id ? '#' + el.id : '') +
+    (el.className && typeof el.className === 'string' ? '.' + el.className.trim().split(/\\s+/).join('.') : '') +
+    ' "' + (el.innerText || el.value || '').trim().slice(0, 30) + '"';
+  const main = document.querySelector('main');
+  if (main && parseFloat(getComputedStyle(main).fontSize) < 18)
+    problems.push('main text is ' + getComputedStyle(main).fontSize + ', under 18px');
+  const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+  const seen = new Set();
+  for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+    const el = node.parentElement;
+    if (!node.textContent.trim() || !el || seen.has(el) || !visible(el)) continue;
+    seen.add(el);
+    const size = parseFloat(getComputedStyle(el).fontSize);
+    if (size < 16) problems.push('text at ' + size + 'px: ' + describe(el));
+  }
+  if (phone) {
+    const controls = document.querySelectorAll(
+      'button, .btn, input:not([type=hidden]):not([type=checkbox]):not([type=radio]), select, textarea, ' +
+      'header nav a, .tabs a, .pager a, label:has(> input[type=checkbox]), label:has(> input[type=radio])');
+    for (const el of controls) {
+      if (!visible(el)) continue;
+      const r = el.getBoundingClientRect();
+      if (r.height < 44 - 0.5) problems.push('touch target ' + Math.round(r.height) + 'px tall: ' + describe(el));
+    }
+  }
+  return problems;
+}"""
+
+
+def check(page, label, results):
+    """Run axe-core and the readability checks on the page as it stands; file what they find."""
+    page.wait_for_load_state("load")
+    if not page.evaluate("() => typeof window.axe !== 'undefined'"):
+        # Evaluated through the DevTools protocol, which the site's Content-Security-Policy
+        # (script-src 'self') does not govern; a <script> tag with the same text would be refused.
+        page.evaluate(AXE.read_text(encoding="utf-8") + "\n;undefined")
+    found = page.evaluate(
+        """async ([tags, rules]) => {
+          const wcag = await axe.run(document, {runOnly: {type: 'tag', values: tags}, resultTypes: ['violations']});
+          const structure = await axe.run(document, {runOnly: {type: 'rule', values: rules}, resultTypes: ['violations']});
+          return wcag.violations.concat(structure.violations).map(v => ({
+            id: v.id, impact: v.impact, help: v.help,
+            nodes: v.nodes.map(n => ({target: n.target.join(' '), summary: n.failureSummary}))}));
+        }""", [WCAG_TAGS, STRUCTURE_RULES])
+    readability = page.evaluate(READABILITY_JS, page.viewport_size["width"] < 760)
+    results[label] = {"axe": found, "readability": readability, "url": page.url}
+
+
+def report(results) -> str:
+    lines = []
+    for label, result in results.items():
+        nodes = sum(len(v["nodes"]) for v in result["axe"])
+        if not nodes and not result["readability"]:
+            continue
+        lines.append(f"\n== {label} ({result['url']}): {nodes} axe node(s), {len(result['readability'])} readability")
+        for violation in result["axe"]:
+            lines.append(f"  [{violation['id']}] {violation['help']} ({violation['impact']})")
+            for node in violation["nodes"]:
+                summary = " ".join((node["summary"] or "").split())
+                lines.append(f"    {node['target']}: {summary[:300]}")
+        for problem in result["readability"]:
+            lines.append(f"  [readability] {problem}")
+    return "\n".join(lines)
+
+
+# --- realistic data: cases in every state a role meets, escalations, notifications --------------
+
+def seed():
+    from processes.rectification import services
+    from processes.rectification.models import RectificationCase
+    from workflow.cases import escalation
+    from workflow.trail import notify
+
+    world = make_world()
+    cases = {}
+    cases["issued"] = make_case(world, title="敬老院消防通道堵塞", description="二楼东侧消防通道堆放床垫和纸箱。")
+    cases["signed"] = drive(world, make_case(world, title="灭火器过期未更换"), ("handler_a", "sign"))
+    services.case_add_evidence(actor=world.actor("handler_a"), case_id=cases["signed"].pk, upload=upload("现场照片.png"))
+    cases["pending_head"] = drive(world, make_case(world, title="食堂燃气报警器失灵"), ("handler_a", "sign"))
+    services.case_add_evidence(actor=world.actor("handler_a"), case_id=cases["pending_head"].pk, upload=upload())
+    cases["pending_head"] = drive(world, cases["pending_head"], ("handler_a", "submit", {"reason": "已更换报警器"}))
+    cases["submitted"] = to_submitted(world, make_case(world, title="护理员持证上岗不足"))
+    cases["returned"] = drive(world, to_submitted(world, make_case(world, title="安全出口指示灯损坏")),
+                              ("inspector", "return_case", {"reason": "照片不清晰，请补充整改后全景照片"}))
+    cases["accepted"] = drive(world, to_submitted(world, make_case(world, title="床位登记台账缺失")),
+                              ("inspector", "accept", {"reason": "整改到位"}))
+    cases["closed"] = drive(world, to_submitted(world, make_case(world, title="消毒记录不全")),
+                            ("inspector", "accept"), ("leader", "sign_off", {"reason": "同意销号"}))
+    extension = drive(world, make_case(world, title="电梯年检逾期"), ("handler_a", "sign"))
+    cases["extension"] = drive(world, extension, ("handler_a", "request_extension", {
+        "reason": "需等待特种设备检验机构排期", "new_deadline": extension.deadline + timedelta(days=10)}))
+    cases["refused"] = drive(world, make_case(world, title="殡葬服务收费公示不全"),
+                             ("handler_a", "refuse", {"reason": "不属于我单位职责"}))
+    cases["draft"] = make_case(world, issue=False, title="福利院厨房排烟不畅")
+    cases["county_b"] = make_case(world, unit=world.county_b, title="救助站床铺消毒不及时")
+    # Overdue cases on the ladder, so the red list and the case page show rungs.
+    today = date.today()
+    for days, title, unit in ((30, "养老院电气线路老化", world.county_a), (12, "儿童福利院监控缺失", world.county_b)):
+        case = make_case(world, unit=unit, title=title)
+        deadline = today - timedelta(days=days)
+        case.deadline = deadline
+        RectificationCase.objects.filter(pk=case.pk).update(deadline=deadline, next_rung_on=escalation.next_rung_on(case))
+        cases.setdefault("red", case)
+    escalation.sweep(today=today)
+    notify.relay()
+    return world, cases
+
+
+# --- the walk -----------------------------------------------------------------------------------
+
+def pages_by_role(world, cases):
+    """(user attribute, label, path) for each page type and state, as the person who sees it."""
+    def detail(name):
+        return f"/rectification/{cases[name].pk}/"
+    return [
+        ("inspector", "inbox (to do)", "/inbox/?tab=todo"),
+        ("inspector", "inbox (done)", "/inbox/?tab=done"),
+        ("inspector", "case list", "/rectification/"),
+        ("inspector", "case list, refused filter", "/rectification/?status=no-such-state"),
+        ("inspector", "new case", "/rectification/new/"),
+        ("inspector", "case: draft", detail("draft")),
+        ("inspector", "case: submitted, for review", detail("submitted")),
+        ("inspector", "case: refused by the unit", detail("refused")),
+        ("inspector", "case: overdue, on the ladder", detail("red")),
+        ("inspector", "red list (inspector)", "/red-list/"),
+        ("inspector", "error: refused download filter", "/rectification/export.xlsx?status=no-such-state"),
+        ("leader", "red list", "/red-list/"),
+        ("leader", "case: accepted, to sign off", detail("accepted")),
+        ("leader", "case: closed", detail("closed")),
+        ("leader", "notifications", "/notifications/"),
+        ("handler_a", "inbox (handler)", "/inbox/"),
+        ("handler_a", "case: issued, to sign", detail("issued")),
+        ("handler_a", "case: signed, rectifying", detail("signed")),
+        ("handler_a", "case: returned", detail("returned")),
+        ("handler_a", "case: extension requested", detail("extension")),
+        ("handler_a", "notifications (handler)", "/notifications/"),
+        ("handler_a", "notification channels", "/notifications/channels/"),
+        ("handler_a", "error 403: red list", "/red-list/"),
+        ("handler_a", "error 404: another unit's case", detail("county_b")),
+        ("head_a", "case: pending the unit head", detail("pending_head")),
+        ("head_a", "inbox (unit head)", "/inbox/"),
+    ]
+
+
+@pytest.mark.e2e
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("width", list(WIDTHS))
+def test_every_page_type_passes_axe_and_is_readable(browser, login, live_server, width):
+    world, cases = seed()
+    viewport = WIDTHS[width]
+    results = {}
+
+    # Anonymous: the login page, a wrong password, a form whose CSRF cookie is gone, a lockout, a 404.
+    context = browser.new_context(base_url=live_server.url, viewport=viewport)
+    context.set_default_timeout(TIMEOUT_MS)
+    page = context.new_page()
+    page.goto("/accounts/login/")
+    check(page, "login", results)
+    page.fill("input[name=username]", world.handler_a.username)
+    page.fill("input[name=password]", "wrong-password")
+    page.click("form button[type=submit]")
+    check(page, "login, wrong password", results)
+    response = page.goto("/no-such-page/")
+    assert response.status == 404
+    check(page, "error 404 (anonymous)", results)
+    page.goto("/accounts/login/")
+    context.clear_cookies()
+    page.fill("input[name=username]", world.handler_a.username)
+    page.fill("input[name=password]", PASSWORD)
+    page.click("form button[type=submit]")
+    page.wait_for_load_state()
+    assert "403" in page.inner_text("h1")
+    check(page, "error 403 (form expired)", results)
+    for _ in range(6):
+        page.goto("/accounts/login/")
+        page.fill("input[name=username]", world.head_b.username)
+        page.fill("input[name=password]", "wrong-password")
+        page.click("form button[type=submit]")
+        page.wait_for_load_state()
+    assert page.locator("a[href='/accounts/login/']").count() == 1, "the lockout page was not reached"
+    check(page, "login locked", results)
+    context.close()
+
+    pages = {}
+    for who, label, path in pages_by_role(world, cases):
+        if who not in pages:
+            pages[who] = login(getattr(world, who), viewport=viewport)
+        page = pages[who]
+        page.goto(path)
+        check(page, label, results)
+
+    print(f"\naxe-core ({width}): " + ", ".join(
+        f"{label}={sum(len(v['nodes']) for v in r['axe'])}" for label, r in results.items()))
+    failures = report(results)
+    assert not failures, f"accessibility problems at {width} width:{failures}"
