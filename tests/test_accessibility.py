@@ -24,7 +24,9 @@ WCAG_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
 STRUCTURE_RULES = ["landmark-one-main", "page-has-heading-one", "heading-order", "region", "landmark-unique"]
 WIDTHS = {"desktop": DESKTOP, "phone": PHONE}
 
-# Every page type a person sees, by URL name (None: an error page, reached by its cause).
+# Every page type a person sees, by URL name. The generic pages every case type has are named
+# "<type>:..." and checked on rectification, the product's process (one template serves them all);
+# a process's own URLs are named in its namespace.
 PAGE_TYPES = {
     "login": "log in, empty and after a wrong password (anonymous)",
     "home": "redirects to the inbox; checked as the inbox",
@@ -32,9 +34,9 @@ PAGE_TYPES = {
     "notifications": "the notification list",
     "notification-settings": "the notification channels",
     "red-list": "the red list (leader, inspector)",
-    "rectification:list": "the case list, with and without a refused filter",
-    "rectification:new": "the new-case form",
-    "rectification:detail": "the case page in each state and for each role that acts",
+    "<type>:list": "the case list, with and without a refused filter",
+    "<type>:new": "the new-case form",
+    "<type>:detail": "the case page in each state and for each role that acts",
 }
 # URL names that are not pages: POST-only actions, file downloads.
 NOT_PAGES = {
@@ -45,10 +47,10 @@ NOT_PAGES = {
     "supervision-letter": "POST: a PDF download",
     "evidence-download": "a file download",
     "document-download": "a file download",
-    "rectification:act": "POST: one action on a case",
-    "rectification:upload": "POST: evidence upload",
-    "rectification:comment": "POST: a comment",
-    "rectification:export": "an Excel download",
+    "<type>:act": "POST: one action on a case",
+    "<type>:upload": "POST: evidence upload",
+    "<type>:comment": "POST: a comment",
+    "<type>:export": "an Excel download",
     "rectification:notice": "a PDF download",
     "rectification:bulletin": "a PDF download",
 }
@@ -56,7 +58,13 @@ OUT_OF_SCOPE_PREFIXES = ("admin/", "api/")
 
 
 def site_url_names() -> set[str]:
-    """Every named URL of the site outside /admin/ and the API, namespaced as reverse() takes it."""
+    """Every named URL of the site outside /admin/ and the API, namespaced as reverse() takes it;
+    a generic page of a case type is named "<type>:<name>" whatever the type."""
+    from workflow.kernel import registry
+    from workflow.web.urls import case_type_patterns
+
+    keys = {spec.key for spec in registry.case_types()}
+    generic = {pattern.name for pattern in case_type_patterns("any")}
     names = set()
 
     def walk(patterns, prefix, namespace):
@@ -70,7 +78,10 @@ def site_url_names() -> set[str]:
                     ns = f"{namespace}{pattern.namespace}:"
                 walk(pattern.url_patterns, route, ns)
             elif isinstance(pattern, URLPattern) and pattern.name:
-                names.add(namespace + pattern.name)
+                if namespace[:-1] in keys and pattern.name in generic:
+                    names.add(f"<type>:{pattern.name}")
+                else:
+                    names.add(namespace + pattern.name)
 
     walk(get_resolver().url_patterns, "", "")
     return names
