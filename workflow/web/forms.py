@@ -2,12 +2,12 @@
 list's filters. The API's serializers are built from the same declarations (workflow.api)."""
 from django import forms
 from django.db import models
-from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
 from workflow.kernel.declaration import Field
 from workflow.kernel.limits import COMMENT_MAX, NOTE_MAX, SEARCH_MAX
-from workflow.web.bounds import KEY_MAX, KeyChoiceField, KeyMultipleChoiceField, WindowDateField
+from workflow.web.bounds import KEY_MAX, KeyChoiceField, WindowDateField
+from workflow.web.unit_tree import UnitSelect, UnitTree, UnitTreeChoiceField, UnitTreeMultipleField
 from workflow.models import Unit
 
 
@@ -52,10 +52,13 @@ def needs_units(verb) -> bool:
 
 class CaseForm(forms.Form):
     """Open a case for one unit, or the same one for several units at once (when the type
-    allows it). The type's own fields follow its declaration."""
+    allows it). The type's own fields follow its declaration.
 
-    units = KeyMultipleChoiceField(label=_("Responsible units"), queryset=Unit.objects.none(),
-                                   widget=forms.SelectMultiple(attrs={"size": 8}))
+    Units are picked from the tree of the units offered (``units``, read once for every unit
+    field of the form): checkboxes, or radio buttons when the type opens one case at a time.
+    Every id posted must be among them, and at most ``UNITS_MAX`` at once."""
+
+    units = UnitTreeMultipleField(label=_("Responsible units"), queryset=Unit.objects.none())
     form_token = forms.CharField(widget=forms.HiddenInput, required=False)
 
     def __init__(self, *args, spec, units=None, **kwargs):
@@ -65,14 +68,18 @@ class CaseForm(forms.Form):
         if units is not None:
             self.fields["units"].queryset = units
         if not create.many:
-            self.fields["units"] = KeyChoiceField(label=_("Responsible unit"), queryset=self.fields["units"].queryset)
+            self.fields["units"] = UnitTreeChoiceField(label=_("Responsible unit"),
+                                                       queryset=self.fields["units"].queryset)
         for field in create.fields:
             self.fields[field.name] = form_field(field)
         if spec.parties is not None:
-            self.fields["co_units"] = KeyMultipleChoiceField(
+            self.fields["co_units"] = UnitTreeMultipleField(
                 label=spec.parties.label or _("Co-units"), required=False, queryset=self.fields["units"].queryset,
-                widget=forms.SelectMultiple(attrs={"size": 6}),
                 help_text=_("Units that work on the case beside the lead unit."))
+        tree = UnitTree(self.fields["units"].queryset)
+        for name in ("units", "co_units"):
+            if name in self.fields:
+                self.fields[name].widget.tree = tree
         if spec.parent is not None:
             self.fields["parent"] = forms.IntegerField(required=spec.parent.required, min_value=1, max_value=KEY_MAX,
                                                        widget=forms.HiddenInput)
@@ -122,7 +129,8 @@ class FilterForm(forms.Form):
     unit that does not exist (a 404 with a denied-access event)."""
 
     status = forms.ChoiceField(label=_("State"), required=False)
-    unit = forms.IntegerField(label=_("Unit"), required=False, min_value=1, max_value=KEY_MAX, widget=forms.Select)
+    unit = forms.IntegerField(label=_("Unit"), required=False, min_value=1, max_value=KEY_MAX,
+                               widget=UnitSelect(blank=_("All units")))
     overdue = forms.BooleanField(label=_("Overdue only"), required=False)
     date_from = WindowDateField(label=_("Opened from"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
     date_to = WindowDateField(label=_("to"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
@@ -144,12 +152,9 @@ class FilterForm(forms.Form):
                         label=labels.get(key) or model_field.verbose_name.capitalize(), required=False,
                         choices=[("", _("All"))] + list(model_field.choices))
         self.fields = ordered
-        # Any visible unit is a valid filter (its whole subtree is listed), but the menu
-        # offers the user's own unit and the units directly below it, not thousands.
-        menu = []
-        if user is not None and user.unit_id:
-            menu = units.filter(Q(pk=user.unit_id) | Q(parent_id=user.unit_id)).order_by("path")
-        self.fields["unit"].widget.choices = [("", _("All units"))] + [(u.pk, u.name) for u in menu]
+        # Every unit the user may see is offered, indented by depth (one query, when the list
+        # is drawn); a unit's cases include those of the units below it.
+        self.fields["unit"].widget.tree = UnitTree(units if user is not None else Unit.objects.none())
 
     def clean_unit(self):
         pk = self.cleaned_data.get("unit")
