@@ -72,9 +72,14 @@ def zh(label) -> str:
 
 
 def act(page, action, reason=None):
-    """Press one action's button on the case page, optionally writing its reason first."""
+    """Press one action's button on the case page, optionally writing its reason first. An
+    action folded away (under "More actions") is unfolded first, as a person would."""
     form = page.locator(f"form.action:has(button[name=go][value={action}])")
     expect(form).to_have_count(1)
+    fold = page.locator(f"details:not([open]):has(button[name=go][value={action}])")
+    if fold.count():
+        fold.locator("> summary").click()
+        expect(form).to_be_visible()
     if reason is not None:
         form.locator("textarea[name=reason]").fill(reason)
     form.locator(f"button[name=go][value={action}]").click()

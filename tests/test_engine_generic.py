@@ -233,7 +233,9 @@ def test_more_time__unit_head_then_leader_grant_a_new_deadline_and_move_the_ladd
     assert stored.next_rung_on == escalation.rung_dates(new, escalation.policy_for("ticket"))[Rung.RED]
     assert open_tasks(ticket) == [("work", "handler", world.county_a.pk)]
     assert [e.data for e in AuditEvent.objects.filter(case_id=ticket.pk, action="approve_more_time", outcome="ok")
-            .order_by("seq")] == [{"step": 1, "status": "pending"}, {"step": 1, "status": "granted"}]
+            .order_by("seq")] == [{"step": 1, "status": "pending"},
+                                  {"step": 1, "status": "granted", "old_deadline": old.isoformat(),
+                                   "new_deadline": new.isoformat()}]
 
 
 def test_more_time__rejected_keeps_the_deadline_and_may_be_asked_again(world):

@@ -79,7 +79,9 @@ class Rectification(CaseType):
         Action("head_reject", "pending_head", "rectifying", UNIT_HEAD, _("Send back to the handler"),
                (Reason(_("Reason"), True, _("Please give the reason for sending it back.")),),
                style="danger"),
-        Action("start_review", "submitted", "under_review", REVIEWER, _("Start reviewing"), style="secondary"),
+        Action("start_review", "submitted", "under_review", REVIEWER, _("Start reviewing"), style="secondary",
+               help=_("Optional: marks that the review has begun, so the unit sees its report is being examined. "
+                      "Accepting or returning does not need it.")),
         Action("accept", REVIEWABLE, "accepted", REVIEWER, _("Accept the rectification"),
                (Reason(_("Review opinion")),)),
         Action("return_case", REVIEWABLE, "returned", REVIEWER, _("Return for more rectification"),

@@ -69,3 +69,73 @@ def target_units(user):
     if user.unit_id is None:
         return Unit.objects.none()
     return Unit.objects.filter(path__startswith=user.unit.path).exclude(pk=user.unit_id)
+
+
+# The case page: what stands at its top, and its side requests ----------------------------------
+
+
+def _day(value):
+    """A date an audit event keeps as ISO text, or None when absent or unreadable."""
+    import datetime
+
+    try:
+        return datetime.date.fromisoformat(value) if isinstance(value, str) else None
+    except ValueError:
+        return None
+
+
+def read_events(events, spec):
+    """Label each timeline event for the page: the action's label, the label its reason was
+    asked under (e.g. "Reasons for returning"), and the deadlines it carries (a request's
+    asked-for date; a granted one's old and new deadline)."""
+    from workflow.models import Rung
+
+    for event in events:
+        event.label = spec.event_label(event.action)
+        if event.action == "escalate":
+            event.label = Rung(event.data.get("rung", 1)).label
+        verb = spec.verbs.get(event.action)
+        field = next((f for f in verb.fields if f.name == "reason"), None) if verb else None
+        event.reason_label = field.label if field else ""
+        event.style = verb.style if verb else ""
+        data = event.data if isinstance(event.data, dict) else {}
+        event.old_deadline = _day(data.get("old_deadline"))
+        event.new_deadline = _day(data.get("new_deadline"))
+    return events
+
+
+def latest_reasons(events, spec):
+    """What stands at the top of the case page: the latest action that carried a reason (a
+    return, a refusal, a request, an approver's opinion) and, before it, the latest reason or
+    opinion someone else gave. Only the type's actions count; comments and uploads have
+    their own places. `events` is the labelled timeline, oldest first."""
+    reasoned = [e for e in events if e.action in spec.verbs and (e.reason or "").strip()]
+    if not reasoned:
+        return []
+    latest = reasoned[-1]
+    previous = next((e for e in reversed(reasoned[:-1]) if e.actor_id != latest.actor_id), None)
+    return [latest, previous] if previous else [latest]
+
+
+def latest_extension(events):
+    """The latest event that moved the deadline through a granted request, or None."""
+    return next((e for e in reversed(events) if e.new_deadline and e.old_deadline), None)
+
+
+def pending_requests(case):
+    """The case's pending side requests, each with its stages along the declared chain:
+    ``stages`` is [(role label, "done" | "now" | "next")] and ``waiting_label`` the label of
+    the role whose approval it waits for."""
+    from workflow.models import CaseRequest, Role
+
+    def label(role):
+        return Role(role).label if role in Role.values else role
+
+    requests = list(CaseRequest.objects.filter(case_id=case.pk, status=CaseRequest.Status.PENDING)
+                    .select_related("requested_by").order_by("created_at"))
+    for request in requests:
+        request.case = case  # its kind's label reads the case's type
+        request.stages = [(label(role), "done" if i < request.step else "now" if i == request.step else "next")
+                          for i, role in enumerate(request.chain)]
+        request.waiting_label = label(request.waiting_role) if request.waiting_role else ""
+    return requests

@@ -137,12 +137,16 @@ def _request_methods(req: SideRequest) -> dict:
 
     def approve(self, *, actor, reason: str = "", **_kw):
         request = decide(self, kind, actor, True, reason)
+        data = {"step": request.step, "status": request.status}
         if request.status == CaseRequest.Status.GRANTED and isinstance(req.grant, NewDeadline):
+            # the event keeps the deadline it replaced beside the new one: the page shows both
+            data["old_deadline"] = self.deadline.isoformat() if self.deadline else None
+            data["new_deadline"] = request.new_deadline.isoformat()
             self.deadline = request.new_deadline
             calendar = WorkCalendar()
             calendar.is_workday(self.deadline)  # notes a year without holiday data
             self.calendar_warning = ",".join(str(y) for y in sorted(calendar.missing_years))
-        return Change(reason=reason, data={"step": request.step, "status": request.status})
+        return Change(reason=reason, data=data)
 
     def reject(self, *, actor, reason: str = "", **_kw):
         request = decide(self, kind, actor, False, reason)

@@ -225,16 +225,19 @@ class Action:
     label: str
     fields: tuple[Field, ...] = ()
     when: tuple[Condition, ...] = ()
-    style: str = "primary"        # primary | secondary (folded away) | danger
+    style: str = "primary"        # primary | danger (the step's negative one) | secondary (folded away)
+    help: str = ""                # a line under the button: what it does, e.g. why an optional one exists
 
 
 @dataclass(frozen=True)
 class Verb:
-    """The label, form fields and style of one of a side request's three actions."""
+    """The label, form fields, style and help line of one of a side request's three actions
+    (and, derived, of each action: ``CaseType.verbs``)."""
 
     label: str
     fields: tuple[Field, ...] = ()
     style: str = "primary"
+    help: str = ""
 
 
 @dataclass(frozen=True)
@@ -415,7 +418,7 @@ class CaseType:
         cls.state_map = {s.name: s for s in cls.states}
         verbs = {}
         for action in cls.actions:
-            verbs.setdefault(action.name, Verb(action.label, action.fields, action.style))
+            verbs.setdefault(action.name, Verb(action.label, action.fields, action.style, action.help))
         for req in cls.requests:
             verbs[f"request_{req.kind}"] = req.ask
             verbs[f"approve_{req.kind}"] = req.approve

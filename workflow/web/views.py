@@ -14,7 +14,7 @@ from workflow.cases.engine import available_actions
 from workflow.kernel.errors import ActionError, AlreadySubmitted
 from workflow.cases.evidence import EvidenceRejected, check_size
 from workflow.web.http import actor_for, not_found
-from workflow.models import Rung, Unit
+from workflow.models import Unit
 from workflow.web.paging import CappedPaginator
 from workflow.web.forms import ActionForm, CaseForm, CommentForm, EvidenceNoteForm, FilterForm, needs_units
 
@@ -164,21 +164,43 @@ def case_detail(request, case_type, pk):
         if units is None and needs_units(verb):
             units = selectors.target_units(request.user)
         forms.append((name, verb, ActionForm(verb=verb, units=units, initial={"form_token": token})))
-    events = list(selectors.case_timeline(case))
-    for event in events:
-        event.label = spec.event_label(event.action)
-        if event.action == "escalate":
-            event.label = Rung(event.data.get("rung", 1)).label
+    actions, more, requests = _arrange_actions(spec, forms, selectors.pending_requests(case))
+    events = selectors.read_events(list(selectors.case_timeline(case)), spec)
     return render(request, "workflow/case_detail.html", {
-        "spec": spec, "case": case, "related": _related(request, case, spec), "action_forms": forms, "events": events, "facts": spec.facts(case), "texts": spec.texts(case),
+        "spec": spec, "case": case, "related": _related(request, case, spec), "action_forms": actions,
+        "more_forms": more, "events": events, "facts": spec.facts(case), "texts": spec.texts(case),
+        "latest": selectors.latest_reasons(events, spec), "extension": selectors.latest_extension(events),
+        "may_act": bool(forms),
         "evidence": case.evidence.all(),
-        "requests": case.requests.filter(status="pending"),
+        "requests": requests,
         "comments": case.comments.all(),
         "documents": [(d.title, reverse(f"{case_type}:{d.name}", args=[case.pk])) for d in spec.documents
                       if d.allows(request.user) and d.is_ready(case)],
         "may_upload": case.may_upload(request.user), "light": case.light(),
         "escalations": case.escalations.all(),
     })
+
+
+def _arrange_actions(spec, forms, requests):
+    """The case page's actions as (shown, folded, requests): the step's own actions shown,
+    the primary (positive) one before the negative ones; secondary ones and the asking of a
+    side request folded under "More actions"; a pending request's decisions beside it, the
+    approval first."""
+    asks = {f"request_{r.kind}" for r in spec.requests}
+    decisions = {f"{verb}_{r.kind}": r.kind for r in spec.requests for verb in ("approve", "reject")}
+    shown, folded, by_kind = [], [], {}
+    for form in forms:
+        name, verb = form[0], form[1]
+        if name in decisions:
+            by_kind.setdefault(decisions[name], []).append(form)
+        elif name in asks or verb.style == "secondary":
+            folded.append(form)
+        else:
+            shown.append(form)
+    shown.sort(key=lambda form: form[1].style != "primary")  # stable: declared order otherwise
+    for request in requests:
+        request.forms = sorted(by_kind.get(request.kind, []), key=lambda form: not form[0].startswith("approve_"))
+    return shown, folded, requests
 
 
 def _back(case_type, pk):
