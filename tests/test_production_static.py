@@ -324,6 +324,9 @@ def test_chromium_reports_no_policy_violation(server, tmp_path):
             page.wait_for_url(re.compile(r"/rectification/\d+/$"))
             photo = page.locator(".evidence img").first
             expect(photo).to_be_visible()
+            # The photo loads lazily: bring it into view and give it time before checking it.
+            photo.scroll_into_view_if_needed()
+            page.wait_for_function("img => img.complete", arg=photo.element_handle())
             assert photo.evaluate("img => img.complete && img.naturalWidth > 0")
             page.screenshot(path=str(tmp_path / "case.png"), full_page=True)
             # duban.js runs: choosing a language switches at once, with no button to press.
