@@ -142,7 +142,8 @@ def test_bell__unread_count_open_and_mark_read(world, client):
 
 def test_channel_settings_page_saves_choices(world, client):
     client.force_login(world.handler_a)
-    response = client.post("/notifications/channels/", {"notify_in_app": "on", "notify_sms": "on"})
+    response = client.post("/notifications/channels/", {"phone": "13800000000", "notify_in_app": "on",
+                                                        "notify_sms": "on"})
     assert response.status_code == 302
     world.handler_a.refresh_from_db()
     assert (world.handler_a.notify_in_app, world.handler_a.notify_email, world.handler_a.notify_sms) == (True, False, True)

@@ -368,8 +368,10 @@ def _to_pending_head(world):
 
 
 def _todo(language, case):
+    """What the inspector is told when the unit head approves (no opinion given)."""
     with translation.override(language):
-        return gettext("To do: %(number)s %(title)s") % {"number": case.number, "title": case.title}
+        return gettext("%(event)s (%(number)s %(title)s)") % {
+            "event": gettext("Approve and send up"), "number": case.number, "title": case.title}
 
 
 @pytest.mark.parametrize("actor_language, reader_language", [("en", "zh-hans"), ("zh-hans", "en")])

@@ -16,3 +16,20 @@ document.querySelectorAll("a[data-back]").forEach(function (link) {
     }
   });
 });
+
+// A checkbox with data-needs="<id>" (a channel and the field of its address) can be ticked
+// only while that field holds something; its note (<id of the box>_helptext) shows meanwhile.
+// The server refuses such a channel without its address all the same.
+document.querySelectorAll("input[type=checkbox][data-needs]").forEach(function (box) {
+  var address = document.getElementById(box.dataset.needs);
+  var note = document.getElementById(box.id + "_helptext");
+  if (!address) { return; }
+  function sync() {
+    var empty = address.value.trim() === "";
+    box.disabled = empty;
+    if (empty) { box.checked = false; }
+    if (note) { note.hidden = !empty; }
+  }
+  address.addEventListener("input", sync);
+  sync();
+});

@@ -121,8 +121,8 @@ def start_cases_bulk(model, *, actor: Actor, number_factory, units, action: str,
             bulk_insert_cases(model, cases)
             waits = [(n, case, w) for n, case in enumerate(cases) for w in flow.waits(case)]
             sql.insert([_new_task(flow, case, w, now) for _n, case, w in waits])
-            notify.queue_many([(case, [(w.role, w.unit_id)], audit.event_key(events[2 * n + 1]), _todo_subject(case))
-                               for n, case, w in waits])
+            notify.queue_many([(case, [(w.role, w.unit_id)], audit.event_key(events[2 * n + 1]),
+                                event_subject(case, events[2 * n + 1])) for n, case, w in waits], actor=actor.user)
             documents.queue_archives(cases)
         return cases
 
@@ -302,7 +302,7 @@ def _sync_tasks(case, actor: Actor, event, waited: set):
         return
     sql.insert([_new_task(flow, case, w, now) for w in added])
     notify.queue(case=case, who=[(w.role, w.unit_id) for w in added], key=audit.event_key(event),
-                 subject=_todo_subject(case))
+                 subject=event_subject(case, event), actor=user)
 
 
 def _new_task(flow, case, wait, now) -> Task:
@@ -313,5 +313,24 @@ def _new_task(flow, case, wait, now) -> Task:
                 owner_permission_obj_pk=str(wait.unit_id), owner_id=wait.unit_id if wait.role == NAMED_ROLE else None)
 
 
-def _todo_subject(case) -> dict:
-    return notify.message(gettext_noop("To do: %(number)s %(title)s"), number=case.number, title=case.title)
+# How much of a reason and a title a notification quotes: enough to know what happened and
+# to which case (an SMS stays short); the case page has the rest.
+REASON_QUOTED, TITLE_QUOTED = 60, 60
+
+
+def event_subject(case, event) -> dict:
+    """What those a case now waits for are told: the event as the case type labels it, its
+    reason when it has one, and the case's number and title, e.g. "退回继续整改：照片不清晰
+    （整改〔2026〕17号 消防通道堆放杂物）"."""
+    params = {"event": case.spec.event_label(event.action), "number": case.number,
+              "title": shorten(case.title, TITLE_QUOTED)}
+    reason = shorten(event.reason, REASON_QUOTED)
+    if reason:
+        return notify.message(gettext_noop("%(event)s: %(reason)s (%(number)s %(title)s)"), reason=reason, **params)
+    return notify.message(gettext_noop("%(event)s (%(number)s %(title)s)"), **params)
+
+
+def shorten(text: str, limit: int) -> str:
+    """`text` on one line, cut to `limit` characters with an ellipsis."""
+    text = " ".join((text or "").split())
+    return text if len(text) <= limit else text[:limit - 1].rstrip() + "…"

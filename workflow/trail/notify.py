@@ -52,19 +52,22 @@ def render(msg: dict, language: str | None = None) -> str:
 
 
 # One INSERT ... SELECT writes the rows for a batch of events: each event (key, case,
-# subject, message) and the (role, unit) it is for, joined with the users holding that role
-# there (or, for the role "named", the one user whose id stands for the unit: see
-# declaration.NAMED_ROLE) and the channels each of them chose. No user row is read into Python.
+# subject, message, the user who made it) and the (role, unit) it is for, joined with the
+# users holding that role there (or, for the role "named", the one user whose id stands for
+# the unit: see declaration.NAMED_ROLE) and the channels each of them chose, leaving out the
+# user who made the event (nobody is told of their own act). No user row is read into Python.
+# A person reached twice by one event (by two of its (role, unit) pairs) makes the same key
+# twice: the second is dropped by ON CONFLICT, so each person is told once per event.
 QUEUE_SQL = """
 INSERT INTO {outbox} (key, channel, recipient_id, case_id, subject, message, body, created_at, attempts,
                       next_attempt_at, last_error)
-WITH ev(key, case_id, subject, message, role, unit_id) AS (VALUES {events})
+WITH ev(key, case_id, subject, message, actor_id, role, unit_id) AS (VALUES {events})
 SELECT ev.key || ':' || CAST(u.id AS TEXT) || ':' || c.channel, c.channel, u.id, CAST(ev.case_id AS BIGINT), ev.subject,
        {message}, '', %s, 0, %s, ''
 FROM ev
 JOIN {user} u ON (u.role = ev.role AND u.unit_id = ev.unit_id) OR (ev.role = 'named' AND u.id = ev.unit_id)
 CROSS JOIN (SELECT 'in_app' AS channel UNION ALL SELECT 'email' UNION ALL SELECT 'sms') c
-WHERE u.is_active
+WHERE u.is_active AND u.id <> CAST(ev.actor_id AS BIGINT)
   AND ((c.channel = 'in_app' AND u.notify_in_app)
        OR (c.channel = 'email' AND u.notify_email AND u.email <> '')
        OR (c.channel = 'sms' AND u.notify_sms AND u.phone <> ''))
@@ -73,29 +76,32 @@ ON CONFLICT (key) DO NOTHING
 BATCH = 500
 
 
-def queue(*, case, who, subject, key: str) -> int:
+def queue(*, case, who, subject, key: str, actor=None) -> int:
     """Write one outbox row per holder of each (role, unit id) in `who` and each channel they
-    chose. `subject` is a ``message(...)`` (or a fixed text). Duplicate keys are ignored, so
-    queueing the same event twice sends nothing twice. The relay runs after commit."""
-    return queue_many([(case, who, key, subject)])
+    chose, except `actor` (the user whose act this is, if any: nobody is told of their own
+    act). `subject` is a ``message(...)`` (or a fixed text). Duplicate keys are ignored, so
+    queueing the same event twice sends nothing twice, and a person reached through two of
+    the pairs is told once. The relay runs after commit."""
+    return queue_many([(case, who, key, subject)], actor=actor)
 
 
-def queue_many(items) -> int:
-    """queue() for many events, `items` being (case, who, key, subject): one statement per
-    batch of events, whatever the number of recipients. Returns the rows written; inside a
-    pipelined transaction (workflow.sql), where the count is not known yet, the number of
-    (event, role and unit) pairs instead."""
+def queue_many(items, actor=None) -> int:
+    """queue() for many events, `items` being (case, who, key, subject), all made by `actor`:
+    one statement per batch of events, whatever the number of recipients. Returns the rows
+    written; inside a pipelined transaction (workflow.sql), where the count is not known yet,
+    the number of (event, role and unit) pairs instead."""
     events = []
+    actor_id = getattr(actor, "pk", actor) or 0  # 0: no user has it, so nobody is left out
     for case, who, key, subject in items:
         msg = subject if isinstance(subject, dict) else message(subject)
-        fixed = (key, getattr(case, "pk", None), render(msg)[:200], json.dumps(msg, ensure_ascii=False))
+        fixed = (key, getattr(case, "pk", None), render(msg)[:200], json.dumps(msg, ensure_ascii=False), actor_id)
         events += [(*fixed, role, unit_id) for role, unit_id in sorted(set(who))]
     conn = transaction.get_connection()
     now = conn.ops.adapt_datetimefield_value(timezone.now())
     written = 0
     for start in range(0, len(events), BATCH):
         batch = events[start:start + BATCH]
-        sql = QUEUE_SQL.format(events=", ".join(["(%s, %s, %s, %s, %s, %s)"] * len(batch)),
+        sql = QUEUE_SQL.format(events=", ".join(["(%s, %s, %s, %s, %s, %s, %s)"] * len(batch)),
                                message="CAST(ev.message AS jsonb)" if conn.vendor == "postgresql" else "ev.message",
                                outbox=conn.ops.quote_name(OutboxMessage._meta.db_table),
                                user=conn.ops.quote_name(User._meta.db_table))

@@ -5,8 +5,10 @@ from django.contrib.auth.decorators import login_required
 from django.http import FileResponse, Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.core.validators import RegexValidator
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy as _lazy
 from django.views.decorators.http import require_POST
 
 from workflow.cases import selectors
@@ -46,10 +48,16 @@ def inbox(request):
     })
 
 
+NOTES_PAGE = 20
+
+
 @login_required
 def notifications(request):
-    items = request.user.notifications.select_related("case")[:100]
-    return render(request, "workflow/notifications.html", {"items": items})
+    """The user's notifications, newest first, a page at a time; the unread ones marked."""
+    notes = request.user.notifications.order_by("-created_at", "-pk").only("pk", "message", "created_at", "read_at")
+    page = CappedPaginator(notes, NOTES_PAGE).get_page(request.GET.get("page"))
+    unread = capped_count(request.user.notifications.filter(read_at__isnull=True), 99)
+    return render(request, "workflow/notifications.html", {"page": page, "unread": unread})
 
 
 @login_required
@@ -65,10 +73,57 @@ def notification_open(request, pk):
     return redirect(note.case.get_absolute_url() if note.case_id else "notifications")
 
 
+MOBILE = RegexValidator(r"^1[3-9][0-9]{9}$", _lazy("Enter a mainland China mobile number: 11 digits starting with 1."))
+
+
+class MobileField(forms.CharField):
+    """A mainland mobile number, written as people write it (138 0000 0000, 138-0000-0000)
+    and kept as its 11 digits."""
+
+    default_validators = [MOBILE]
+
+    def to_python(self, value):
+        return "".join(ch for ch in super().to_python(value) if ch not in " -")
+
+
 class ChannelForm(forms.ModelForm):
+    """Where the user is told (their email and mobile number) and how. A channel needs its
+    address: without one its box is disabled on the page, and refused here."""
+
+    email = forms.EmailField(label=_lazy("Email address"), required=False, max_length=254)
+    phone = MobileField(label=_lazy("Mobile phone"), required=False, max_length=20,
+                        widget=forms.TextInput(attrs={"inputmode": "tel", "autocomplete": "tel"}),
+                        help_text=_lazy("11 digits, e.g. 13800000000"))
+    # Each channel that goes to an address, with the field that holds it and what it says when empty.
+    NEEDS = {"notify_email": ("email", _lazy("To be told by email, enter your email address above.")),
+             "notify_sms": ("phone", _lazy("To be told by SMS, enter your mobile number above."))}
+    ERRORS = {"notify_email": _lazy("Email notifications need an email address: enter one, or untick email."),
+              "notify_sms": _lazy("SMS notifications need a mobile number: enter one, or untick SMS.")}
+
     class Meta:
         model = User
-        fields = ["notify_in_app", "notify_email", "notify_sms"]
+        fields = ["email", "phone", "notify_in_app", "notify_email", "notify_sms"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["email"].widget.attrs.update(autocomplete="email")
+        for name, (address, note) in self.NEEDS.items():
+            widget = self.fields[name].widget
+            widget.attrs["data-needs"] = self[address].auto_id
+            given = self.data.get(self.add_prefix(address)) if self.is_bound else getattr(self.instance, address)
+            if not (given or "").strip():
+                # No address yet: the box starts unticked and disabled (the page's script
+                # enables it once one is typed); the form refuses it below all the same.
+                self.initial[name] = False
+                widget.attrs["disabled"] = True
+                self.fields[name].help_text = note
+
+    def clean(self):
+        data = super().clean()
+        for name, (address, _note) in self.NEEDS.items():
+            if data.get(name) and not data.get(address) and address not in self.errors:
+                self.add_error(name, self.ERRORS[name])
+        return data
 
 
 @login_required
