@@ -120,7 +120,7 @@ def test_review_shows_accept_then_return_and_folds_the_rest(world):
     fold = one(card, "details", "more")
     assert fold.get("open") is None
     assert text(one(fold, "summary")) == "More actions"
-    assert set(buttons(fold)) == {"start_review", "accept_long_term", "request_cancel"}
+    assert buttons(fold) == ["start_review", "accept_long_term", "request_cancel"]  # as declared, cancelling last
     # the optional step says what it does, tied to its button
     start = next(form for form in q(fold, "form", "action") if buttons(form) == ["start_review"])
     help_line = one(start, "p", "help")
@@ -133,7 +133,7 @@ def test_handler_keeps_submit_in_view_and_folds_progress_and_extension(world):
     case = drive(world, make_case(world), ("handler_a", "sign"))
     card = actions_card(page(world.handler_a, case))
     assert buttons(card, direct=True) == ["submit"]
-    assert set(buttons(one(card, "details", "more"))) == {"report_progress", "request_extension"}
+    assert buttons(one(card, "details", "more")) == ["report_progress", "request_extension"]
 
 
 def test_signing_comes_before_refusing(world):
@@ -252,7 +252,11 @@ def test_browser__returned_case_reason_on_top_and_folded_actions(live_server, lo
     expect(fold.locator("button[value=start_review]")).to_be_hidden()
     expect(inspector.locator("section.actions > form.action button[value=accept]")).to_be_visible()
     inspector.screenshot(path=f"/tmp/casepage-review-{width}.png", full_page=True)
-    act(inspector, "start_review")  # opens the fold first
+    fold.locator("summary").click()
+    expect(fold.locator("#help-start_review")).to_be_visible()
+    fold.screenshot(path=f"/tmp/casepage-review-fold-{width}.png")
+    fold.locator("summary").click()  # folded again: the helper below opens it, as a person would
+    act(inspector, "start_review")
     expect_state(inspector, State.UNDER_REVIEW)
     act(inspector, "return_case", reason="照片不清晰，请补拍")
     expect_state(inspector, State.RETURNED)
@@ -286,25 +290,28 @@ def test_browser__returned_case_reason_on_top_and_folded_actions(live_server, lo
 def test_browser__extension_stage_and_inline_image(live_server, login, width):
     from playwright.sync_api import expect
 
-    from tests.browser import DESKTOP, PHONE, act, zh
+    from tests.browser import DESKTOP, PHONE, act
+
+    def stage(role):  # as the page reads it in Chinese (English until the Chinese is compiled)
+        with translation.override("zh-hans"):
+            return translation.gettext("Awaiting approval by %(role)s") % {"role": str(role.label)}
 
     viewport = DESKTOP if width == "desktop" else PHONE
     world = make_world()
     case = drive(world, make_case(world), ("handler_a", "sign"))
     case_add_evidence(actor=world.actor("handler_a"), case_id=case.pk, upload=upload("现场.png"))
-    new = case.deadline + timedelta(days=15)
+    old = case.deadline
+    new = old + timedelta(days=15)
     drive(world, case, ("handler_a", "request_extension", {"reason": "需采购设备", "new_deadline": new}))
     head = login(world.head_a, viewport=viewport)
     head.goto(f"/rectification/{case.pk}/")
     request = head.locator("section.actions .request")
-    expect(request.locator(".stage")).to_have_text(
-        zh("Awaiting approval by %(role)s") % {"role": zh(Role.UNIT_HEAD.label)})
+    expect(request.locator(".stage")).to_have_text(stage(Role.UNIT_HEAD))
     head.screenshot(path=f"/tmp/casepage-extension-head-{width}.png", full_page=True)
     act(head, "approve_extension", reason="同意")
     inspector = login(world.inspector, viewport=viewport)
     inspector.goto(f"/rectification/{case.pk}/")
-    expect(inspector.locator("section.actions .request .stage")).to_have_text(
-        zh("Awaiting approval by %(role)s") % {"role": zh(Role.INSPECTOR.label)})
+    expect(inspector.locator("section.actions .request .stage")).to_have_text(stage(Role.INSPECTOR))
     inspector.screenshot(path=f"/tmp/casepage-extension-inspector-{width}.png", full_page=True)
     # a click on the photo shows it in the browser, not as a download
     link = inspector.locator(".evidence figure a.view")
@@ -316,3 +323,17 @@ def test_browser__extension_stage_and_inline_image(live_server, login, width):
     assert response.headers["content-type"] == "image/png"
     inspector.wait_for_load_state()
     assert "inline=1" in inspector.url
+    # granted up the chain, the handler sees the new deadline and the old one
+    inspector.goto(f"/rectification/{case.pk}/")
+    act(inspector, "approve_extension")
+    leader = login(world.leader, viewport=viewport)
+    leader.goto(f"/rectification/{case.pk}/")
+    act(leader, "approve_extension", reason="同意延期")
+    handler = login(world.handler_a, viewport=viewport)
+    handler.goto(f"/rectification/{case.pk}/")
+    status = handler.locator(".status-box")
+    expect(status).to_contain_text(new.isoformat())
+    expect(status.locator(".extended")).to_be_visible()
+    expect(status.locator(".extended")).to_contain_text(old.isoformat())
+    expect(handler.locator("section.latest .latest-item").first).to_contain_text(f"{old.isoformat()} → {new.isoformat()}")
+    handler.screenshot(path=f"/tmp/casepage-extended-handler-{width}.png", full_page=True)

@@ -197,7 +197,9 @@ def _arrange_actions(spec, forms, requests):
             folded.append(form)
         else:
             shown.append(form)
-    shown.sort(key=lambda form: form[1].style != "primary")  # stable: declared order otherwise
+    order = {name: i for i, name in enumerate(spec.verbs)}  # as declared: the process's actions, then its requests
+    shown.sort(key=lambda form: (form[1].style != "primary", order.get(form[0], 0)))
+    folded.sort(key=lambda form: (form[1].style == "danger", order.get(form[0], 0)))  # cancelling last
     for request in requests:
         request.forms = sorted(by_kind.get(request.kind, []), key=lambda form: not form[0].startswith("approve_"))
     return shown, folded, requests
