@@ -119,7 +119,7 @@ READABILITY_JS = """(phone) => {
   if (phone) {
     const controls = document.querySelectorAll(
       'button, .btn, input:not([type=hidden]):not([type=checkbox]):not([type=radio]), select, textarea, ' +
-      'header nav a, .tabs a, .pager a, label:has(> input[type=checkbox]), label:has(> input[type=radio])');
+      'summary, header nav a, .tabs a, .pager a, label:has(> input[type=checkbox]), label:has(> input[type=radio])');
     for (const el of controls) {
       if (!visible(el)) continue;
       const r = el.getBoundingClientRect();
