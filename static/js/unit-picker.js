@@ -38,7 +38,7 @@
     var items = Array.prototype.slice.call(tree.querySelectorAll("li"));
     var nodes = items.map(function (li) {
       var input = li.querySelector(":scope > label > input");
-      var name = li.querySelector(":scope > label .unit-name").textContent;
+      var name = li.querySelector(":scope > label").textContent.trim();
       return { li: li, input: input, name: name, key: name.toLowerCase(), parent: null, branch: li.querySelector(":scope > ul") };
     });
     var byLi = new Map(nodes.map(function (n) { return [n.li, n]; }));

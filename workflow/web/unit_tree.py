@@ -113,8 +113,7 @@ class UnitTreeWidget(forms.Widget):
             for node in nodes:
                 checked = " checked" if str(node.pk) in chosen else ""
                 label = escape(node.name)
-                out.append(f'<li><label><input type="{kind}" name="{name}" value="{node.pk}"{checked}> '
-                           f'<span class="unit-name">{label}</span></label>')
+                out.append(f'<li><label><input type="{kind}" name="{name}" value="{node.pk}"{checked}> {label}</label>')
                 if node.children:
                     branch(node.children)
                 out.append("</li>")
