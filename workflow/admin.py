@@ -225,12 +225,50 @@ ACCOUNT_RULES = _("Only a superuser can grant or remove superuser status. Nobody
                   "must do it. Every change here is recorded in the audit trail.")
 
 
+# 统一社会信用代码 (GB 32100-2015): 18 characters from this set, the last a check character.
+CREDIT_CODE_CHARS = "0123456789ABCDEFGHJKLMNPQRTUWXY"
+CREDIT_CODE_WEIGHTS = tuple(pow(3, i, 31) for i in range(17))
+BAD_CREDIT_CODE = _("A unified social credit code has 18 characters: digits and capital letters other than "
+                    "I, O, S, V and Z, the last one a check character. Please check the code.")
+
+
+def credit_code_valid(code: str) -> bool:
+    if len(code) != 18 or any(ch not in CREDIT_CODE_CHARS for ch in code):
+        return False
+    total = sum(CREDIT_CODE_CHARS.index(ch) * weight for ch, weight in zip(code, CREDIT_CODE_WEIGHTS))
+    return CREDIT_CODE_CHARS[(31 - total % 31) % 31] == code[17]
+
+
+class UnitForm(forms.ModelForm):
+    """A unit's record, with what documents sent to it print: its unified social credit code
+    (checked, upper case) and the person in charge."""
+
+    class Meta:
+        model = Unit
+        fields = ("code", "name", "kind", "parent", "credit_code", "head_name", "address")
+
+    def clean_credit_code(self):
+        code = "".join((self.cleaned_data.get("credit_code") or "").split()).upper()
+        if code and not credit_code_valid(code):
+            raise ValidationError(BAD_CREDIT_CODE, code="credit_code")
+        return code
+
+
 @admin.register(Unit)
 class UnitAdmin(QuietDeleteMixin, admin.ModelAdmin):
+    form = UnitForm
     list_display = ("name", "kind", "parent", "code")
     list_filter = ("kind",)
     search_fields = ("name", "code")
     autocomplete_fields = ("parent",)
+    fieldsets = (
+        (None, {"fields": ("code", "name", "kind", "parent")}),
+        (None, {
+            "fields": ("credit_code", "head_name", "address"),
+            "description": _("Notices sent to the unit print its unified social credit code, its person in "
+                             "charge and its address as entered here; left empty, the notice leaves a blank "
+                             "to fill in by hand.")}),
+    )
 
 
 @admin.register(User)

@@ -32,6 +32,9 @@ class Source(models.TextChoices):
     LEADER = "leader", _("Leader's instruction")
 
 
+# The legal basis a problem breaches (依据): a regulation's title and the article, typed as written.
+REGULATION_MAX, ARTICLE_MAX = 100, 50
+
 WORKING = ("signed", "rectifying", "returned", "long_term")
 REVIEWABLE = ("submitted", "under_review")
 NO = Reason(_("Reason"), True, _("Please give the reason for rejecting."))  # rejecting a request
@@ -127,13 +130,18 @@ class Rectification(CaseType):
     create = Create(
         role=Role.INSPECTOR, then="issue", many=True, service="processes.rectification.services.open_cases",
         fields=(Text("title", _("Title"), 200), Choice("source", _("Source"), Source.choices, Source.INSPECTION),
-                Text("basis", _("Basis"), 200, required=False,
+                Text("basis", _("Inspection activity"), 200, required=False,
                      help=_("e.g. the inspection or audit this problem came from")),
+                Text("regulation", _("Legal basis: regulation"), REGULATION_MAX, required=False,
+                     help=_("Optional: the title of the law, regulation or rule the problem breaches, "
+                            "e.g. 养老机构管理办法")),
+                Text("article", _("Legal basis: article"), ARTICLE_MAX, required=False,
+                     help=_("Optional: the article of that regulation, e.g. 第三十条")),
                 Long("description", _("Problem description")), Long("requirement", _("Rectification requirements")),
                 Int("deadline_days", _("Working days allowed"), 1, 365, default=10)),
         denied=_("Only inspectors open rectification cases."))
     list_filters = ("source",)
-    detail_fields = ("source", "basis", "requirement", "long_term", "report_every_days", "returns", "signed_at")
+    detail_fields = ("source", "basis", "regulation", "article", "requirement", "long_term", "report_every_days", "returns", "signed_at")
     ledger = Ledger("整改台账", (
         Column("编号", "number", 22), Column("标题", "title", 48), Column("承办单位", "unit__name", 24),
         Column("来源", "source", 14), Column("状态", "status", 18), Column("交办日期", "issued_at", 12),
@@ -154,9 +162,26 @@ class Rectification(CaseType):
         returned once there are any, and the reporting cycle of a long-term case."""
         source = case.get_source_display() + (f" · {case.basis}" if case.basis else "")
         rows = [(_("Source"), source)]
+        if case.regulation:
+            rows.append((_("Legal basis"), legal_basis(case.regulation, case.article)))
         if case.returns:
             rows.append((_("Times returned"), case.returns))
         if case.long_term:
             rows.append((_("Long-term rectification"),
                          _("progress report every %(d)s days") % {"d": case.report_every_days}))
         return rows
+
+
+def legal_basis(regulation: str, article: str = "") -> str:
+    """The legal basis as a notice cites it: 《养老机构管理办法》第三十条. The title is put in
+    book-title marks whether or not it was typed with them; no regulation, no basis."""
+    title = (regulation or "").strip().strip("《》〈〉<> ").strip()
+    if not title:
+        return ""
+    article = (article or "").strip()
+    if article and all(ch in NUMERALS for ch in article):  # "30" or "三十": the article's number alone
+        article = f"第{article}条"
+    return f"《{title}》{article}"
+
+
+NUMERALS = set("0123456789０１２３４５６７８９零〇一二三四五六七八九十百千")

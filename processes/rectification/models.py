@@ -10,7 +10,7 @@ from workflow.kernel.calendar import add_working_days
 from workflow.kernel.errors import ActionError, Change
 from workflow.models import Case, Evidence, Unit
 
-from .declaration import Rectification, Source  # noqa: F401 - Source is the model's choices
+from .declaration import ARTICLE_MAX, REGULATION_MAX, Rectification, Source  # noqa: F401 - Source is the model's choices
 from .flows import RectificationFlow
 
 
@@ -57,7 +57,10 @@ class RectificationCase(Case, case_type=Rectification):
 
     source = models.CharField(_("source"), max_length=20, choices=Source.choices, default=Source.INSPECTION)
     requirement = models.TextField(_("rectification requirements"))
-    basis = models.CharField(_("basis"), max_length=200, blank=True)
+    basis = models.CharField(_("inspection activity"), max_length=200, blank=True)  # the 检查活动 the problem came from
+    # The legal basis (依据) the problem breaches, apart from the inspection: a regulation and its article.
+    regulation = models.CharField(_("legal basis: regulation"), max_length=REGULATION_MAX, blank=True)
+    article = models.CharField(_("legal basis: article"), max_length=ARTICLE_MAX, blank=True)
     long_term = models.BooleanField(_("long-term rectification"), default=False)
     report_every_days = models.PositiveSmallIntegerField(_("progress report every (days)"), default=30)
     returns = models.PositiveSmallIntegerField(_("times returned"), default=0)

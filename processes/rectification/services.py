@@ -1,9 +1,10 @@
 """Writes for rectification cases: the platform's (workflow.services) with the dispatch batch
 that groups one problem sent to many units. Views, API, tasks and tests call these."""
 from django.db import transaction
+from django.utils.translation import gettext
 
 from workflow.cases import services
-from workflow.cases.engine import Actor
+from workflow.cases.engine import ActionError, Actor
 from workflow.models import Comment, Unit
 
 from .declaration import Rectification
@@ -16,6 +17,7 @@ def open_cases(*, actor: Actor, units: list[Unit], issue: bool = False, token: s
                **fields) -> list[RectificationCase]:
     """Open a case for one unit (a draft, or issued with ``issue``); several units (or any
     number, with `bulk`) are sent the same problem at once, as one dispatch batch."""
+    _check_basis(fields)
     if bulk or (bulk is None and len(units) > 1):
         return case_dispatch(actor=actor, units=units, token=token, **fields)
     return services.open_cases(RectificationCase, actor=actor, units=units, issue=issue, token=token, **fields)
@@ -29,11 +31,18 @@ def case_create(*, actor: Actor, unit: Unit, issue: bool = False, token: str = "
 def case_dispatch(*, actor: Actor, units: list[Unit], token: str = "", **fields) -> list[RectificationCase]:
     """Send one problem to many units at once, as one dispatch batch: each gets its own
     issued case, all or none."""
+    _check_basis(fields)
     services.check_opener(Rectification, actor)
     with transaction.atomic():
         batch = DispatchBatch.objects.create(title=(fields.get("title") or "").strip()[:200], created_by=actor.user)
         return services.open_cases(RectificationCase, actor=actor, units=units, issue=True, token=token, bulk=True,
                                    extra={"batch": batch}, **fields)
+
+
+def _check_basis(fields):
+    """An article cites a regulation: one without the other's title is refused."""
+    if str(fields.get("article") or "").strip() and not str(fields.get("regulation") or "").strip():
+        raise ActionError(gettext("Name the regulation the article belongs to, or leave the article empty."))
 
 
 def case_act(*, actor: Actor, case_id: int, action: str, token: str = "", **params) -> RectificationCase:

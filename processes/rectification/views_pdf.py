@@ -6,9 +6,11 @@ from django.utils.translation import gettext as _
 from workflow.web.http import not_found
 from workflow.documents.pdf import pdf_response, render_pdf
 
+from .declaration import legal_basis
 from .models import RectificationCase, Source, State
 
-# The notice is a fixed-language legal document: how each source reads in its body text.
+# The notice is a fixed-language legal document: how each source reads in its body text when
+# the case names no inspection (检查活动) of its own.
 SOURCE_TEXT = {
     Source.INSPECTION: "监督检查",
     Source.AUDIT: "审计检查",
@@ -28,6 +30,10 @@ def notice_context(case: RectificationCase) -> dict:
         "supervisor": case.supervisor_unit,
         "contact": case.created_by,
         "source_text": SOURCE_TEXT.get(case.source, "监督检查"),
+        # The inspection the problem was found in and the rule it breaches are apart: the
+        # notice cites a rule only when the case names one, and never invents one.
+        "inspection": (case.basis or "").strip(),
+        "legal_basis": legal_basis(case.regulation, case.article),
         "problems": _lines(case.description),
         "requirements": _lines(case.requirement),
     }
