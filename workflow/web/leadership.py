@@ -68,8 +68,12 @@ def red_list(request):
         case.days_overdue = (today - case.deadline).days if case.deadline else 0
         case.fired = fired[case.pk]
     totals, counts = rung_counts(request.user)
+    labels = [label for _value, label in Rung.choices]
+    # Each count beside its rung's label, so a phone showing a row as a card keeps them together.
     return render(request, "workflow/red_list.html", {
-        "cases": cases, "counts": counts, "totals": totals, "rungs": Rung.choices, "limit": RED_LIST_ROWS,
+        "cases": cases, "rungs": Rung.choices, "limit": RED_LIST_ROWS,
+        "totals": list(zip(labels, totals)), "total": sum(totals),
+        "counts": [(unit, list(zip(labels, row)), total, any(row[Rung.RED - 1:])) for unit, row, total in counts],
     })
 
 
