@@ -1,7 +1,8 @@
 """Load demo data: a city bureau, three counties, townships and institutions, one user per
-role, and rectification cases in every state. Safe to run again: nothing is duplicated."""
+role, and rectification cases in every state, issued over the past weeks. Safe to run again:
+nothing is duplicated."""
 import random
-from datetime import timedelta
+from datetime import date, datetime, time, timedelta
 
 from django.contrib.auth.models import Permission
 from django.core.management.base import BaseCommand
@@ -12,6 +13,7 @@ from processes.rectification import services
 from processes.rectification.models import RectificationCase
 from workflow.cases import escalation
 from workflow.cases.engine import Actor
+from workflow.kernel.calendar import WorkCalendar, add_working_days, shift_working_days
 from workflow.models import Role, Unit, UnitKind, User
 
 PASSWORD = "Duban2026"
@@ -43,9 +45,58 @@ PROBLEMS = [
 ]
 
 
+# The inspections the demo's problems were found in (检查活动), and the rules some of them breach
+# (依据: a regulation and its article). A problem without a rule here is sent without one.
+INSPECTIONS = {
+    "inspection": ["2026年11月消防安全专项督查", "2026年第四季度民政服务机构安全检查"],
+    "audit": ["2026年社会救助资金专项审计"],
+    "leader": ["2026年第四季度专项督查"],
+    "hotline": [],  # a complaint looked into: no inspection of its own
+}
+RULES = {
+    "消防通道堆放杂物": ("养老机构管理办法", "第三十条"),
+    "电动车室内充电": ("养老机构管理办法", "第三十条"),
+    "低保档案资料不全": ("社会救助暂行办法", "第十一条"),
+    "服务对象入住评估缺失": ("养老机构管理办法", "第十五条"),
+}
+# Registration categories of the 统一社会信用代码 (GB 32100-2015) by kind: 机关 11, 事业单位 12,
+# 社会团体 51, 民办非企业单位 52.
+CREDIT_CATEGORY = {UnitKind.SOCIAL_ORG: "51", UnitKind.SOCIAL_WORK: "52"}
+CREDIT_CHARS = "0123456789ABCDEFGHJKLMNPQRTUWXY"
+HEADS = ["杨建国", "黄丽华", "林志强", "何秀英", "高明", "罗伟", "梁静", "宋海涛", "谢芳", "韩卫东",
+         "唐晓燕", "许国平", "邓丽", "曹文斌", "彭慧", "曾庆华", "萧红梅", "田志远", "董建华", "潘玉兰",
+         "袁立新", "蒋桂芳", "蔡永强", "余晓明", "杜春梅", "叶振华", "程红", "魏国庆", "苏敏", "吕长青",
+         "丁海燕", "任志刚", "沈丽萍", "姚建军", "卢秀兰", "姜宏"]
+
+
+def credit_code(category: str, n: int) -> str:
+    """A well-formed demo 统一社会信用代码: category, a made-up 330100 region, a nine-character
+    organisation code, and the check character the standard computes."""
+    body = f"{category}330100MB{n:07d}"
+    total = sum(CREDIT_CHARS.index(ch) * pow(3, i, 31) for i, ch in enumerate(body))
+    return body + CREDIT_CHARS[(31 - total % 31) % 31]
+
+
 def _unit(code, name, kind, parent=None):
     unit, _ = Unit.objects.get_or_create(code=f"DEMO-{code}", defaults={"name": name, "kind": kind, "parent": parent})
     return unit
+
+
+def _records(units):
+    """Give each demo unit the credit code and person in charge its documents print, where the
+    administrator has not entered them (an entry made since is kept)."""
+    for n, unit in enumerate(units.values(), start=1):
+        fields = []
+        if not unit.credit_code:
+            category = ("11" if unit.kind in (UnitKind.CITY_BUREAU, UnitKind.COUNTY_BUREAU, UnitKind.TOWNSHIP_OFFICE)
+                        else CREDIT_CATEGORY.get(unit.kind, "12"))
+            unit.credit_code = credit_code(category, n)
+            fields.append("credit_code")
+        if not unit.head_name:
+            unit.head_name = HEADS[(n - 1) % len(HEADS)]
+            fields.append("head_name")
+        if fields:
+            Unit.objects.filter(pk=unit.pk).update(**{name: getattr(unit, name) for name in fields})
 
 
 class Command(BaseCommand):
@@ -54,6 +105,7 @@ class Command(BaseCommand):
     def handle(self, *args, **options):
         with transaction.atomic():
             units = self._units()
+            _records(units)
             users = self._users(units)
         created = self._cases(units, users)
         self.stdout.write(self.style.SUCCESS(
@@ -104,15 +156,21 @@ class Command(BaseCommand):
         for i, goal in enumerate(plan):
             unit_code, handler, head = targets[i % len(targets)]
             title, description, requirement = PROBLEMS[i % len(PROBLEMS)]
+            regulation, article = RULES.get(title, ("", ""))
             inspector = a["inspector" if i % 3 else "inspector2"]
+            source = rng.choice(["inspection", "audit", "hotline", "leader"])
+            inspections = INSPECTIONS[source]
             case = services.case_create(actor=inspector, unit=units[unit_code], title=title,
-                                        description=description, requirement=requirement,
-                                        source=rng.choice(["inspection", "audit", "hotline", "leader"]),
-                                        basis="2026年第四季度专项督查", deadline_days=rng.choice([5, 10, 15, 20]),
+                                        description=description, requirement=requirement, source=source,
+                                        basis=inspections[i % len(inspections)] if inspections else "",
+                                        regulation=regulation,
+                                        article=article, deadline_days=rng.choice([5, 10, 15, 20]),
                                         issue=goal != "draft")
             self._advance(case, goal, a, inspector, a[handler], a[head], units)
+            _backdate(case.pk, goal, i, rng)
             created += 1
-        self._make_overdue(units)
+        # Each case's rungs follow from its dates, as the daily sweep would have fired them.
+        escalation.sweep(timezone.localdate())
         return created
 
     def _advance(self, case, goal, a, inspector, handler, head, units):
@@ -154,21 +212,61 @@ class Command(BaseCommand):
             return
         act(a["leader"], "sign_off", reason="同意销号。")
 
-    def _make_overdue(self, units):
-        """Backdate some open cases so the demo shows overdue ones (red lights)."""
-        today = timezone.localdate()
-        open_cases = (RectificationCase.objects.filter(supervisor_unit=units["CITY"], deadline__isnull=False)
-                      .exclude(status__in=["closed", "cancelled", "draft"]).order_by("pk"))
-        changed = []
-        for n, case in enumerate(open_cases[::3][:12]):
-            case.deadline = today - timedelta(days=1 + n * 2)
-            changed.append(case)
-        for case in open_cases[1::5][:5]:
-            case.deadline = today + timedelta(days=1)
-            changed.append(case)
-        for case in changed:  # the ladder counts from the new deadline; the sweep fires the rungs
-            RectificationCase.objects.filter(pk=case.pk).update(
-                deadline=case.deadline, next_rung_on=escalation.next_rung_on(case))
+# How many working days before (-) or after (+) its deadline an open case in a state where the
+# deadline binds the unit stands today, in turn: most are in time, some near the deadline
+# (reminder), due (yellow), some days overdue (red) or long overdue (interview, accountability).
+LADDER_OFFSETS = [-6, -1, 1, 4, -4, 10, -8, 0, 15, -2, 6, -5, -9, 2]
+FINISHED = ("submitted", "accepted", "long_term", "closed")
+
+
+def _backdate(pk, goal, i, rng):
+    """Move a freshly made case back in time: issued some working days ago (a draft written a
+    few days ago), its deadline counted from that day as issuing counts it, its signature,
+    report and closure between then and today, and its next rung from the new deadline. A case
+    is never issued after its deadline, nor anything dated after today."""
+    case = RectificationCase.objects.get(pk=pk)
+    calendar, today, now = WorkCalendar(), timezone.localdate(), timezone.now()
+    days = case.deadline_days
+
+    def at(day: date, hour: int, minute: int = 0):
+        moment = timezone.make_aware(datetime.combine(day, time(hour, minute)))
+        return min(moment, now)
+
+    def back(working_days):
+        return shift_working_days(calendar, today, -max(working_days, 0))
+
+    minute = (i * 7) % 50
+    if goal == "draft":
+        written = back(rng.randint(0, 3))
+        RectificationCase.objects.filter(pk=pk).update(created_at=at(written, 9, minute),
+                                                       updated_at=at(written, 9, minute + 5))
+        return
+    if goal in ("refused", "cancelled"):
+        age = rng.randint(1, 4) if goal == "refused" else rng.randint(6, 12)
+    elif goal == "extension":
+        age = max(days - 6, 1)  # asked before the deadline, which is still ahead
+    elif goal in FINISHED:
+        age = rng.randint(max(days // 2, 3), 8 + days * 2)
+    else:
+        age = max(days + LADDER_OFFSETS[i % len(LADDER_OFFSETS)], 1)
+    issued_on = back(age)
+    deadline = add_working_days(issued_on, days)
+    issued_at = at(issued_on, 9, minute)
+    fields = {"created_at": issued_at - timedelta(minutes=30), "issued_at": issued_at, "updated_at": issued_at,
+              "deadline": deadline.date, "calendar_warning": deadline.warning}
+    if case.signed_at:
+        next_day = shift_working_days(calendar, issued_on, 1)  # signed the next working day, or the same
+        signed = at(next_day, 10, minute)
+        fields["signed_at"] = fields["updated_at"] = signed if signed < now else at(issued_on, 14, minute)
+    if goal in FINISHED:  # reported in time: halfway to the deadline at the latest
+        done = min(shift_working_days(calendar, issued_on, max(days // 2, 1)), today)
+        fields["updated_at"] = at(done, 15, minute)
+    if goal in ("closed", "cancelled"):
+        ended = min(shift_working_days(calendar, issued_on, max(days // 2, 1) + (1 if goal == "closed" else 2)), today)
+        fields["closed_at"] = fields["updated_at"] = at(ended, 16, minute)
+    case.deadline, case.rung = deadline.date, 0
+    fields["next_rung_on"] = escalation.next_rung_on(case)
+    RectificationCase.objects.filter(pk=pk).update(**fields)
 
 
 def _demo_photo(title):
