@@ -245,6 +245,21 @@ def test_the_list_filter_of_a_unit_member_offers_only_their_own_unit(tree):
     assert options == {"": "全部单位", str(tree.county_a.pk): "甲县民政局"}
 
 
+def test_an_actions_unit_choice_offers_the_units_below_indented(tree):
+    from tests.factories import drive
+
+    case = drive(tree, make_case(tree), ("handler_a", "refuse", {"reason": "不属于我单位职责"}))
+    client = client_for(tree.inspector)
+    html = client.get(f"/rectification/{case.pk}/").content.decode()
+    select = re.search(r'<select name="unit"[^>]*>(.*?)</select>', html, re.S).group(1)
+    options = dict(re.findall(r'<option value="(\d*)"[^>]*>([^<]*)</option>', select))
+    assert options == {"": "---------", str(tree.county_a.pk): "甲县民政局",
+                       str(tree.home.pk): INDENT + "甲县福寿园敬老院", str(tree.county_b.pk): "乙县民政局"}
+    response = client.post(f"/rectification/{case.pk}/act/reassign/", {"unit": tree.home.pk})
+    assert response.status_code == 302
+    assert RectificationCase.objects.get(pk=case.pk).unit_id == tree.home.pk
+
+
 # In the browser ---------------------------------------------------------------------------------
 SCREENSHOT = "/tmp/unit-picker-{}.png"
 

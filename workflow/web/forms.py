@@ -20,8 +20,11 @@ def form_field(field: Field, units=None) -> forms.Field:
                                   **common)
     if field.kind == "date":
         return WindowDateField(widget=forms.DateInput(attrs={"type": "date"}), **common)
-    if field.kind == "unit":
-        return KeyChoiceField(queryset=units if units is not None else Unit.objects.none(), **common)
+    if field.kind == "unit":  # every unit offered, indented by depth, read in one query
+        queryset = units if units is not None else Unit.objects.none()
+        choice = KeyChoiceField(queryset=queryset, widget=UnitSelect(blank="---------"), **common)
+        choice.widget.tree = UnitTree(queryset)
+        return choice
     if field.kind == "choice":
         return forms.ChoiceField(choices=field.choices, initial=field.default, **common)
     if field.kind == "long":
