@@ -12,9 +12,9 @@ from django.utils.translation import gettext
 
 from processes.rectification.declaration import Rectification
 from tests.browser import DESKTOP, PHONE, browser, login  # noqa: F401
-from tests.engine.models import PlanCase
+from tests.engine.models import Checklist, PlanCase
 from tests.factories import drive, make_case, make_user, make_world, to_submitted
-from workflow.cases import engine, services
+from workflow.cases import engine, records, services
 from workflow.models import AuditEvent, Notification, OutboxMessage, Role, User
 from workflow.trail import notify
 from workflow.web.pages import NOTES_PAGE, ChannelForm
@@ -105,6 +105,14 @@ def test_nobody_is_told_of_their_own_act__a_colleague_is(world):
     # the colleague was told of both
     assert [n.message for n in notes_of(world.handler_a, case)] == [told("issue", "", case)]
     assert [n.message for n in notes_of(colleague, case)] == [told("issue", "", case), told("sign", "", case)]
+
+
+def test_a_record_written_by_someone_it_tells__they_are_not_told__their_colleague_is(world):
+    colleague = make_user(Role.HANDLER, world.county_a)
+    records.create_record(Checklist, actor=world.actor("handler_a"), unit=world.county_a, title="自查表",
+                          tell=[(Role.HANDLER, world.county_a.pk)], subject="新的自查表")
+    told_ = set(OutboxMessage.objects.filter(key__startswith="ev:r:").values_list("recipient_id", flat=True))
+    assert told_ == {colleague.pk}
 
 
 def test_a_person_reached_twice_by_one_event_is_told_once(world):
@@ -220,8 +228,9 @@ def test_channels__saving_an_address_then_choosing_its_channel_works(world):
     # then: the boxes are enabled, and choosing the channels saves them
     page = client.get("/notifications/channels/").content.decode()
     assert "disabled" not in re.search(r'<input[^>]*name="notify_sms"[^>]*>', page).group(0)
-    response = client.post("/notifications/channels/", {"email": "chen@mz.example.gov.cn", "phone": "13800001234",
-                                                        "notify_in_app": "on", "notify_email": "on", "notify_sms": "on"})
+    response = client.post("/notifications/channels/", {
+        "email": "chen@mz.example.gov.cn", "phone": "13800001234", "notify_in_app": "on", "notify_email": "on",
+        "notify_sms": "on"})
     assert response.status_code == 302
     user.refresh_from_db()
     assert (user.notify_in_app, user.notify_email, user.notify_sms) == (True, True, True)
@@ -232,7 +241,8 @@ def test_channels__saving_an_address_then_choosing_its_channel_works(world):
 
 
 def test_channels__an_address_and_its_channel_in_one_go(world):
-    response = client_for(world.handler_a).post("/notifications/channels/", {"phone": "13912345678", "notify_sms": "on"})
+    response = client_for(world.handler_a).post("/notifications/channels/",
+                                                {"phone": "13912345678", "notify_sms": "on"})
     assert response.status_code == 302
     user = User.objects.get(pk=world.handler_a.pk)
     assert (user.phone, user.notify_sms, user.notify_in_app) == ("13912345678", True, False)

@@ -25,7 +25,8 @@ def create_record(model, *, actor: Actor, unit, action: str = "create", data=Non
         record = model.objects.create(unit=unit, created_by=actor.user, **fields)
         event = audit.record(action=action, user=actor.user, on=record, ip=actor.ip, data=data or {})
         if tell:
-            notify.queue(case=record.case, who=list(tell), key=audit.event_key(event), subject=subject)
+            notify.queue(case=record.case, who=list(tell), key=audit.event_key(event), subject=subject,
+                         actor=actor.user)
         if archive:
             queue_record_archives(record, archive)
     return record
@@ -47,7 +48,7 @@ def changing(model, pk, *, actor: Actor, action: str):
                                  reason=change.reason)
             if change.tell:
                 notify.queue(case=record.case, who=list(change.tell), key=audit.event_key(event),
-                             subject=change.subject)
+                             subject=change.subject, actor=actor.user)
             if change.archive:
                 queue_record_archives(record, change.archive)
     except (NotVisible, RecordDenied) as exc:
