@@ -17,7 +17,7 @@ import pytest
 from django.urls import URLPattern, URLResolver, get_resolver
 
 from tests.browser import DESKTOP, PHONE, TIMEOUT_MS, browser, login  # noqa: F401
-from tests.factories import PASSWORD, drive, make_case, make_world, to_submitted, upload  # noqa: F401
+from tests.factories import PASSWORD, drive, make_case, make_unit, make_world, to_submitted, upload  # noqa: F401
 
 AXE = Path(__file__).resolve().parent / "vendor" / "axe-core" / "axe.min.js"
 WCAG_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
@@ -174,7 +174,10 @@ def seed():
     from workflow.cases import escalation
     from workflow.trail import notify
 
+    from workflow.models import UnitKind
+
     world = make_world()
+    make_unit("甲县福寿园养老院", UnitKind.ELDERLY_CARE, parent=world.county_a)  # the unit tree has a branch
     cases = {}
     cases["issued"] = make_case(world, title="敬老院消防通道堵塞", description="二楼东侧消防通道堆放床垫和纸箱。")
     cases["signed"] = drive(world, make_case(world, title="灭火器过期未更换"), ("handler_a", "sign"))
@@ -291,6 +294,9 @@ def test_every_page_type_passes_axe_and_is_readable(browser, login, live_server,
         page = pages[who]
         page.goto(path)
         check(page, label, results)
+        if label == "new case":  # the unit picker with a unit chosen: its chip and the count
+            page.locator("input[name=units]").first.check()
+            check(page, "new case, a unit chosen", results)
 
     print(f"\naxe-core ({width}): " + ", ".join(
         f"{label}={sum(len(v['nodes']) for v in r['axe'])}" for label, r in results.items()))
