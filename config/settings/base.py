@@ -24,6 +24,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "rest_framework.authtoken",
     "drf_spectacular",
+    "drf_spectacular_sidecar",  # Swagger UI's files, served from here (no CDN) for /api/v1/docs/
     "axes",
     "viewflow",
     "viewflow.workflow",
@@ -131,9 +132,10 @@ USE_TZ = True
 STATIC_URL = "/static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 # Static files come from the project's static/ and only the apps whose pages are served (the
-# admin); viewflow's unused front end names font files it does not ship, which breaks collectstatic.
+# admin, Swagger UI for the API's docs); viewflow's unused front end names font files it does
+# not ship, which breaks collectstatic.
 STATICFILES_FINDERS = ["django.contrib.staticfiles.finders.FileSystemFinder", "config.staticfinders.ServedAppsFinder"]
-DUBAN_STATIC_APPS = ["django.contrib.admin"]
+DUBAN_STATIC_APPS = ["django.contrib.admin", "drf_spectacular_sidecar"]  # the admin; the API's docs page
 STATIC_ROOT = env.path("DUBAN_STATIC_ROOT", default=str(VAR_DIR / "static"))
 os.makedirs(STATIC_ROOT, exist_ok=True)  # whitenoise serves from here after collectstatic
 STORAGES = {
@@ -268,6 +270,10 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "督办 supervision and accountability engine",
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
+    # Inputs get components of their own, where a text that may not be blank says minLength: 1.
+    "COMPONENT_SPLIT_REQUEST": True,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
 }
 
 EMAIL_BACKEND = env("DJANGO_EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")

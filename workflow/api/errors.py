@@ -6,7 +6,8 @@ bodies the parsers cannot read, whose own message is Python's, in English.
 from django.core.exceptions import PermissionDenied
 from django.http import Http404
 from django.utils.translation import gettext as _
-from rest_framework import exceptions, status
+from drf_spectacular.extensions import OpenApiSerializerExtension
+from rest_framework import exceptions, serializers, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 from rest_framework.views import set_rollback
@@ -44,18 +45,46 @@ def exception_handler(exc, context):
 def _encodable(data):
     """Error details that echo the input ("“x” is not a valid choice") with any lone surrogate
     from a JSON escape written out as ``\\ud800`` and the like: as it came, it cannot be encoded in UTF-8."""
-    if isinstance(data, dict):
-        return {key: _encodable(value) for key, value in data.items()}
+    if isinstance(data, dict):  # a field's name too: an unknown one is named as it came
+        return {_encodable(key): _encodable(value) for key, value in data.items()}
     if isinstance(data, list):
         return [_encodable(value) for value in data]
     if isinstance(data, str):
         try:
             data.encode()
         except UnicodeEncodeError:
-            return exceptions.ErrorDetail(data.encode(errors="backslashreplace").decode(), getattr(data, "code", None))
+            text = data.encode(errors="backslashreplace").decode()
+            return exceptions.ErrorDetail(text, getattr(data, "code", None)) if isinstance(data, exceptions.ErrorDetail) \
+                else text
     return data
 
 
 def _error(message, code) -> Response:
     set_rollback()
     return Response({"detail": str(message)}, status=code)
+
+
+# The bodies above, as the schema names them ----------------------------------------------------
+class ErrorSerializer(serializers.Serializer):
+    """An error: what went wrong, in the user's language."""
+
+    detail = serializers.CharField()
+
+
+class InputErrorSerializer(serializers.Serializer):
+    """Input that was refused: the messages of each field that was wrong ({"title": ["..."]},
+    "non_field_errors" for the body as a whole), or ``detail`` alone."""
+
+    detail = serializers.CharField(required=False)
+
+
+class InputErrorSchema(OpenApiSerializerExtension):
+    target_class = InputErrorSerializer
+
+    def map_serializer(self, auto_schema, direction):
+        messages = {"type": "array", "items": {"type": "string"}}
+        return {"type": "object", "description": InputErrorSerializer.__doc__.replace("\n    ", " "),
+                "properties": {"detail": {"type": "string"}},
+                # a list's field names the item that was wrong ({"units": {"0": ["..."]}})
+                "additionalProperties": {"oneOf": [messages, {"type": "object",
+                                                              "additionalProperties": messages}]}}

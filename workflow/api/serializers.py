@@ -17,7 +17,7 @@ from workflow.cases.engine import available_actions
 from workflow.web.bounds import KEY_MAX
 from workflow.models import CaseRequest, Comment, Evidence, Unit
 from workflow.kernel.limits import COMMENT_MAX, NOTE_MAX, SEARCH_MAX
-from workflow.api.fields import TargetUnitField, UploadField, WindowDateField, input_field
+from workflow.api.fields import NOT_BLANK, OnlyDeclared, TargetUnitField, UploadField, WindowDateField, input_field, text
 
 ROW = ["id", "number", "title", "status", "status_label", "unit", "deadline", "light", "created_at", "issued_at",
        "closed_at"]
@@ -57,7 +57,7 @@ class EvidenceSerializer(serializers.ModelSerializer):
         return request.build_absolute_uri(url) if request else url
 
 
-class CommentSerializer(serializers.ModelSerializer):
+class CommentSerializer(OnlyDeclared, serializers.ModelSerializer):
     """A message in the case's discussion thread (also the input of a new one)."""
 
     author = serializers.CharField(source="author.display_name", read_only=True)
@@ -66,7 +66,7 @@ class CommentSerializer(serializers.ModelSerializer):
         model = Comment
         fields = ["id", "author", "body", "created_at"]
         read_only_fields = ["created_at"]
-        extra_kwargs = {"body": {"max_length": COMMENT_MAX}}
+        extra_kwargs = {"body": {"max_length": COMMENT_MAX, "validators": [NOT_BLANK]}}
 
 
 class CaseRequestSerializer(serializers.ModelSerializer):
@@ -79,11 +79,11 @@ class CaseRequestSerializer(serializers.ModelSerializer):
         fields = ["id", "kind", "reason", "new_deadline", "waiting_role", "created_at"]
 
 
-class EvidenceUploadSerializer(serializers.Serializer):
+class EvidenceUploadSerializer(OnlyDeclared, serializers.Serializer):
     """One evidence file (multipart field ``file``) with an optional note."""
 
     file = UploadField()
-    note = serializers.CharField(max_length=NOTE_MAX, allow_blank=True, default="")
+    note = text(max_length=NOTE_MAX, allow_blank=True, default="")
 
 
 class AvailableActionsField(serializers.ListField):
@@ -162,9 +162,10 @@ def detail_serializer(model):
         "available_actions": AvailableActionsField(sorted(spec.verbs))})
 
 
-def _declared(spec, doc: str, fields, name: str, **extra):
-    attrs = {field.name: input_field(field) for field in fields}
-    return type(f"{camel(spec.key)}{name}Serializer", (serializers.Serializer,), {"__doc__": doc, **attrs, **extra})
+def _declared(spec, doc: str, fields, name: str, strict: bool = False, **extra):
+    attrs = {field.name: input_field(field, strict=strict) for field in fields}
+    return type(f"{camel(spec.key)}{name}Serializer", (OnlyDeclared, serializers.Serializer),
+                {"__doc__": doc, **attrs, **extra})
 
 
 @cache
@@ -178,6 +179,9 @@ def create_serializer(model):
     return _declared(spec, f"A new {spec.key} case for one unit.", spec.create.fields, "CaseCreate", **extra)
 
 
+KEY_LIST_MAX = 2000  # units one dispatch may name
+
+
 def _unique_units(self, units):
     return list({unit.pk: unit for unit in units}.values())
 
@@ -187,16 +191,21 @@ def dispatch_serializer(model):
     """The same new case for many units, each sent its own at once, all or none."""
     spec = model.spec
     return _declared(spec, f"One {spec.key} problem for many units: each gets its own case, sent at once.",
-                     spec.create.fields, "Dispatch", units=TargetUnitField(many=True, allow_empty=False),
+                     spec.create.fields, "Dispatch",
+                     units=serializers.ListField(child=TargetUnitField(), min_length=1, max_length=KEY_LIST_MAX),
                      validate_units=_unique_units)
 
 
 @cache
-def action_serializer(model, action: str):
-    """The input of one action: the fields its verb declares."""
+def action_serializer(model, action: str, strict: bool = False):
+    """The input of one action: the fields its verb declares. `strict` (the schema of the
+    action's path) requires a reason the action requires; the view reads the body leniently,
+    so that the role and the state are checked before a missing reason, and a body the strict
+    one accepts is never refused as input (see ``TransitionView``)."""
     spec = model.spec
     verb = spec.verbs[action]
-    return _declared(spec, f"The input of the {spec.key} action {action}.", verb.fields, f"{camel(action)}Action")
+    return _declared(spec, f"The input of the {spec.key} action {action}.", verb.fields,
+                     f"{camel(action)}Action" if strict else f"{camel(action)}ActionInput", strict=strict)
 
 
 @cache
@@ -211,7 +220,7 @@ def any_action_serializer(model):
             by_name.setdefault(field.name, []).append(field)
     attrs = {name: input_field(fields[0], optional=True) for name, fields in by_name.items()
              if len({(f.kind, f.max_length, f.min_value, f.max_value, f.choices) for f in fields}) == 1}
-    return type(f"{camel(spec.key)}TransitionSerializer", (serializers.Serializer,), {
+    return type(f"{camel(spec.key)}TransitionSerializer", (OnlyDeclared, serializers.Serializer), {
         "__doc__": f"The fields of any {spec.key} action; which ones an action takes is on its own path.", **attrs})
 
 
@@ -227,5 +236,5 @@ def query_serializer(model):
     for name in spec.list_filters:
         attrs[name] = serializers.ChoiceField(choices=model._meta.get_field(name).choices, required=False)
     attrs.update(created_from=WindowDateField(required=False), created_to=WindowDateField(required=False),
-                 q=serializers.CharField(max_length=SEARCH_MAX, required=False, help_text="title or number contains"))
+                 q=text(max_length=SEARCH_MAX, required=False, help_text="title or number contains"))
     return type(f"{camel(spec.key)}CaseListQuerySerializer", (serializers.Serializer,), {"__doc__": "", **attrs})

@@ -7,19 +7,22 @@ Reads go through ``workflow.selectors`` (scoped with ``visible_to``); writes thr
 ``workflow.api.exception_handler``.
 """
 from django.utils.translation import gettext as _
-from rest_framework import generics, status
-from rest_framework.exceptions import NotFound
+from drf_spectacular.utils import extend_schema
+from drf_spectacular.views import SpectacularSwaggerSplitView
+from rest_framework import generics, serializers, status
+from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.pagination import PageNumberPagination
-from rest_framework.parsers import FormParser, MultiPartParser
+from rest_framework.parsers import JSONParser, MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from workflow.cases import selectors, services
-from workflow.cases.engine import ActionError
+from workflow.cases.engine import ActionError, AlreadyHandled
 from workflow.web.http import actor_for, record_denied
 from workflow.models import Evidence, Unit
 from workflow.web.paging import CappedPaginator
 from workflow.web.pages import evidence_download
+from workflow.api.fields import unknown_name
 from workflow.api.serializers import (CommentSerializer, EvidenceSerializer, EvidenceUploadSerializer, action_serializer, any_action_serializer, create_serializer, detail_serializer, dispatch_serializer, list_serializer, query_serializer)
 
 
@@ -36,11 +39,39 @@ class CasePagination(PageNumberPagination):
     page_size_query_param = "page_size"
     max_page_size = 200
 
+    def get_page_size(self, request):
+        """A page size that is no number from 1 to 200 is refused (DRF would take the default)."""
+        if self.page_size_query_param in request.query_params:
+            field = serializers.IntegerField(min_value=1, max_value=self.max_page_size)
+            try:
+                field.run_validation(request.query_params[self.page_size_query_param])
+            except ValidationError as exc:
+                raise ValidationError({self.page_size_query_param: exc.detail}) from exc
+        return super().get_page_size(request)
+
+    def get_schema_operation_parameters(self, view):
+        parameters = super().get_schema_operation_parameters(view)
+        for parameter in parameters:
+            if parameter["name"] == self.page_query_param:
+                parameter["schema"].update(minimum=1)
+            elif parameter["name"] == self.page_size_query_param:
+                parameter["schema"].update(minimum=1, maximum=self.max_page_size)
+        return parameters
+
+
+def refused_by_the_process(exc: ActionError) -> AlreadyHandled:
+    """A request whose input its schema accepts, refused by the engine or the process (the case's
+    state, evidence still missing, a rule between fields): a 409 with the refusal, never a 400,
+    which the schema keeps for input it does not describe."""
+    return AlreadyHandled(exc.message)
+
 
 class CaseTypeMixin:
-    """What every view of a case type's API shares: its model, input checks and the case page."""
+    """What every view of a case type's API shares: its model, input checks and the case page.
+    Bodies are JSON (an upload's, multipart): another media type is a 415."""
 
     model = None  # the case model; its ``spec`` is the declaration
+    parser_classes = [JSONParser]
 
     def get_serializer_context(self):
         return {"request": self.request, "view": self, "case_type": self.model.spec.key}
@@ -59,11 +90,33 @@ class CaseTypeMixin:
         services.check_opener(self.model.spec, actor_for(self.request))
 
     def open(self, units, **fields) -> list:
-        """Open cases through the type's opener (the process's own, or the platform's)."""
-        return services.opener(self.model)(actor=actor_for(self.request), units=units, **fields)
+        """Open cases through the type's opener (the process's own, or the platform's), with a
+        body its serializer accepted: what the opener refuses then is a 409."""
+        try:
+            return services.opener(self.model)(actor=actor_for(self.request), units=units, **fields)
+        except AlreadyHandled:
+            raise
+        except ActionError as exc:
+            raise refused_by_the_process(exc) from exc
 
 
-class CaseListView(CaseTypeMixin, generics.ListAPIView):
+class KnownQueryMixin:
+    """A list takes the query parameters its schema lists (its filters, and the pages'), and
+    refuses any other with a 400 naming it: a misspelt filter is not silently ignored."""
+
+    def query_names(self) -> set[str]:
+        paginator = self.paginator
+        paging = {getattr(paginator, name, None) for name in ("page_query_param", "page_size_query_param")}
+        return set(self.filter_serializer().fields) | (paging - {None})
+
+    def refuse_unknown_query(self):
+        known = self.query_names()
+        unknown = sorted(name for name in self.request.query_params if name not in known)
+        if unknown:
+            raise ValidationError({name: [unknown_name(name)] for name in unknown})
+
+
+class CaseListView(KnownQueryMixin, CaseTypeMixin, generics.ListAPIView):
     """List the cases of the type the user may see."""
 
     pagination_class = CasePagination
@@ -71,8 +124,13 @@ class CaseListView(CaseTypeMixin, generics.ListAPIView):
     def get_serializer_class(self):
         return list_serializer(self.model)
 
+    def filter_serializer(self):
+        return query_serializer(self.model)()
+
     def get_queryset(self):
-        filters = self.valid(query_serializer(self.model), self.request.query_params)
+        self.refuse_unknown_query()
+        # Read as one value a name (an empty one is refused, not taken for no filter).
+        filters = self.valid(query_serializer(self.model), self.request.query_params.dict())
         unit = None
         if "unit" in filters:
             unit = Unit.objects.visible_to(self.request.user).filter(pk=filters["unit"]).first()
@@ -136,14 +194,26 @@ class TransitionView(CaseTypeMixin, APIView):
         # for all; the action's own serializer then asks for what it requires.
         self.valid(any_action_serializer(self.model))
         params = self.valid(action_serializer(self.model, action))
-        case = services.act(self.model, actor=actor_for(request), case_id=pk, action=action, **params)
+        # A body the action's path's schema accepts (a reason it requires is there) that the engine
+        # refuses is refused by the case's state: 409. Without it, the engine's message is a 400,
+        # after the role and the state were checked.
+        described = action_serializer(self.model, action, strict=True)(data=request.data,
+                                                                         context=self.get_serializer_context())
+        try:
+            case = services.act(self.model, actor=actor_for(request), case_id=pk, action=action, **params)
+        except AlreadyHandled:
+            raise
+        except ActionError as exc:
+            if described.is_valid():
+                raise refused_by_the_process(exc) from exc
+            raise
         return self.case_response(case)
 
 
 class EvidenceView(CaseTypeMixin, APIView):
     """Add one evidence file to a case (whom the type names as uploader, in its upload states)."""
 
-    parser_classes = [MultiPartParser, FormParser]
+    parser_classes = [MultiPartParser]
 
     def post(self, request, pk):
         data = self.valid(EvidenceUploadSerializer)
@@ -171,3 +241,21 @@ class CommentView(CaseTypeMixin, APIView):
         body = self.valid(CommentSerializer)["body"]
         comment = services.comment(self.model, actor=actor_for(request), case_id=pk, body=body)
         return Response(CommentSerializer(comment).data, status=status.HTTP_201_CREATED)
+
+
+@extend_schema(exclude=True)
+class NoSuchPath(APIView):
+    """Any address under the API that names nothing: a JSON 404 (after the sign-in check)."""
+
+    def initial(self, request, *args, **kwargs):
+        super().initial(request, *args, **kwargs)
+        raise NotFound(_("No such page, or you may not see it."))
+
+
+class ApiDocsView(SpectacularSwaggerSplitView):
+    """The API's documentation page (Swagger UI, served from this site), for signed-in staff
+    (``login_required`` in the URLs: the anonymous are sent to the log-in page). Its script
+    comes from this address (``?script``), so the page needs no inline script."""
+
+    template_name = "workflow/api_docs.html"
+    title = None  # the template's own, translated
