@@ -19,7 +19,7 @@ without editing this file:
   "Saved" is a change in the row counts of the business tables or in the audit events other
   than denied-access ones.
 
-On SQLite a fixed sample of the corpus runs, and the admin (Django's views, the same for every
+On SQLite a fixed sample of the corpus runs (on PostgreSQL the whole corpus replaces it), and the admin (Django's views, the same for every
 model) gets one hostile value per URL or field, in turn; the whole corpus runs on PostgreSQL
 (marker ``postgres``), where NUL characters and far dates fail for real, with three values in
 turn per admin URL or field.
@@ -724,6 +724,7 @@ def _run(clients, full):
     assert sweep.failures == [], f"{len(sweep.failures)} failures, the first:\n" + "\n".join(sweep.failures[:40])
 
 
+@pytest.mark.skipif(connection.vendor == "postgresql", reason="the whole corpus runs on PostgreSQL")
 def test_hostile_sweep__sample(clients):
     _run(clients, full=False)
 
