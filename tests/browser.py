@@ -67,8 +67,9 @@ def login(browser, live_server):
 
 
 def zh(label) -> str:
+    """The Chinese of a lazy label, or of a msgid given as a plain string."""
     with translation.override("zh-hans"):
-        return str(label)
+        return translation.gettext(label) if isinstance(label, str) else str(label)
 
 
 def act(page, action, reason=None):
