@@ -1,5 +1,5 @@
 """Reads shared by every case type, always scoped by the user's unit: the inbox, case lists and pages, timelines."""
-from django.db.models import Prefetch, Q
+from django.db.models import F, Prefetch, Q
 from django.utils import timezone
 from viewflow.workflow.models import Task
 from viewflow.workflow.status import STATUS
@@ -27,6 +27,14 @@ def inbox_done(user):
         return Task.objects.none()
     return (Task.objects.filter(scope, owner=user, status=STATUS.DONE)
             .order_by("-finished"))
+
+
+def last_changes(case_ids) -> dict[int, tuple[str, str]]:
+    """The last change of state of each case: (action, reason), what put its task in an inbox.
+    One query over the audit trail's (case, seq) index, for a page of cases."""
+    rows = (AuditEvent.objects.filter(case_id__in=case_ids, outcome=AuditEvent.Outcome.OK)
+            .exclude(to_state=F("from_state")).order_by("case_id", "seq").values_list("case_id", "action", "reason"))
+    return {case_id: (action, reason) for case_id, action, reason in rows}
 
 
 def case_timeline(case):

@@ -12,6 +12,7 @@ from django.utils.translation import gettext_lazy as _lazy
 from django.views.decorators.http import require_POST
 
 from workflow.cases import selectors
+from workflow.kernel import registry
 from workflow.storage.files import evidence_storage
 from workflow.web.http import not_found
 from workflow.models import Case, Evidence, Role, User
@@ -39,13 +40,26 @@ def inbox(request):
     tasks = selectors.inbox_done(request.user) if tab == "done" else selectors.inbox_todo(request.user)
     page = CappedPaginator(tasks.values_list(*INBOX_COLUMNS), INBOX_PAGE).get_page(request.GET.get("page"))
     today = timezone.localdate()
+    changes = selectors.last_changes([row[3] for row in page.object_list]) if tab == "todo" else {}
     rows = [{"task": node.task_title, "url": reverse(f"{case_type}:detail", args=[pk]), "number": number,
              "title": title, "unit": unit, "deadline": deadline, "light": Case.light_of(deadline, phase not in ENDED, today),
-             "when": finished if tab == "done" else created}
+             "when": finished if tab == "done" else created, "why": _why(case_type, changes.get(pk))}
             for node, created, finished, pk, number, title, unit, deadline, phase, case_type in page.object_list]
     return render(request, "workflow/inbox.html", {
         "tab": tab, "page": page, "rows": rows, "todo_count": capped_count(selectors.inbox_todo(request.user), 99),
     })
+
+
+def _why(case_type: str, change) -> str:
+    """What put a task in the inbox: the case's last change, with its reason ("退回：照片不清晰")."""
+    if change is None:
+        return ""
+    action, reason = change
+    label = registry.declaration(case_type).event_label(action)
+    reason = " ".join(reason.split())
+    if not reason:
+        return str(label)
+    return _("%(event)s: %(reason)s") % {"event": label, "reason": reason[:60] + ("…" if len(reason) > 60 else "")}
 
 
 NOTES_PAGE = 20
