@@ -30,6 +30,7 @@ INSTALLED_APPS = [
     "viewflow.workflow",
     "workflow",
     "processes.rectification",
+    "processes.deployment",
 ]
 
 MIDDLEWARE = [

@@ -1,0 +1,1 @@
+"""Reading what items come from: work plans (text, .txt, .docx) and existing task tables (.xlsx)."""
