@@ -165,6 +165,11 @@ EVIDENCE_ROOT = env.path("DUBAN_EVIDENCE_ROOT", default=str(VAR_DIR / "evidence"
 EVIDENCE_MAX_BYTES = env.int("DUBAN_EVIDENCE_MAX_BYTES", default=20 * 1024 * 1024)
 EVIDENCE_MAX_UNZIPPED_BYTES = env.int("DUBAN_EVIDENCE_MAX_UNZIPPED_BYTES", default=100 * 1024 * 1024)
 EVIDENCE_MAX_ZIP_ENTRIES = env.int("DUBAN_EVIDENCE_MAX_ZIP_ENTRIES", default=2000)
+# Task tables (任务分解表, .xlsx) read for import: refused over these bounds before or while reading.
+TASK_TABLE_MAX_BYTES = env.int("DUBAN_TASK_TABLE_MAX_BYTES", default=10 * 1024 * 1024)
+TASK_TABLE_MAX_ROWS = env.int("DUBAN_TASK_TABLE_MAX_ROWS", default=20000)
+TASK_TABLE_MAX_COLUMNS = env.int("DUBAN_TASK_TABLE_MAX_COLUMNS", default=60)
+OOXML_MAX_RATIO = env.int("DUBAN_OOXML_MAX_RATIO", default=200)
 # Documents archived by the worker (e.g. a closed case's closing record), also outside the web root.
 DOCUMENT_ROOT = env.path("DUBAN_DOCUMENT_ROOT", default=str(VAR_DIR / "documents"))
 # Both go through Django's storage API (workflow/files.py). By default the file system, in the

@@ -78,7 +78,12 @@ def _family_of(data: bytes) -> str | None:
     return None
 
 
-def _check_ooxml(data: bytes, prefix: str):
+def _check_ooxml(data: bytes, prefix: str, *, refuse_macros: bool = False, max_ratio: int | None = None):
+    """Refuse a damaged or hostile Office file from its zip central directory alone (nothing is
+    extracted): too many parts, too large once expanded, a content that is not `prefix`'s
+    family, embedded programs. Importers that read the file's content also refuse macros
+    (`refuse_macros`) and any part over 1 MB compressed more than `max_ratio` times (a zip bomb
+    that stays under the total)."""
     limit_bytes = settings.EVIDENCE_MAX_UNZIPPED_BYTES
     limit_entries = settings.EVIDENCE_MAX_ZIP_ENTRIES
     try:
@@ -91,7 +96,12 @@ def _check_ooxml(data: bytes, prefix: str):
     if sum(e.file_size for e in entries) > limit_bytes:
         raise EvidenceRejected(_("The office document expands to more than %(mb)d MB and was refused.")
                                % {"mb": limit_bytes // (1024 * 1024)})
+    if max_ratio and any(e.file_size > 1024 * 1024 and e.file_size > max_ratio * max(e.compress_size, 1)
+                         for e in entries):
+        raise EvidenceRejected(_("The office document is compressed suspiciously tightly (a zip bomb) and was refused."))
     names = {e.filename for e in entries}
+    if refuse_macros and any("vbaproject" in n.lower() for n in names):
+        raise EvidenceRejected(_("The office document contains macros and was refused."))
     if "[Content_Types].xml" not in names or not any(n.startswith(prefix) for n in names):
         raise EvidenceRejected(_("The file's content does not match its extension."))
     if any(n.lower().endswith((".js", ".html", ".htm", ".exe", ".bin")) and "vbaProject" not in n for n in names):
