@@ -1,0 +1,442 @@
+"""Work-plan intake: plain text of a Chinese work plan (工作要点 / 实施方案 / 若干措施) → a tree of items.
+
+The parser follows the structure of Chinese official documents (GB/T 9704 headings 一、 （一） 1. （1）,
+plus ①, inline 一是…二是… and 第一，第二，), not any one bureau's layout:
+
+- a numbering style's level is the order in which the style first appears in the document, so a plan
+  that starts at ``1.`` has ``1.`` as its top level; the tree's ``level`` is the item's depth (1 = top);
+- short unnumbered lines without sentence-final punctuation start a section;
+- text before the first item is the plan's preamble; a trailing signature (issuer and date) is the
+  closing; web-page debris (发布时间, 责任编辑, 打印本页, 关闭窗口 …) is dropped;
+- traditional characters are parsed as written (numbering characters are the same).
+
+Everything is regular expressions over lines: deterministic and linear in the document's size.
+"""
+from __future__ import annotations
+
+import calendar
+import re
+from dataclasses import dataclass, field
+
+from django.utils.translation import gettext as _
+
+CN_DIGITS = "零〇一二三四五六七八九十百两兩"
+CN_NUM = f"[{CN_DIGITS}]+"
+OPEN, CLOSE = "[(（]", "[)）]"
+
+# Numbering styles at the start of a line: (style key, pattern). The pattern's group "n" is the number.
+STYLES = [
+    ("cn", re.compile(rf"(?P<n>{CN_NUM})\s*[、，,．.]\s*")),
+    ("pcn", re.compile(rf"{OPEN}\s*(?P<n>{CN_NUM})\s*{CLOSE}\s*[、，,．.]?\s*")),
+    ("num", re.compile(r"(?P<n>\d{1,3})\s*[.．、](?!\d)\s*")),
+    ("pnum", re.compile(rf"{OPEN}\s*(?P<n>\d{{1,3}})\s*{CLOSE}\s*[、，,．.]?\s*")),
+    ("circ", re.compile(r"(?P<n>[\u2460-\u2473\u3251-\u325f])\s*")),
+]
+
+DEBRIS = re.compile(
+    r"^(?:.{0,20}(?:发布时间|發布時間|发布日期|發布日期|信息来源|信息來源|来源[:：]|來源[:：]|责任编辑|責任編輯"
+    r"|浏览次数|瀏覽次數|点击数|點擊數|阅读次数|閱讀次數)"
+    r"|.{0,20}(?:打印本页|打印本頁|关闭窗口|關閉窗口|【打印】|【关闭】|【關閉】|分享到|字号[:：]|字號[:：]|【字体|【字體"
+    r"|扫一扫|掃一掃|收藏本页|返回顶部|返回頂部))"
+)
+SENTENCE_END = "。！？!?；;：:"
+DATE_LINE = re.compile(rf"^(?:\d{{4}}|[{CN_DIGITS}]{{4}})\s*年\s*(?:\d{{1,2}}|{CN_NUM})\s*月\s*(?:\d{{1,2}}|{CN_NUM})\s*日$")
+DOC_TITLE = re.compile(r"(要点|要點|方案|措施|计划|計劃|意见|意見|通知|安排|规划|規劃|清单|清單|任务|任務)$")
+SHORT_LINE = 30
+
+# Annotations that never belong in a title.
+PINYIN = re.compile(r"(?<=[\u4e00-\u9fff])\s*[(（]\s*[a-zA-Zāáǎàēéěèīíǐìōóǒòūúǔùǖǘǚǜüńňḿ]+(?:\s+[a-zA-Zāáǎàēéěèīíǐìōóǒòūúǔùǖǘǚǜü]+)*\s*[)）]")
+FOOTNOTE = re.compile(r"\[\d{1,3}\]|［\d{1,3}］|〔注\d*〕|[\u00b9\u00b2\u00b3\u2070-\u2079]+|[\u2460-\u2473](?=[。，；,;）)]|$)")
+CLAUSE = "，,；;、：:"
+TRAILING = "。！？!?；;：:，,、 \u3000"
+
+INLINE_SHI = re.compile(rf"(?:(?<=^)|(?<=[。；;，,：:\s]))(?P<n>[一二三四五六七八九十]+)是")
+INLINE_DI = re.compile(rf"(?:(?<=^)|(?<=[。；;，,：:\s]))第(?P<n>[一二三四五六七八九十]+)\s*[，,、：:]")
+
+
+def cn_to_int(s: str) -> int | None:
+    """一 → 1, 十二 → 12, 二十 → 20, 一百零五 → 105; None when it is not a Chinese numeral."""
+    digits = {"零": 0, "〇": 0, "一": 1, "二": 2, "两": 2, "兩": 2, "三": 3, "四": 4, "五": 5, "六": 6,
+              "七": 7, "八": 8, "九": 9}
+    if s.isdigit():
+        return int(s)
+    total, current = 0, 0
+    for ch in s:
+        if ch in digits:
+            current = digits[ch]
+        elif ch == "十":
+            total += (current or 1) * 10
+            current = 0
+        elif ch == "百":
+            total += (current or 1) * 100
+            current = 0
+        else:
+            return None
+    return total + current
+
+
+def _number_value(n: str) -> int | None:
+    if len(n) == 1 and ("\u2460" <= n <= "\u2473"):
+        return ord(n) - 0x2460 + 1
+    if len(n) == 1 and ("\u3251" <= n <= "\u325f"):
+        return ord(n) - 0x3251 + 21
+    return cn_to_int(n)
+
+
+@dataclass
+class Item:
+    level: int
+    number: str
+    title: str
+    text: str
+    style: str = ""
+    deadline: dict | None = None
+    deadlines: list = field(default_factory=list)
+    targets: list = field(default_factory=list)
+    children: list = field(default_factory=list)
+
+    def as_dict(self) -> dict:
+        return {"level": self.level, "number": self.number, "title": self.title, "text": self.text,
+                "deadline": self.deadline, "deadlines": self.deadlines, "targets": self.targets,
+                "children": [c.as_dict() for c in self.children]}
+
+
+@dataclass
+class Plan:
+    items: list
+    preamble: str = ""
+    closing: str = ""
+    year: int | None = None
+    notes: list = field(default_factory=list)
+
+    def as_dict(self) -> dict:
+        return {"items": [i.as_dict() for i in self.items], "preamble": self.preamble, "closing": self.closing,
+                "year": self.year, "notes": self.notes}
+
+    def walk(self):
+        stack = list(reversed(self.items))
+        while stack:
+            item = stack.pop()
+            yield item
+            stack.extend(reversed(item.children))
+
+
+# ---------------------------------------------------------------- titles
+
+def clean_annotations(text: str) -> str:
+    """Remove pinyin after a character, footnote marks and superscript digits (for titles)."""
+    return FOOTNOTE.sub("", PINYIN.sub("", text))
+
+
+def _boundaries(text: str):
+    """Clause boundaries outside 《》, “”, quotes and brackets: the positions a title may end at."""
+    depth = 0
+    for i, ch in enumerate(text):
+        if ch in "《“‘「『（([【〔":
+            depth += 1
+        elif ch in "》”’」』）)]】〕":
+            depth = max(0, depth - 1)
+        elif depth == 0 and ch in CLAUSE:
+            yield i
+
+
+def make_title(text: str, limit: int = 40) -> str:
+    """The heading part of an item: before the first 。, cleaned, trimmed, at most ~limit characters."""
+    text = clean_annotations(text).strip()
+    for mark in "。！？!?":
+        cut = _first_outside(text, mark)
+        if cut is not None:
+            text = text[:cut]
+    text = text.strip().rstrip(TRAILING).strip()
+    if len(text) <= limit:
+        return text
+    cuts = [i for i in _boundaries(text) if 4 <= i]
+    within = [i for i in cuts if i <= limit]
+    if within:
+        return text[:within[-1]].rstrip(TRAILING)
+    soon = [i for i in cuts if i <= limit + 12]
+    if soon:
+        return text[:soon[0]].rstrip(TRAILING)
+    return text[:limit].rstrip(TRAILING) + "…"
+
+
+def _first_outside(text: str, mark: str) -> int | None:
+    depth = 0
+    for i, ch in enumerate(text):
+        if ch in "《“‘「『（([【〔":
+            depth += 1
+        elif ch in "》”’」』）)]】〕":
+            depth = max(0, depth - 1)
+        elif ch == mark and depth == 0:
+            return i
+    return None
+
+
+# ---------------------------------------------------------------- deadlines and targets
+
+def _month_end(year: int, month: int) -> str:
+    return f"{year:04d}-{month:02d}-{calendar.monthrange(year, month)[1]:02d}"
+
+
+NUM = rf"(?:\d+|{CN_NUM})"
+DEADLINE_PATTERNS = [
+    ("day", re.compile(r"(?P<y>\d{4})\s*年\s*(?P<m>\d{1,2})\s*月\s*(?P<d>\d{1,2})\s*日(?:前|之前|以前)")),
+    ("month", re.compile(r"(?:到|至|于|於)?(?P<y>\d{4})\s*年\s*(?P<m>\d{1,2})\s*月(?:底|末)(?:前|之前|以前)?")),
+    ("month", re.compile(r"(?P<y>\d{4})\s*年\s*(?P<m>\d{1,2})\s*月(?:前|之前|以前)")),
+    ("half", re.compile(r"(?:到|至|于|於)?(?P<y>\d{4})\s*年\s*上半年(?:前|底前|末)?")),
+    ("year", re.compile(r"(?:到|至|于|於)(?P<y>\d{4})\s*年(?:底|末)?(?:前|之前|以前)?|(?P<y2>\d{4})\s*年(?:底|末)(?:前|之前|以前)?"
+                        r"|(?P<y3>\d{4})\s*年(?:前|之前|以前)")),
+    ("this-year", re.compile(r"年内|年內|年底前|今年底|本年度内|本年度內|年底之前")),
+    ("relative", re.compile(rf"(?P<n>{NUM})\s*(?P<u>个月|個月|周|週|个工作日|個工作日|工作日|日|天)(?:内|內|之内|之內)")),
+    ("cadence", re.compile(r"每(?P<c>季度|季|月|年|半年|周|週|旬|日|天)")),
+]
+CADENCE = {"季度": "quarter", "季": "quarter", "月": "month", "年": "year", "半年": "half-year", "周": "week",
+           "週": "week", "旬": "ten-days", "日": "day", "天": "day"}
+
+
+def extract_deadlines(text: str, year: int | None) -> list[dict]:
+    found, taken = [], []
+    for kind, pattern in DEADLINE_PATTERNS:
+        for m in pattern.finditer(text):
+            if any(m.start() < e and s < m.end() for s, e in taken):
+                continue
+            value = None
+            if kind == "day":
+                y, mo, d = int(m["y"]), int(m["m"]), int(m["d"])
+                if 1 <= mo <= 12 and 1 <= d <= calendar.monthrange(y, mo)[1]:
+                    value = {"kind": "date", "date": f"{y:04d}-{mo:02d}-{d:02d}"}
+            elif kind == "month":
+                y, mo = int(m["y"]), int(m["m"])
+                if 1 <= mo <= 12:
+                    value = {"kind": "date", "date": _month_end(y, mo)}
+            elif kind == "half":
+                value = {"kind": "date", "date": f"{int(m['y']):04d}-06-30"}
+            elif kind == "year":
+                y = int(m["y"] or m["y2"] or m["y3"])
+                value = {"kind": "date", "date": f"{y:04d}-12-31"}
+            elif kind == "this-year":
+                value = {"kind": "date", "date": f"{year:04d}-12-31"} if year else {"kind": "this-year", "date": None}
+            elif kind == "relative":
+                n = cn_to_int(m["n"])
+                unit = {"个月": "months", "個月": "months", "周": "weeks", "週": "weeks", "日": "days", "天": "days"}.get(
+                    m["u"], "working_days")
+                if n:
+                    value = {"kind": "relative", unit: n}
+            elif kind == "cadence":
+                value = {"kind": "cadence", "every": CADENCE[m["c"]]}
+            if value:
+                value["text"] = m.group(0)
+                found.append((m.start(), value))
+                taken.append((m.start(), m.end()))
+    return [v for _, v in sorted(found, key=lambda p: p[0])]
+
+
+def pick_deadline(deadlines: list[dict]) -> dict | None:
+    for kinds in (("date",), ("relative", "this-year"), ("cadence",)):
+        for d in deadlines:
+            if d["kind"] in kinds:
+                return d
+    return None
+
+
+QUALIFIER = r"(?:不低于|不低於|不少于|不少於|不超过|不超過|达到|達到|超过|超過|高于|高於|低于|低於|提高到|提升到|控制在|保持在)?"
+AFTER = r"(?:以上|以下|以内|以內|左右)?"
+TARGET_PATTERNS = [
+    ("percent", re.compile(rf"(?P<q>{QUALIFIER})(?<![\d.])(?P<v>\d+(?:\.\d+)?)\s*[%％](?P<a>{AFTER})")),
+    ("money", re.compile(rf"(?P<q>{QUALIFIER})(?<![\d.])(?P<v>\d+(?:\.\d+)?)\s*(?P<m>亿|億|万|萬|千)?\s*(?:余|餘|多)?元(?P<a>{AFTER})")),
+    ("count", re.compile(rf"(?P<q>{QUALIFIER})(?<![\d.%])(?P<v>\d+(?:\.\d+)?)\s*(?P<m>亿|億|万|萬|千)?\s*(?:余|餘|多)?"
+                         r"(?P<u>个|個|户|戶|人次|人|家|所|项|項|处|處|张|張|名|座|间|間|条|條|场|場|支|件|套|床|台|辆|輛|公里|平方米|万人)"
+                         rf"(?P<a>{AFTER})")),
+]
+MULTIPLIER = {"亿": 100_000_000, "億": 100_000_000, "万": 10_000, "萬": 10_000, "千": 1000}
+
+
+def extract_targets(text: str) -> list[dict]:
+    found, taken = [], []
+    for kind, pattern in TARGET_PATTERNS:
+        for m in pattern.finditer(text):
+            if any(m.start() < e and s < m.end() for s, e in taken):
+                continue
+            v = float(m["v"])
+            if kind != "percent":
+                v *= MULTIPLIER.get(m["m"] or "", 1)
+            value = {"kind": kind, "value": int(v) if v == int(v) else v, "text": m.group(0)}
+            if kind == "count":
+                value["unit"] = m["u"]
+            qualifier = (m["q"] or "") + ("…" + m["a"] if m["a"] else "")
+            if qualifier:
+                value["qualifier"] = qualifier
+            found.append((m.start(), value))
+            taken.append((m.start(), m.end()))
+    return [v for _, v in sorted(found, key=lambda p: p[0])]
+
+
+# ---------------------------------------------------------------- lines
+
+def _numbering(line: str):
+    """(style, number text, value, rest) when the line starts with a numbering mark."""
+    for style, pattern in STYLES:
+        m = pattern.match(line)
+        if not m:
+            continue
+        value = _number_value(m["n"])
+        rest = line[m.end():]
+        if value is None or not rest.strip():
+            continue
+        if style == "num" and m.group(0).rstrip()[-1] in ".．" and rest[:1] in "%％":
+            continue
+        if style == "cn" and m.group(0).strip()[-1] in "，,":
+            continue  # 一，… is a sentence, not a heading
+        return style, m.group(0).strip(), value, rest.strip()
+    return None
+
+
+def _is_short_title(line: str) -> bool:
+    return (len(line) <= SHORT_LINE and line[-1] not in SENTENCE_END + "，,、"
+            and not re.search(r"[。！？!?；;]", line))
+
+
+def split_lines(text: str) -> list[str]:
+    text = text.replace("\r\n", "\n").replace("\r", "\n").replace("\u2028", "\n").replace("\u2029", "\n")
+    lines = []
+    for raw in text.split("\n"):
+        line = raw.strip(" \t\u3000\u00a0\ufeff\u200b")
+        if line:
+            lines.append(line)
+    return lines
+
+
+YEAR = re.compile(r"(?<!\d)((?:19|20)\d{2})\s*年")
+
+
+def parse(text: str, year: int | None = None) -> Plan:
+    """Parse a work plan's plain text into a Plan (tree of items, preamble, closing, notes)."""
+    lines = split_lines(text or "")
+    debris, kept = [], []
+    for line in lines:
+        (debris if DEBRIS.match(line) else kept).append(line)
+    lines = kept
+
+    closing = []
+    if lines and DATE_LINE.match(lines[-1].replace(" ", "")):
+        closing.insert(0, lines.pop())
+        while lines and len(closing) < 3 and _is_short_title(lines[-1]) and not _numbering(lines[-1]):
+            closing.insert(0, lines.pop())
+
+    classified = [(line, _numbering(line)) for line in lines]
+    first_numbered = next((i for i, (_, n) in enumerate(classified) if n), None)
+
+    # Year of the plan: given, else the first year in the preamble, the closing date or the page's date.
+    if year is None:
+        head = lines[:first_numbered] if first_numbered is not None else lines[:1]
+        for source in ("\n".join(head), "\n".join(closing), "\n".join(debris)):
+            m = YEAR.search(source) or re.search(r"(?<!\d)((?:19|20)\d{2})[-/.]\d{1,2}[-/.]\d{1,2}", source)
+            if m:
+                year = int(m.group(1))
+                break
+
+    plan = Plan(items=[], closing="\n".join(closing), year=year)
+    if first_numbered is None:
+        body = "\n".join(lines)
+        if not body:
+            plan.items = [_finish(Item(level=1, number="", title="", text=""), year)]
+            plan.notes.append(_("The document is empty; it was imported as one empty item."))
+        else:
+            plan.items = [_finish(Item(level=1, number="", title=make_title(lines[0]), text=body), year)]
+            plan.notes.append(_("No numbered headings were found; the whole text was imported as one item. "
+                                "Split it into items in the editor."))
+        return plan
+
+    # Sections: short unnumbered lines after the preamble (or right before the first numbered line).
+    def section_at(i: int) -> bool:
+        line, numbered = classified[i]
+        if numbered or not _is_short_title(line):
+            return False
+        if i < first_numbered:
+            return i == first_numbered - 1 and not (i == 0 and DOC_TITLE.search(line))
+        return True
+
+    preamble = []
+    rank: dict[str, int] = {}
+    root = Item(level=0, number="", title="", text="")
+    stack: list[tuple[int, Item]] = [(-2, root)]  # (rank, item); sections have rank -1
+    for i, (line, numbered) in enumerate(classified):
+        if i < first_numbered and not section_at(i):
+            preamble.append(line)
+            continue
+        if numbered:
+            style, number, _value, rest = numbered
+            r = rank.setdefault(style, len(rank))
+            while stack[-1][0] >= r:
+                stack.pop()
+            parent = stack[-1][1]
+            item = Item(level=parent.level + 1, number=number, title="", text=rest, style=style)
+            parent.children.append(item)
+            stack.append((r, item))
+        elif section_at(i):
+            stack = stack[:1]
+            item = Item(level=1, number="", title="", text=line, style="section")
+            root.children.append(item)
+            stack.append((-1, item))
+        else:
+            current = stack[-1][1]
+            if current is root:
+                preamble.append(line)
+            else:
+                current.text += "\n" + line
+
+    plan.preamble = "\n".join(preamble)
+    plan.items = root.children
+    for item in list(plan.walk()):
+        item.title = make_title(item.text)
+        _inline_children(item)
+        _finish(item, year)
+    return plan
+
+
+def _finish(item: Item, year: int | None) -> Item:
+    item.deadlines = extract_deadlines(item.text, year)
+    item.deadline = pick_deadline(item.deadlines)
+    item.targets = extract_targets(item.text)
+    for child in item.children:
+        if child.style == "inline":
+            _finish(child, year)
+    return item
+
+
+def _inline_children(item: Item) -> None:
+    """一是…；二是…；三是… (or 第一，…第二，…) inside the item's text become its children."""
+    if item.style == "inline":
+        return
+    for pattern in (INLINE_SHI, INLINE_DI):
+        marks, expected = [], 1
+        for m in pattern.finditer(item.text):
+            value = cn_to_int(m["n"])
+            if value == expected:
+                marks.append(m)
+                expected += 1
+        if len(marks) < 2:
+            continue
+        inline = []
+        for k, m in enumerate(marks):
+            end = marks[k + 1].start() if k + 1 < len(marks) else _paragraph_end(item.text, m.end())
+            segment = item.text[m.start():end].strip()
+            body = segment[m.end() - m.start():]
+            if pattern is INLINE_DI:
+                body = body.lstrip("，,、：: ")
+            title = make_title(re.split(r"[；;]", body, maxsplit=1)[0])
+            inline.append(Item(level=item.level + 1, number=m.group(0).rstrip("，,、：: "), title=title,
+                               text=segment, style="inline"))
+        item.children = inline + item.children if not item.children else _merge_inline(item, inline)
+        return
+
+
+def _paragraph_end(text: str, start: int) -> int:
+    nl = text.find("\n", start)
+    return len(text) if nl < 0 else nl
+
+
+def _merge_inline(item: Item, inline: list) -> list:
+    # Numbered children already exist: inline items come first (they are in the item's own paragraph);
+    # keep levels consistent by shifting nothing: both are one level below the item.
+    return inline + item.children
