@@ -96,8 +96,12 @@ class Item:
     children: list = field(default_factory=list)
 
     def as_dict(self) -> dict:
+        deadline = self.deadline
+        others = [d for d in self.deadlines if d is not deadline]
+        if deadline and others:
+            deadline = {**deadline, "also": others}  # every deadline found, the main one first
         return {"level": self.level, "number": self.number, "title": self.title, "text": self.text,
-                "deadline": self.deadline, "deadlines": self.deadlines, "targets": self.targets,
+                "deadline": deadline, "targets": self.targets,
                 "children": [c.as_dict() for c in self.children]}
 
 

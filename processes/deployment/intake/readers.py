@@ -1,0 +1,266 @@
+"""Readers for work plans: pasted text, a .txt file in the encodings bureaus use, and a .docx file.
+
+A .docx is checked before python-docx parses it: size (WORKPLAN_MAX_BYTES), the zip's central directory
+(entry count, total unzipped size: the evidence checks in workflow.cases.evidence), the compression ratio of
+each part, and macros. python-docx never fetches external relationships, and its XML parser does not
+resolve entities.
+"""
+from __future__ import annotations
+
+import codecs
+import io
+import re
+import unicodedata
+import zipfile
+
+from django.conf import settings
+from django.template.defaultfilters import filesizeformat
+from django.utils.translation import gettext as _
+
+from workflow.cases.evidence import EvidenceRejected, _check_ooxml
+
+MACRO_PART = re.compile(r"(^|/)(vbaProject\.bin|vbaData\.xml)$|\.(bin|exe|js|vbs)$", re.IGNORECASE)
+MACRO_TYPES = (b"macroEnabled", b"vbaProject", b"ms-office.activeX", b"vnd.ms-office.vba")
+ZIP_SIGNATURE = b"PK\x03\x04"
+RATIO_FLOOR = 1024 * 1024  # the ratio is judged on parts that expand to more than this
+
+
+class WorkplanRejected(Exception):
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.message = message
+
+
+def _check_size(data: bytes):
+    limit = settings.WORKPLAN_MAX_BYTES
+    if len(data) > limit:
+        raise WorkplanRejected(_("The file is larger than %(limit)s and was refused.")
+                               % {"limit": filesizeformat(limit)})
+
+
+# ---------------------------------------------------------------- text
+
+def decode_text(data: bytes) -> str:
+    """Decode a .txt file: UTF-8 (with or without BOM), UTF-16 with BOM, or GB18030 (a superset of GBK)."""
+    _check_size(data)
+    candidates = []
+    if data.startswith(codecs.BOM_UTF8):
+        candidates = [("utf-8-sig", data)]
+    elif data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        candidates = [("utf-16", data)]
+    else:
+        candidates = [("utf-8", data), ("gb18030", data)]
+    for encoding, raw in candidates:
+        try:
+            text = raw.decode(encoding)
+        except (UnicodeDecodeError, LookupError):
+            continue
+        if _looks_like_text(text):
+            return text
+    raise WorkplanRejected(_("The text file's encoding could not be recognised. Save it as UTF-8 or GBK "
+                             "and try again."))
+
+
+def _looks_like_text(text: str) -> bool:
+    bad = sum(1 for ch in text if unicodedata.category(ch) in ("Cc", "Co", "Cn") and ch not in "\n\r\t\f")
+    return bad == 0 or bad <= len(text) // 1000
+
+
+# ---------------------------------------------------------------- docx
+
+def check_docx(data: bytes):
+    """Refuse a corrupt or hostile .docx before anything parses it."""
+    _check_size(data)
+    if not data.startswith(ZIP_SIGNATURE):
+        raise WorkplanRejected(_("The file is not a Word (.docx) document."))
+    try:
+        _check_ooxml(data, "word/")
+    except EvidenceRejected as refused:
+        raise WorkplanRejected(refused.message)
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        entries = archive.infolist()  # the central directory; nothing is extracted
+        ratio = settings.WORKPLAN_MAX_ZIP_RATIO
+        for entry in entries:
+            if entry.file_size > RATIO_FLOOR and entry.file_size > ratio * max(entry.compress_size, 1):
+                raise WorkplanRejected(_("The Word document is compressed suspiciously tightly (a zip bomb) "
+                                         "and was refused."))
+            if MACRO_PART.search(entry.filename):
+                raise WorkplanRejected(_("The Word document contains macros or embedded programs and was refused."))
+        try:
+            types = archive.read("[Content_Types].xml")
+        except (KeyError, zipfile.BadZipFile, OSError, RuntimeError, NotImplementedError):
+            raise WorkplanRejected(_("The Word document is damaged and cannot be opened."))
+    if any(marker.lower() in types.lower() for marker in MACRO_TYPES):
+        raise WorkplanRejected(_("The Word document contains macros or embedded programs and was refused."))
+
+
+def read_docx(data: bytes) -> str:
+    """The plan's text from a .docx: one line per paragraph, automatic numbering written out as text."""
+    check_docx(data)
+    import docx
+    from docx.opc.exceptions import PackageNotFoundError
+
+    try:
+        document = docx.Document(io.BytesIO(data))
+    except (PackageNotFoundError, KeyError, ValueError, zipfile.BadZipFile, OSError, SyntaxError) as exc:
+        raise WorkplanRejected(_("The Word document is damaged and cannot be opened.")) from exc
+    numbering = _Numbering(document)
+    lines = []
+    body = document.element.body
+    for block in body.iterchildren():
+        tag = block.tag.rsplit("}", 1)[-1]
+        if tag == "p":
+            text = _paragraph_text(block)
+            prefix = numbering.prefix(block) if text.strip() else ""
+            lines.append(prefix + text)
+        elif tag == "tbl":
+            for row in block.iter(_w("tr")):
+                cells = ["".join(_paragraph_text(p) for p in cell.iter(_w("p"))).strip()
+                         for cell in row.iter(_w("tc"))]
+                lines.append("  ".join(c for c in cells if c))
+    return "\n".join(lines)
+
+
+W_NS = "http://schemas.openxmlformats.org/wordprocessingml/2006/main"
+
+
+def _w(tag: str) -> str:
+    return f"{{{W_NS}}}{tag}"
+
+
+def _paragraph_text(p) -> str:
+    parts = []
+    for node in p.iter(_w("t"), _w("tab"), _w("br")):
+        if node.tag == _w("t"):
+            parts.append(node.text or "")
+        elif node.tag == _w("tab"):
+            parts.append("\t")
+    return "".join(parts)
+
+
+CN = "零一二三四五六七八九"
+
+
+def int_to_cn(n: int) -> str:
+    if n <= 0:
+        return str(n)
+    if n < 10:
+        return CN[n]
+    if n < 100:
+        tens, ones = divmod(n, 10)
+        return ("" if tens == 1 else CN[tens]) + "十" + (CN[ones] if ones else "")
+    return str(n)
+
+
+def _format(value: int, fmt: str) -> str:
+    if fmt.startswith(("chineseCounting", "chineseLegal", "ideographTraditional", "taiwaneseCounting",
+                       "ideographDigital", "japaneseCounting")):
+        return int_to_cn(value)
+    if fmt.startswith("decimalEnclosedCircle") and 1 <= value <= 20:
+        return chr(0x2460 + value - 1)
+    if fmt == "decimalFullWidth" or fmt == "decimalFullWidth2":
+        return "".join(chr(ord(c) + 0xFEE0) for c in str(value))
+    if fmt == "decimalEnclosedParen":
+        return f"({value})"
+    return str(value)
+
+
+class _Numbering:
+    """Automatic list numbering (w:numPr) written out as the text Word would show: "一、", "（一）", "1."."""
+
+    def __init__(self, document):
+        self.levels: dict[tuple[str, int], tuple[str, str, int]] = {}
+        self.counters: dict[str, list[int]] = {}
+        self.styles: dict[str, object] = {}
+        try:
+            root = document.part.numbering_part.element
+        except (NotImplementedError, KeyError, AttributeError):
+            root = None
+        if root is not None:
+            abstract = {}
+            for a in root.iter(_w("abstractNum")):
+                lvls = {}
+                for lvl in a.iter(_w("lvl")):
+                    ilvl = int(lvl.get(_w("ilvl"), "0"))
+                    fmt = _val(lvl.find(_w("numFmt")), "decimal")
+                    text = _val(lvl.find(_w("lvlText")), "")
+                    start = int(_val(lvl.find(_w("start")), "1") or 1)
+                    lvls[ilvl] = (fmt, text, start)
+                abstract[a.get(_w("abstractNumId"))] = lvls
+            for num in root.iter(_w("num")):
+                num_id = num.get(_w("numId"))
+                lvls = dict(abstract.get(_val(num.find(_w("abstractNumId")), ""), {}))
+                for override in num.iter(_w("lvlOverride")):
+                    ilvl = int(override.get(_w("ilvl"), "0"))
+                    start = override.find(_w("startOverride"))
+                    if ilvl in lvls and start is not None:
+                        fmt, text, _start = lvls[ilvl]
+                        lvls[ilvl] = (fmt, text, int(_val(start, "1")))
+                for ilvl, spec in lvls.items():
+                    self.levels[(num_id, ilvl)] = spec
+        try:
+            for style in document.styles:
+                self.styles[style.style_id] = style.element
+        except (KeyError, AttributeError, ValueError):
+            pass
+
+    def _num_pr(self, p):
+        ppr = p.find(_w("pPr"))
+        num_pr = ppr.find(_w("numPr")) if ppr is not None else None
+        if num_pr is not None:
+            return num_pr
+        style_id = _val(ppr.find(_w("pStyle")) if ppr is not None else None, "")
+        seen = set()
+        while style_id and style_id not in seen:
+            seen.add(style_id)
+            element = self.styles.get(style_id)
+            if element is None:
+                return None
+            sppr = element.find(_w("pPr"))
+            found = sppr.find(_w("numPr")) if sppr is not None else None
+            if found is not None:
+                return found
+            style_id = _val(element.find(_w("basedOn")), "")
+        return None
+
+    def prefix(self, p) -> str:
+        num_pr = self._num_pr(p)
+        if num_pr is None:
+            return ""
+        num_id = _val(num_pr.find(_w("numId")), "0")
+        ilvl = int(_val(num_pr.find(_w("ilvl")), "0") or 0)
+        if num_id == "0" or (num_id, ilvl) not in self.levels or not 0 <= ilvl < 9:
+            return ""
+        counters = self.counters.setdefault(num_id, [0] * 9)
+        fmt, text, start = self.levels[(num_id, ilvl)]
+        counters[ilvl] = counters[ilvl] + 1 if counters[ilvl] else start
+        for deeper in range(ilvl + 1, 9):
+            counters[deeper] = 0
+        if fmt in ("bullet", "none") or not text:
+            return ""
+
+        def level_text(m):
+            k = int(m.group(1)) - 1
+            spec = self.levels.get((num_id, k))
+            value = counters[k] or (spec[2] if spec else 1)
+            return _format(value, spec[0] if spec else "decimal")
+
+        return re.sub(r"%([1-9])", level_text, text)
+
+
+def _val(element, default: str) -> str:
+    if element is None:
+        return default
+    return element.get(_w("val"), default)
+
+
+# ---------------------------------------------------------------- dispatch
+
+def read_file(name: str, data: bytes) -> str:
+    """The text of an uploaded work plan by its extension: .docx or .txt."""
+    extension = name.rsplit(".", 1)[-1].lower() if "." in name else ""
+    if extension == "docx":
+        return read_docx(data)
+    if extension in ("txt", "text", ""):
+        return decode_text(data)
+    raise WorkplanRejected(_("Only .txt and .docx files can be imported as a work plan."))
