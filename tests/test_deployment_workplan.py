@@ -1,0 +1,380 @@
+"""Work-plan intake (processes/deployment/intake): the parser, the readers and import_workplan."""
+import io
+import json
+import subprocess
+import sys
+import time
+import zipfile
+from pathlib import Path
+
+import pytest
+from django.core.management import call_command
+from django.core.management.base import CommandError
+from django.utils import translation
+from hypothesis import given, settings as hsettings, strategies as st
+
+from processes.deployment.intake.readers import WorkplanRejected, decode_text, read_docx, read_file
+from processes.deployment.intake.workplan import extract_deadlines, extract_targets, make_title, parse
+
+SAMPLES = Path("/work/shared/samples")
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def zh(msgid):
+    with translation.override("zh-hans"):
+        return translation.gettext(msgid)
+
+
+def titles(items):
+    return [i.title for i in items]
+
+
+def check_levels(items, level=1):
+    for item in items:
+        assert item.level == level
+        check_levels(item.children, level + 1)
+
+
+# ---------------------------------------------------------------- the samples
+
+@pytest.mark.skipif(not (SAMPLES / "hongjiang-2024-plan.txt").exists(), reason="samples not present")
+def test_hongjiang_traditional_plan_parses_into_its_tree():
+    plan = parse((SAMPLES / "hongjiang-2024-plan.txt").read_text(encoding="utf-8"))
+    assert plan.year == 2024
+    assert titles(plan.items) == [
+        "強化政治忠誠,努力打造民政事業發展新引擎", "強化服務提升,奮力打開民政事業發展新局面",
+        "強化兜底保障,努力培育民政事業發展新優勢", "強化基層基礎,努力激發民政事業發展新動能",
+        "強化人民至上,努力筑牢民政安全新底線"]
+    assert [i.number for i in plan.items] == ["一、", "二、", "三、", "四、", "五、"]
+    assert [len(i.children) for i in plan.items] == [4, 5, 2, 3, 4]
+    first = plan.items[0].children[0]
+    assert (first.number, first.title, first.level) == ("(一)", "全面加強黨的領導", 2)
+    assert first.text.startswith("全面加強黨的領導。堅決扛起")
+    elderly = plan.items[1].children[2]
+    assert (elderly.number, elderly.title) == ("(七)", "全面推進養老服務高質量發展")
+    assert titles(elderly.children) == ["打造養老服務“康養之都”", "優化完善養老服務體系", "推動開創老齡工作新局面"]
+    assert all(c.level == 3 and c.number in ("1.", "2.", "3.") for c in elderly.children)
+    # (十五)…(十八) continue the (一) numbering under 五、, and (六) carries its measurable targets.
+    assert [c.number for c in plan.items[4].children] == ["(十五)", "(十六)", "(十七)", "(十八)"]
+    targets = [t["text"] for t in plan.items[1].children[1].targets]
+    assert "5個" in targets and "220戶" in targets
+    assert [t["value"] for t in plan.items[4].children[0].targets if t["kind"] == "percent"] == [100] * 6
+    # Web-page debris is dropped; the preamble and the signature are kept apart from the items.
+    assert plan.preamble.startswith("2024年是實施“十四五”規劃的關鍵之年")
+    assert "發布時間" not in plan.preamble and all("發布時間" not in i.text for i in plan.walk())
+    assert plan.closing == "洪江市民政局\n2024年4月11日"
+    check_levels(plan.items)
+    assert sum(1 for _ in plan.walk()) == 5 + 18 + (3 + 5 + 4) + (3 + 3) + (3 + 3 + 5)
+
+
+@pytest.mark.skipif(not (SAMPLES / "qinghai-measures.txt").exists(), reason="samples not present")
+def test_qinghai_measures_parse_into_eleven_sections_of_31_measures():
+    plan = parse((SAMPLES / "qinghai-measures.txt").read_text(encoding="utf-8"))
+    assert len(plan.items) == 11
+    assert plan.items[0].title == "强化民政工作政治属性"
+    assert plan.items[3].title == "立足改革创新,积极推进“智慧民政、阳光民政、服务民政、幸福民政”建设"
+    assert plan.items[10].number == "十一、"
+    measures = [c for i in plan.items for c in i.children]
+    assert [c.number for c in measures] == [f"{n}、" for n in range(1, 32)]
+    assert all(c.level == 2 and not c.children for c in measures)
+    assert measures[0].title == "切实增强学习贯彻《指导意见》的政治自觉、思想自觉和行动自觉"
+    assert plan.preamble.startswith("为认真学习贯彻省委、省政府") and plan.preamble.endswith("现提出如下措施。")
+    elderly = measures[17]
+    assert elderly.title == "大力发展养老服务,切实满足人民群众多元化多层次服务需求"
+    assert elderly.deadline == {"kind": "date", "date": "2022-12-31", "text": "到2022年底"}
+    assert {"kind": "percent", "value": 100, "text": "达到100%", "qualifier": "达到"} in elderly.targets
+    funding = measures[23]
+    assert [t["text"] for t in funding.targets] == ["不低于10%", "30%", "55%以上"]
+    assert all(len(i.title) <= 45 for i in plan.walk())
+
+
+# ---------------------------------------------------------------- the parser on its own
+
+def test_a_plan_that_starts_at_arabic_numbers_has_them_as_top_level():
+    plan = parse("1．加强领导。要求一。\n（1）细化分工。\n（2）压实责任。\n2、强化保障。\n①资金保障。\n(1)人员保障。")
+    assert [i.number for i in plan.items] == ["1．", "2、"]
+    assert [c.number for c in plan.items[0].children] == ["（1）", "（2）"]
+    # ① first appeared below （1）, so a later (1) closes ① and is its sibling; both sit one level below 2、
+    assert [c.number for c in plan.items[1].children] == ["①", "(1)"]
+    assert titles(plan.items[1].children) == ["资金保障", "人员保障"]
+    check_levels(plan.items)
+
+
+def test_mixed_widths_and_skipped_numbers():
+    plan = parse("一、总体要求\n(一)目标。到2025年底前完成。\n（三）任务。\n２．细项。\n5.另一项。\n三、保障措施\n（四）落实。")
+    assert [i.number for i in plan.items] == ["一、", "三、"]
+    assert [c.number for c in plan.items[0].children] == ["(一)", "（三）"]
+    assert [c.number for c in plan.items[0].children[1].children] == ["２．", "5."]
+    assert plan.items[0].children[0].deadline["date"] == "2025-12-31"
+
+
+def test_inline_enumeration_inside_a_paren_item():
+    text = "一、重点任务\n（一）加强队伍建设。一是强化培训，每季度开展1次；二是完善考核；三是健全激励机制。\n（二）其他。"
+    plan = parse(text)
+    first = plan.items[0].children[0]
+    assert [c.number for c in first.children] == ["一是", "二是", "三是"]
+    assert titles(first.children) == ["强化培训，每季度开展1次", "完善考核", "健全激励机制"]
+    assert all(c.level == 3 for c in first.children)
+    assert first.children[0].deadline == {"kind": "cadence", "every": "quarter", "text": "每季度"}
+    assert first.text.endswith("三是健全激励机制。")  # the parent keeps its full text
+    plan = parse("一、要求\n（一）做好三件事。第一，摸清底数；第二，建立台账；第三，动态更新。")
+    assert titles(plan.items[0].children[0].children) == ["摸清底数", "建立台账", "动态更新"]
+
+
+def test_sections_without_numbers_preamble_and_debris():
+    text = ("发布时间：2025-03-01 来源：某县民政局\n某县民政局2025年工作要点\n为做好今年工作，制定本要点。\n"
+            "重点任务\n1.做好低保。年内完成复核。\n2.做好养老。\n保障措施\n1.加强组织领导。\n打印本页 关闭窗口\n")
+    plan = parse(text)
+    assert plan.preamble == "某县民政局2025年工作要点\n为做好今年工作，制定本要点。"
+    assert plan.year == 2025
+    assert titles(plan.items) == ["重点任务", "保障措施"]
+    assert [i.number for i in plan.items] == ["", ""]
+    assert titles(plan.items[0].children) == ["做好低保", "做好养老"]
+    assert plan.items[0].children[0].deadline == {"kind": "date", "date": "2025-12-31", "text": "年内"}
+    assert all("打印" not in i.text for i in plan.walk())
+    check_levels(plan.items)
+
+
+def test_titles_drop_annotations_and_cut_at_a_clause():
+    assert make_title("（一）踔(chuō)厉奋发[1]，勇毅前行①。正文") == "（一）踔厉奋发，勇毅前行"
+    assert make_title("深化改革²创新。") == "深化改革创新"
+    long = "坚持以人民为中心的发展思想，着力解决好人民群众特别是困难群众最现实、最关心、最直接的利益问题，持续用力"
+    title = make_title(long)
+    assert len(title) <= 40 and long.startswith(title) and title[-1] not in "，、"
+    assert make_title("落实《关于进一步加强和改进新时代社会组织管理、规范社会组织行为、促进健康发展的意见》要求") \
+        .startswith("落实《关于进一步加强和改进新时代社会组织管理、规范社会组织行为")
+
+
+def test_deadlines_and_targets():
+    found = extract_deadlines("2025年6月底前完成；到2026年底全覆盖；3个月内整改；每月报送；年底前验收。", 2025)
+    assert [(d["kind"], d.get("date"), d["text"]) for d in found] == [
+        ("date", "2025-06-30", "2025年6月底前"), ("date", "2026-12-31", "到2026年底"),
+        ("relative", None, "3个月内"), ("cadence", None, "每月"), ("date", "2025-12-31", "年底前")]
+    assert found[2]["months"] == 3
+    assert extract_deadlines("年内完成", None) == [{"kind": "this-year", "date": None, "text": "年内"}]
+    targets = extract_targets("覆盖率达到95%以上，新建5个助餐点，改造220户，培训3000人，投入500万元，10家机构。")
+    assert [(t["kind"], t["value"]) for t in targets] == [
+        ("percent", 95), ("count", 5), ("count", 220), ("count", 3000), ("money", 5_000_000), ("count", 10)]
+    assert extract_targets("2024年4月") == []
+
+
+def test_empty_and_unstructured_documents_import_as_one_item_with_a_note():
+    with translation.override("en"):
+        empty = parse("  \n\n")
+        flat = parse("今年要把民政工作做好。各单位认真落实。")
+    assert len(empty.items) == 1 and empty.items[0].text == "" and "empty" in empty.notes[0]
+    assert len(flat.items) == 1 and flat.items[0].text == "今年要把民政工作做好。各单位认真落实。"
+    assert flat.items[0].title == "今年要把民政工作做好" and "one item" in flat.notes[0]
+
+
+def test_a_hundred_page_plan_parses_quickly():
+    section = "（{n}）加强第{n}项工作。一是落实责任，到2025年底完成100%；二是建设5个站点。" + "正文内容，" * 40 + "。\n"
+    parts = []
+    for top in "一二三四五六七八九十":
+        parts.append(f"{top}、第{top}部分重点任务\n")
+        parts.extend(section.format(n=n) + "".join(f"{k}.细化任务{k}。每季度报送进展。\n" for k in range(1, 6))
+                     for n in "一二三四五六七八九十")
+    text = "".join(parts) * 3  # about 100 pages of 700 characters
+    assert len(text) > 70_000
+    start = time.perf_counter()
+    plan = parse(text)
+    assert time.perf_counter() - start < 1.0
+    assert len(plan.items) == 30
+
+
+# ---------------------------------------------------------------- properties
+
+CJK = st.text(alphabet="民政工作服务加强推进落实养老救助体系建设社会组织", min_size=1, max_size=30)
+WIDTHS = {
+    "cn": lambda n: st.sampled_from([f"{_cn(n)}、", f"{_cn(n)}．"]),
+    "pcn": lambda n: st.sampled_from([f"({_cn(n)})", f"（{_cn(n)}）", f"（{_cn(n)})"]),
+    "num": lambda n: st.sampled_from([f"{n}.", f"{n}、", f"{n}．", _full(n) + "．"]),
+    "pnum": lambda n: st.sampled_from([f"({n})", f"（{n}）", f"（{_full(n)}）"]),
+}
+
+
+def _cn(n):
+    digits = "零一二三四五六七八九"
+    return digits[n] if n < 10 else ("十" + (digits[n - 10] if n > 10 else "") if n < 20 else str(n))
+
+
+def _full(n):
+    return "".join(chr(ord(c) + 0xFEE0) for c in str(n))
+
+
+@st.composite
+def documents(draw):
+    order = draw(st.permutations(list(WIDTHS)))
+    depth = draw(st.integers(1, len(order)))
+    styles = order[:depth]
+    lines, bodies, expected_top = [], [], 0
+    preamble = draw(st.lists(CJK.map(lambda s: s + "。"), max_size=2))
+    debris = draw(st.lists(st.sampled_from(["发布时间：2024-01-02 信息来源：民政局", "责任编辑：张三", "打印本页", "关闭窗口"]),
+                           max_size=3))
+    lines += debris[:1] + preamble
+    bodies += preamble
+
+    def emit(level):
+        nonlocal expected_top
+        count = draw(st.integers(1, 3))
+        number = 0
+        for _ in range(count):
+            number += draw(st.integers(1, 2))  # a sequence may skip
+            prefix = draw(WIDTHS[styles[level]](number))
+            body = draw(CJK) + "。" + draw(CJK)
+            inline = draw(st.booleans())
+            if inline:
+                body += "。一是" + draw(CJK) + "；二是" + draw(CJK) + "。"
+            lines.append(prefix + body)
+            bodies.append(body)
+            if level == 0:
+                expected_top += 1
+            if level + 1 < len(styles) and draw(st.booleans()):
+                emit(level + 1)
+
+    emit(0)
+    lines += debris[1:]
+    return "\n".join(lines), bodies, expected_top
+
+
+@given(documents())
+@hsettings(max_examples=150, deadline=None)
+def test_the_tree_never_loses_text_and_levels_are_consistent(doc):
+    text, bodies, expected_top = doc
+    plan = parse(text)
+    check_levels(plan.items)
+    assert len(plan.items) == expected_top
+    texts = [i.text for i in plan.walk()] + [plan.preamble]
+    for body in bodies:
+        assert any(body in t for t in texts), body
+    for item in plan.walk():
+        assert "发布时间" not in item.text and "关闭窗口" not in item.text
+        assert len(item.title) <= 45
+        inline = [c for c in item.children if c.number.endswith("是")]
+        assert [c.number for c in inline] in ([], ["一是", "二是"])
+
+
+# ---------------------------------------------------------------- readers
+
+def test_text_files_in_the_encodings_bureaus_use():
+    text = "一、总体要求\n（一）加强领导。"
+    assert decode_text(text.encode("gbk")) == text
+    assert decode_text(text.encode("gb18030")) == text
+    assert decode_text(text.encode("utf-16")) == text  # with BOM
+    assert decode_text(b"\xef\xbb\xbf" + text.encode("utf-8")) == text
+    assert decode_text(text.encode("utf-8")) == text
+    with translation.override("zh-hans"), pytest.raises(WorkplanRejected) as refused:
+        decode_text(b"abc\x80\xff\x00\x01")
+    assert refused.value.message == zh(
+        "The text file's encoding could not be recognised. Save it as UTF-8 or GBK and try again.")
+
+
+def _docx_bytes(paragraphs=(), numbered=()):
+    import docx
+    from docx.oxml import parse_xml
+
+    document = docx.Document()
+    for text in paragraphs:
+        document.add_paragraph(text)
+    if numbered:
+        numbering = document.part.numbering_part.element
+        w = 'xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main"'
+        numbering.append(parse_xml(
+            f'<w:abstractNum {w} w:abstractNumId="90">'
+            '<w:lvl w:ilvl="0"><w:start w:val="1"/><w:numFmt w:val="chineseCounting"/><w:lvlText w:val="%1、"/></w:lvl>'
+            '<w:lvl w:ilvl="1"><w:start w:val="1"/><w:numFmt w:val="chineseCounting"/><w:lvlText w:val="（%2）"/></w:lvl>'
+            '<w:lvl w:ilvl="2"><w:start w:val="1"/><w:numFmt w:val="decimal"/><w:lvlText w:val="%3."/></w:lvl>'
+            '</w:abstractNum>'))
+        numbering.append(parse_xml(f'<w:num {w} w:numId="90"><w:abstractNumId w:val="90"/></w:num>'))
+        for level, text in numbered:
+            paragraph = document.add_paragraph(text)
+            paragraph._p.get_or_add_pPr().append(parse_xml(
+                f'<w:numPr {w}><w:ilvl w:val="{level}"/><w:numId w:val="90"/></w:numPr>'))
+    buffer = io.BytesIO()
+    document.save(buffer)
+    return buffer.getvalue()
+
+
+def test_docx_with_typed_and_automatic_numbering():
+    data = _docx_bytes(["某局2025年工作要点", "一、加强党建", "（一）理论学习。每月1次。"])
+    plan = parse(read_file("plan.docx", data))
+    assert titles(plan.items) == ["加强党建"] and titles(plan.items[0].children) == ["理论学习"]
+    data = _docx_bytes(["为做好工作，制定本方案。"], numbered=[(0, "加强党建"), (1, "理论学习。每月1次。"),
+                                                                (2, "集中学习。"), (2, "专题研讨。"), (1, "组织建设。"),
+                                                                (0, "强化服务"), (1, "养老服务。新建5个助餐点。")])
+    text = read_docx(data)
+    assert "一、加强党建" in text and "（二）组织建设。" in text and "2.专题研讨。" in text and "二、强化服务" in text
+    plan = parse(text)
+    assert plan.preamble == "为做好工作，制定本方案。"
+    assert [i.number for i in plan.items] == ["一、", "二、"]
+    assert [c.number for c in plan.items[0].children] == ["（一）", "（二）"]
+    assert [c.number for c in plan.items[0].children[0].children] == ["1.", "2."]
+    assert plan.items[1].children[0].targets[0]["text"] == "5个"
+
+
+def _zip(entries):
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, data in entries.items():
+            archive.writestr(name, data)
+    return buffer.getvalue()
+
+
+def _refused(name, data):
+    with translation.override("zh-hans"), pytest.raises(WorkplanRejected) as refused:
+        read_file(name, data)
+    return refused.value.message
+
+
+def test_hostile_and_corrupt_docx_are_refused(settings):
+    good = _docx_bytes(["一、加强党建"])
+    with zipfile.ZipFile(io.BytesIO(good)) as archive:
+        parts = {i.filename: archive.read(i.filename) for i in archive.infolist()}
+    assert _refused("plan.docx", b"this is not a zip") == zh("The file is not a Word (.docx) document.")
+    bomb = _zip({**parts, "word/media/padding.xml": b"\0" * (8 * 1024 * 1024)})
+    assert _refused("plan.docx", bomb) == zh(
+        "The Word document is compressed suspiciously tightly (a zip bomb) and was refused.")
+    macro = _zip({**parts, "word/vbaProject.bin": b"\xd0\xcf\x11\xe0macro"})
+    assert _refused("plan.docx", macro) == zh("The Word document contains macros or embedded programs and was refused.")
+    types = parts["[Content_Types].xml"].replace(
+        b"wordprocessingml.document.main+xml", b"ms-word.document.macroEnabled.main+xml")
+    assert _refused("plan.docx", _zip({**parts, "[Content_Types].xml": types})) == zh(
+        "The Word document contains macros or embedded programs and was refused.")
+    settings.EVIDENCE_MAX_UNZIPPED_BYTES = 1024 * 1024
+    assert "MB" in _refused("plan.docx", bomb)  # the evidence checks' total unzipped size
+    settings.EVIDENCE_MAX_ZIP_ENTRIES = 3
+    assert _refused("plan.docx", good)  # too many parts
+    settings.WORKPLAN_MAX_BYTES = 100
+    assert _refused("plan.docx", good).startswith(zh("The file is larger than %(limit)s and was refused.")[:4])
+    assert _refused("plan.pdf", b"%PDF-1.4") == zh("Only .txt and .docx files can be imported as a work plan.")
+
+
+# ---------------------------------------------------------------- the command
+
+def test_import_workplan_json_shape(tmp_path):
+    path = tmp_path / "plan.txt"
+    path.write_bytes("某局2025年工作要点\n一、加强党建\n（一）理论学习。年内完成，覆盖100%。\n二、强化服务".encode("gbk"))
+    out = io.StringIO()
+    call_command("import_workplan", str(path), "--json", stdout=out)
+    data = json.loads(out.getvalue())
+    assert set(data) >= {"items"}
+    item = data["items"][0]
+    assert set(item) == {"level", "number", "title", "text", "deadline", "targets", "children"}
+    assert (item["level"], item["number"], item["title"]) == (1, "一、", "加强党建")
+    child = item["children"][0]
+    assert child["deadline"] == {"kind": "date", "date": "2025-12-31", "text": "年内"}
+    assert child["targets"] == [{"kind": "percent", "value": 100, "text": "100%"}]
+    out = io.StringIO()
+    call_command("import_workplan", str(path), "--year", "2026", stdout=out)
+    assert "一、 加强党建\n  （一） 理论学习  [年内；100%]" in out.getvalue()
+    with pytest.raises(CommandError):
+        call_command("import_workplan", str(tmp_path / "missing.docx"))
+
+
+def test_a_refused_file_exits_non_zero_with_the_chinese_message(tmp_path):
+    path = tmp_path / "plan.docx"
+    path.write_bytes(b"not a zip at all")
+    done = subprocess.run([sys.executable, "manage.py", "import_workplan", str(path), "--json"], cwd=ROOT,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode != 0 and done.stdout == ""
+    assert zh("The file is not a Word (.docx) document.") in done.stderr
