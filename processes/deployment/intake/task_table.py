@@ -12,7 +12,6 @@ import io
 import re
 import unicodedata
 import xml.etree.ElementTree as ET
-import zipfile
 from datetime import date, datetime
 
 from django.conf import settings
@@ -219,11 +218,11 @@ def find_header(grid):
     index, _span, mapping = best
     if index > 0:
         above = _row_mapping(grid[index - 1])
-        if len(above) >= 2:  # a two-row heading whose lower row names more columns
+        if len(above) >= 2 and _all_headings(grid[index - 1], grid[index]):  # a two-row heading
             return index - 1, 2, _combine(above, mapping)
     if index + 1 < len(grid):
         below = _row_mapping(grid[index + 1])
-        if below and not _looks_like_data(grid[index + 1], mapping):
+        if below and _all_headings(grid[index + 1], grid[index]):
             return index, 2, _combine(mapping, below)
         below_cells = grid[index + 1]
         if any(v not in (None, "") for v in below_cells) and _all_merged_or_blank(below_cells, grid[index]):
@@ -241,10 +240,10 @@ def _combine(upper: dict, lower: dict) -> dict:
     return combined
 
 
-def _looks_like_data(row, mapping):
-    column = mapping.get("task")
-    value = row[column] if column is not None and column < len(row) else None
-    return isinstance(value, str) and len(norm(value)) > 12
+def _all_headings(row, other):
+    """Every filled cell of `row` is a heading or the same as `other`'s (merged across both rows)."""
+    return all(value in (None, "") or value == beside or (isinstance(value, str) and _heading_field(value))
+               for value, beside in zip(row, other))
 
 
 def _all_merged_or_blank(row, above):
