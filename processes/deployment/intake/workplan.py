@@ -26,22 +26,28 @@ OPEN, CLOSE = "[(（]", "[)）]"
 
 # Numbering styles at the start of a line: (style key, pattern). The pattern's group "n" is the number.
 STYLES = [
+    ("part", re.compile(rf"第\s*(?P<n>{CN_NUM}|\d{{1,3}})\s*(?:部分|章|节|節|篇)\s*[、，,．.：:]?\s*")),
+    ("article", re.compile(rf"第\s*(?P<n>{CN_NUM}|\d{{1,3}})\s*(?:条|條)\s*[、，,．.：:]?\s*")),
     ("cn", re.compile(rf"(?P<n>{CN_NUM})\s*[、，,．.]\s*")),
     ("pcn", re.compile(rf"{OPEN}\s*(?P<n>{CN_NUM})\s*{CLOSE}\s*[、，,．.]?\s*")),
-    ("num", re.compile(r"(?P<n>\d{1,3})\s*[.．、](?!\d)\s*")),
-    ("pnum", re.compile(rf"{OPEN}\s*(?P<n>\d{{1,3}})\s*{CLOSE}\s*[、，,．.]?\s*")),
+    ("num", re.compile(r"(?P<n>\d{1,3})\s*[.．、](?!\d)\s*|(?P<n2>[\u2488-\u249b])\s*")),
+    ("pnum", re.compile(rf"{OPEN}\s*(?P<n>\d{{1,3}})\s*{CLOSE}\s*[、，,．.]?\s*|(?P<n2>[\u2474-\u2487])\s*")),
+    ("numr", re.compile(r"(?P<n>\d{1,3})\s*[)）]\s*")),
     ("circ", re.compile(r"(?P<n>[\u2460-\u2473\u3251-\u325f])\s*")),
 ]
 
 DEBRIS = re.compile(
-    r"^(?:.{0,20}(?:发布时间|發布時間|发布日期|發布日期|信息来源|信息來源|来源[:：]|來源[:：]|责任编辑|責任編輯"
-    r"|浏览次数|瀏覽次數|点击数|點擊數|阅读次数|閱讀次數)"
-    r"|.{0,20}(?:打印本页|打印本頁|关闭窗口|關閉窗口|【打印】|【关闭】|【關閉】|分享到|字号[:：]|字號[:：]|【字体|【字體"
-    r"|扫一扫|掃一掃|收藏本页|返回顶部|返回頂部))"
+    r"^(?=.{0,80}$)(?:来源[:：]|來源[:：]|当前位置|當前位置|您的位置|首页\s*[>＞»]|首頁\s*[>＞»]"
+    r"|.{0,30}(?:发布时间|發布時間|发布日期|發布日期|发布机构|發布機構|信息来源|信息來源|文章来源|文章來源|稿件来源"
+    r"|责任编辑|責任編輯|浏览次数|瀏覽次數|访问量|訪問量|点击数|點擊數|阅读次数|閱讀次數|阅读量|閱讀量"
+    r"|打印本页|打印本頁|关闭窗口|關閉窗口|【打印】|【关闭】|【關閉】|分享到|字号[:：]|字號[:：]|【字体|【字體"
+    r"|扫一扫|掃一掃|收藏本页|收藏本頁|返回顶部|返回頂部|上一篇|下一篇|相关链接|相關鏈接))"
 )
+CLOSING = re.compile(r"^(?:[（(]此件.{0,12}[)）]|抄送[:：]|抄報[:：]|抄报[:：]|.{0,30}印发$|.{0,30}印發$"
+                     r"|联系人[:：]|聯繫人[:：]|联系电话[:：]|聯繫電話[:：])")
 SENTENCE_END = "。！？!?；;：:"
 DATE_LINE = re.compile(rf"^(?:\d{{4}}|[{CN_DIGITS}]{{4}})\s*年\s*(?:\d{{1,2}}|{CN_NUM})\s*月\s*(?:\d{{1,2}}|{CN_NUM})\s*日$")
-DOC_TITLE = re.compile(r"(要点|要點|方案|措施|计划|計劃|意见|意見|通知|安排|规划|規劃|清单|清單|任务|任務)$")
+DOC_TITLE = re.compile(r"^.{5,}(要点|要點|方案|措施|计划|計劃|意见|意見|通知|安排|规划|規劃|清单|清單)$")
 SHORT_LINE = 30
 
 # Annotations that never belong in a title.
@@ -76,6 +82,10 @@ def cn_to_int(s: str) -> int | None:
 
 
 def _number_value(n: str) -> int | None:
+    if len(n) == 1 and ("\u2474" <= n <= "\u2487"):
+        return ord(n) - 0x2474 + 1
+    if len(n) == 1 and ("\u2488" <= n <= "\u249b"):
+        return ord(n) - 0x2488 + 1
     if len(n) == 1 and ("\u2460" <= n <= "\u2473"):
         return ord(n) - 0x2460 + 1
     if len(n) == 1 and ("\u3251" <= n <= "\u325f"):
@@ -283,7 +293,7 @@ def _numbering(line: str):
         m = pattern.match(line)
         if not m:
             continue
-        value = _number_value(m["n"])
+        value = _number_value(m["n"] or m.groupdict().get("n2") or "")
         rest = line[m.end():]
         if value is None or not rest.strip():
             continue
@@ -310,6 +320,26 @@ def split_lines(text: str) -> list[str]:
     return lines
 
 
+def unwrap(lines: list[str]) -> list[str]:
+    """Text pasted from a PDF is hard-wrapped at the page width: join a full-width line that does not end a
+    sentence with the unnumbered line after it. Only when most long lines share one width."""
+    lengths = [len(line) for line in lines if len(line) >= 15]
+    if len(lengths) < 6:
+        return lines
+    width = max(set(lengths), key=lambda n: (sum(1 for x in lengths if abs(x - n) <= 1), n))
+    at_width = sum(1 for x in lengths if abs(x - width) <= 1)
+    if at_width < 0.5 * len(lengths) or width > 60:
+        return lines
+    out = []
+    for line in lines:
+        if (out and len(out[-1]) >= width - 1 and out[-1][-1] not in SENTENCE_END
+                and not _numbering(line) and not DEBRIS.match(line)):
+            out[-1] += line
+        else:
+            out.append(line)
+    return out
+
+
 YEAR = re.compile(r"(?<!\d)((?:19|20)\d{2})\s*年")
 
 
@@ -321,11 +351,16 @@ def parse(text: str, year: int | None = None) -> Plan:
         (debris if DEBRIS.match(line) else kept).append(line)
     lines = kept
 
+    lines = unwrap(lines)
     closing = []
+    while lines and CLOSING.match(lines[-1]) and len(closing) < 8:
+        closing.insert(0, lines.pop())
     if lines and DATE_LINE.match(lines[-1].replace(" ", "")):
         closing.insert(0, lines.pop())
-        while lines and len(closing) < 3 and _is_short_title(lines[-1]) and not _numbering(lines[-1]):
+        issuers = 0
+        while lines and issuers < 2 and _is_short_title(lines[-1]) and not _numbering(lines[-1]):
             closing.insert(0, lines.pop())
+            issuers += 1
 
     classified = [(line, _numbering(line)) for line in lines]
     first_numbered = next((i for i, (_, n) in enumerate(classified) if n), None)
@@ -357,8 +392,13 @@ def parse(text: str, year: int | None = None) -> Plan:
         if numbered or not _is_short_title(line):
             return False
         if i < first_numbered:
-            return i == first_numbered - 1 and not (i == 0 and DOC_TITLE.search(line))
-        return True
+            # Right before the first item: a section, unless it is (part of) the document's title block.
+            return (i == first_numbered - 1 and not DOC_TITLE.search(line)
+                    and (i == 0 or any(not _is_short_title(prev) for prev, _n in classified[:i])))
+        prev = classified[i - 1][0]
+        nxt = classified[i + 1] if i + 1 < len(classified) else None
+        after_break = prev[-1] in SENTENCE_END or _is_short_title(prev) or bool(classified[i - 1][1])
+        return after_break and (nxt is None or bool(nxt[1]) or len(line) <= 15)
 
     preamble = []
     rank: dict[str, int] = {}
@@ -389,10 +429,14 @@ def parse(text: str, year: int | None = None) -> Plan:
             else:
                 current.text += "\n" + line
 
+    def _title_source(item):
+        head = item.text.split("\n", 1)[0]
+        return head
+
     plan.preamble = "\n".join(preamble)
     plan.items = root.children
     for item in list(plan.walk()):
-        item.title = make_title(item.text)
+        item.title = make_title(_title_source(item))
         _inline_children(item)
         _finish(item, year)
     return plan
