@@ -378,3 +378,32 @@ def test_a_refused_file_exits_non_zero_with_the_chinese_message(tmp_path):
                           capture_output=True, text=True, timeout=120)
     assert done.returncode != 0 and done.stdout == ""
     assert zh("The file is not a Word (.docx) document.") in done.stderr
+
+
+def test_other_bureaus_layouts():
+    # A title block of two lines, parts 第一部分, ⑴ and 1） numbering, and a closing with 抄送.
+    text = ("某县民政局\n2025年养老服务工作实施方案\n各乡镇：\n第一部分 总体要求\n1）资金来源：县财政。\n"
+            "第二部分 重点任务\n1）建设站点。\n⑴新建3个。\n⑵改造20户。\n2）完善制度。\n"
+            "某县民政局\n2025年3月1日\n（此件公开发布）\n抄送：县委办。\n")
+    plan = parse(text)
+    assert plan.preamble == "某县民政局\n2025年养老服务工作实施方案\n各乡镇："
+    assert [(i.number, i.title) for i in plan.items] == [("第一部分", "总体要求"), ("第二部分", "重点任务")]
+    assert plan.items[0].children[0].text == "资金来源：县财政。"  # not mistaken for a page's 来源
+    build = plan.items[1].children[0]
+    assert [c.number for c in build.children] == ["⑴", "⑵"]
+    assert build.children[1].targets[0]["text"] == "20户"
+    assert plan.closing.splitlines() == ["某县民政局", "2025年3月1日", "（此件公开发布）", "抄送：县委办。"]
+    assert plan.year == 2025
+
+
+def test_text_pasted_from_a_pdf_is_unwrapped():
+    paragraph = ("全面加强党的领导。坚决扛起管党治党政治责任，积极组织干部职工深入学习，进一步提高政治判断力、"
+                 "政治领悟力、政治执行力，自觉做到两个维护，确保各项任务落到实处，年内完成全部学习任务。")
+    wrapped = ["一、总体要求", "（一）" + paragraph[:25]] + [paragraph[k:k + 28] for k in range(25, len(paragraph), 28)]
+    wrapped += ["（二）强化服务保障", "二、保障措施", "（一）加强组织领导。"]
+    plan = parse("\n".join(wrapped), year=2025)
+    first = plan.items[0].children[0]
+    assert first.text == paragraph and first.title == "全面加强党的领导"
+    assert titles(plan.items[0].children) == ["全面加强党的领导", "强化服务保障"]
+    assert first.deadline["date"] == "2025-12-31"
+    assert len(plan.items) == 2

@@ -324,11 +324,11 @@ def unwrap(lines: list[str]) -> list[str]:
     """Text pasted from a PDF is hard-wrapped at the page width: join a full-width line that does not end a
     sentence with the unnumbered line after it. Only when most long lines share one width."""
     lengths = [len(line) for line in lines if len(line) >= 15]
-    if len(lengths) < 6:
+    if len(lengths) < 3:
         return lines
     width = max(set(lengths), key=lambda n: (sum(1 for x in lengths if abs(x - n) <= 1), n))
     at_width = sum(1 for x in lengths if abs(x - width) <= 1)
-    if at_width < 0.5 * len(lengths) or width > 60:
+    if at_width < 3 or at_width < 0.5 * len(lengths) or width > 60:
         return lines
     out = []
     for line in lines:
