@@ -351,3 +351,23 @@ def test_command_user_must_exist(db, tmp_path):
     out = io.StringIO()
     call_command("import_tasktable", str(path), "--json", "--user", "someone", stdout=out)
     assert json.loads(out.getvalue())["rows"][0]["lead"]["matched"] == []
+
+
+def test_sections_and_headings_repeated_on_each_page(world):
+    def build(sheet):
+        sheet.append(["序号", "工作任务", "牵头单位", "完成时限"])
+        sheet.append(["一、养老服务", None, None, None])
+        sheet.merge_cells("A2:D2")
+        sheet.append([1, "推进居家养老上门服务", "甲县民政局", "2026年底前"])
+        sheet.append(["1.1", "完成适老化改造220户", "甲县民政局", "2026年9月底前"])
+        sheet.append(["序号", "工作任务", "牵头单位", "完成时限"])
+        sheet.append(["二、社会救助", None, None, None])
+        sheet.append([1, "开展低保专项治理", "乙县民政局", "2026年第二季度"])
+    result = read_task_table(xlsx(build), user=world.inspector)
+    sections = result["rows"]
+    assert [(s["number"], s["task"], s["section"]) for s in sections] == [("一", "养老服务", True), ("二", "社会救助", True)]
+    assert [r["task"] for r in sections[0]["children"]] == ["推进居家养老上门服务"]
+    assert [r["number"] for r in sections[0]["children"][0]["children"]] == ["1.1"]
+    assert [(r["number"], r["lead"]["matched"]) for r in sections[1]["children"]] == [("1", [world.county_b.pk])]
+    assert sections[0]["lead"] == {"matched": [], "unmatched": []} and result["unmatched_units"] == []
+    assert result["sheet"] == "Sheet"

@@ -117,8 +117,8 @@ def _merged_ranges(worksheet):
 
 
 def read_grid(data: bytes, sheet: str | None = None):
-    """The chosen sheet as a list of rows of values (merged ranges filled from their top-left
-    cell), with a flag per cell saying whether it was filled from a merge above it."""
+    """The chosen sheet's title and its rows of values (merged ranges filled from their top-left
+    cell), with a flag per cell: "down" or "across" when filled from a merge, else False."""
     check_file(data)
     max_rows, max_cols = settings.TASK_TABLE_MAX_ROWS, settings.TASK_TABLE_MAX_COLUMNS
     too_many_rows = _("The task table has more than %(n)d rows; please split it.") % {"n": max_rows}
@@ -155,6 +155,7 @@ def read_grid(data: bytes, sheet: str | None = None):
         except Exception:
             raise TableRefused(_("The office document is damaged and cannot be opened."))
         merges = _merged_ranges(worksheet)
+        title = worksheet.title
     finally:
         workbook.close()
     width = max((len(row) for row in grid), default=0)
@@ -174,7 +175,7 @@ def read_grid(data: bytes, sheet: str | None = None):
                 if (r, c) != (min_row, min_col):
                     grid[r - 1][c - 1] = value
                     filled[r - 1][c - 1] = "down" if r > min_row else "across"
-    return grid, filled
+    return title, grid, filled
 
 
 # ---- headings ---------------------------------------------------------------------------
@@ -516,7 +517,7 @@ def _title_year(grid, header_index) -> int | None:
 def read_task_table(data: bytes, *, sheet: str | None = None, mapping: dict | None = None, user=None) -> dict:
     """Parse an .xlsx task table. Returns {"sheet", "header_row", "mapping": {field: {"column",
     "heading"}}, "rows": [...], "unmatched_units": [...]}; raises TableRefused."""
-    grid, filled = read_grid(data, sheet)
+    sheet_title, grid, filled = read_grid(data, sheet)
     width = max((len(row) for row in grid), default=0)
     header = find_header(grid)
     if header is None and not mapping:
@@ -539,9 +540,20 @@ def read_task_table(data: bytes, *, sheet: str | None = None, mapping: dict | No
     year = _title_year(grid, start)
     matcher = UnitMatcher(user)
     rows, by_number, unmatched = [], {}, {}
-    previous = None
+    previous = section = None
+    task_heading = norm(header_cells[columns["task"]]) if header else None
     for index in range(start + span, len(grid)):
         cells, flags = grid[index], filled[index]
+        title = _section_title(cells, flags)
+        if title:  # "一、养老服务" across the row: the items below belong to it
+            number, text = _section_parts(title)
+            section = {"row": index + 1, "number": number, "task": text, "section": True,
+                       "lead": {"matched": [], "unmatched": []}, "co_units": {"matched": [], "unmatched": []},
+                       "lead_text": "", "co_units_text": "", "deadline": None, "target": "", "note": "",
+                       "truncated": [], "children": []}
+            rows.append(section)
+            by_number, previous = {}, None
+            continue
 
         def cell(field, limit=SHORT_MAX):
             column = columns.get(field)
@@ -552,8 +564,8 @@ def read_task_table(data: bytes, *, sheet: str | None = None, mapping: dict | No
         task_column = columns["task"]
         if not task and not number:
             continue
-        if SUBTOTAL.match(norm(number)) or SUBTOTAL.match(norm(task)):
-            continue
+        if SUBTOTAL.match(norm(number)) or SUBTOTAL.match(norm(task)) or (task_heading and norm(task) == task_heading):
+            continue  # subtotals, and the heading repeated on each printed page
         lead, lead_cut = cell("lead", UNIT_CELL_MAX)
         co, co_cut = cell("co_units", UNIT_CELL_MAX)
         target, target_cut = cell("target", TEXT_MAX)
@@ -579,19 +591,42 @@ def read_task_table(data: bytes, *, sheet: str | None = None, mapping: dict | No
         if flags[task_column] == "down" and previous is not None:
             _extend(previous, row)  # one task merged down over rows, a unit per row
             continue
-        parent = _parent(number, by_number)
+        parent = _parent(number, by_number) or section
         (parent["children"] if parent else rows).append(row)
         if number:
             by_number[number] = row
         previous = row
     return {
-        "sheet": None if sheet is None else sheet,
+        "sheet": sheet_title,
         "header_row": start + 1 if header else None,
         "mapping": {field: {"column": get_column_letter(column + 1), "heading": header_cells[column]}
                     for field, column in sorted(columns.items(), key=lambda item: FIELDS.index(item[0]))},
         "rows": rows,
         "unmatched_units": list(unmatched.values()),
     }
+
+
+SECTION_NUMBER = re.compile(r"^\s*(第?[一二三四五六七八九十百]+[、.．部分]|[（(][一二三四五六七八九十]+[）)])\s*")
+
+
+def _section_title(cells, flags) -> str | None:
+    """The text of a section row: one value merged across the row, or a lone heading numbered
+    as one ("一、养老服务", "（二）社会救助"); None for an item's row."""
+    values = {str(v).strip() for v in cells if v not in (None, "")}
+    if len(values) != 1:
+        return None
+    title = values.pop()
+    if "across" in flags or SECTION_NUMBER.match(unicodedata.normalize("NFKC", title)):
+        return title
+    return None
+
+
+def _section_parts(title: str) -> tuple[str, str]:
+    text, _cut = _text(title, TEXT_MAX)
+    m = SECTION_NUMBER.match(text)
+    if m:
+        return m.group(1).rstrip("、.．"), text[m.end():].strip() or text
+    return "", text
 
 
 def _extend(first: dict, more: dict):
