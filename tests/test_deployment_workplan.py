@@ -214,20 +214,27 @@ def documents(draw):
     lines += debris[:1] + preamble
     bodies += preamble
 
+    sections = draw(st.booleans())  # short unnumbered lines that head each top-level group
+
     def emit(level):
         nonlocal expected_top
         count = draw(st.integers(1, 3))
         number = 0
         for _ in range(count):
+            if sections and level == 0:
+                title = draw(st.text(alphabet="民政工作服务加强推进落实养老救助", min_size=2, max_size=12))
+                lines.append(title)
+                bodies.append(title)
+                expected_top += 1
             number += draw(st.integers(1, 2))  # a sequence may skip
             prefix = draw(WIDTHS[styles[level]](number))
-            body = draw(CJK) + "。" + draw(CJK)
+            body = draw(CJK) + "。" + draw(CJK) + draw(st.sampled_from(["。", "；", ""]))
             inline = draw(st.booleans())
             if inline:
                 body += "。一是" + draw(CJK) + "；二是" + draw(CJK) + "。"
             lines.append(prefix + body)
             bodies.append(body)
-            if level == 0:
+            if level == 0 and not sections:
                 expected_top += 1
             if level + 1 < len(styles) and draw(st.booleans()):
                 emit(level + 1)

@@ -328,7 +328,11 @@ def unwrap(lines: list[str]) -> list[str]:
         return lines
     width = max(set(lengths), key=lambda n: (sum(1 for x in lengths if abs(x - n) <= 1), n))
     at_width = sum(1 for x in lengths if abs(x - width) <= 1)
-    if at_width < 3 or at_width < 0.5 * len(lengths) or width > 60:
+    if at_width < 3 or at_width < 0.5 * len(lengths) or not 20 <= width <= 60:
+        return lines
+    joins = sum(1 for line, nxt in zip(lines, lines[1:])
+                if len(line) >= width - 1 and line[-1] not in SENTENCE_END and not _numbering(nxt))
+    if joins < 3:
         return lines
     out = []
     for line in lines:
