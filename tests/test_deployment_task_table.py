@@ -4,6 +4,7 @@ and 1.1 sub-rows, units matched among those the user sees (variants, unknown and
 names listed), deadlines parsed and never dropped, and the command's JSON."""
 import io
 import json
+import re
 import zipfile
 from datetime import datetime
 
@@ -72,6 +73,7 @@ def test_bureau_table_reads_as_a_person_would(world):
     assert {f: m["column"] for f, m in result["mapping"].items()} == {
         "number": "A", "task": "B", "lead": "C", "co_units": "D", "deadline": "E", "note": "F"}
     assert result["mapping"]["co_units"]["heading"] == "责任单位 配合单位"
+    assert [c["heading"] for c in result["columns"]][:3] == ["序号", "重点任务", "责任单位 牵头单位"]
     top = result["rows"]
     assert [(r["number"], r["task"]) for r in top] == [("1", "推进养老服务体系建设"), ("2", "规范低保审核确认")]
     first, second = top
@@ -170,7 +172,8 @@ def test_no_heading_row_is_refused_in_chinese(db):
     ("2026年6月底前", "2026-06-30", "date"), ("2026-06-30", "2026-06-30", "date"),
     ("2026.5.1", "2026-05-01", "date"), ("2026年第三季度", "2026-09-30", "date"),
     ("2026年上半年", "2026-06-30", "date"), ("2026年底前", "2026-12-31", "date"),
-    ("2026年9月中旬", "2026-09-20", "date"),
+    ("2026年9月中旬", "2026-09-20", "date"), ("6月15日前", "2026-06-15", "date"),
+    ("2026年6月30日前", "2026-06-30", "date"),
     ("6月底前完成初稿，12月底前全面完成", "2026-12-31", "date"),
     ("长期坚持", None, "ongoing"), ("每季度", None, "recurring"), ("按要求推进", None, "text"),
 ])
@@ -310,6 +313,21 @@ def test_too_many_rows_and_columns_are_refused(db):
     assert "rows" in refused(buffer.getvalue())
     wide = xlsx(lambda s: s.append(["序号", "任务"] + ["x"] * 100))
     assert "columns" in refused(wide)
+
+
+def test_rows_are_counted_while_reading_when_the_sheet_declares_no_size(db):
+    """A sheet without its <dimension> (or with a false one) is still stopped at the bound."""
+    data = _table(30)
+    source, target = io.BytesIO(data), io.BytesIO()
+    with zipfile.ZipFile(source) as old, zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as new:
+        for info in old.infolist():
+            content = old.read(info.filename)
+            if info.filename.startswith("xl/worksheets/"):
+                content = re.sub(rb"<dimension[^>]*/>", b"", content)
+            new.writestr(info.filename, content)
+    with override_settings(TASK_TABLE_MAX_ROWS=20):
+        assert "rows" in refused(target.getvalue())
+    assert len(read_task_table(target.getvalue())["rows"]) == 30
 
 
 # ---- the command ----

@@ -350,6 +350,7 @@ def _strip_annotations(part: str) -> str:
 # ---- deadlines --------------------------------------------------------------------------
 
 _DATE = re.compile(r"(\d{4})\s*[年.\-/]\s*(\d{1,2})\s*[月.\-/]\s*(\d{1,2})\s*日?")
+_MONTH_DAY = re.compile(r"(?<![\d年.\-/])(\d{1,2})\s*月\s*(\d{1,2})\s*日")
 _MONTH = re.compile(r"(?:(\d{4})\s*年)?\s*(\d{1,2})\s*月\s*(底|末|份|上旬|中旬|下旬)?")
 _YEAR_END = re.compile(r"(\d{4})\s*年\s*(底|末|内|年底|年内|全年)")
 _HALF = re.compile(r"(\d{4})\s*年\s*(上半年|下半年)")
@@ -394,6 +395,10 @@ def parse_deadline(value, default_year: int | None = None) -> dict | None:
         _add_end(found, m.start(), int(m.group(1)), 6 if m.group(2) == "上半年" else 12)
         taken.append(m.span())
     year_context = default_year
+    for m in _MONTH_DAY.finditer(plain):
+        if year_context and not any(a <= m.start() < b for a, b in taken):
+            _add(found, m.start(), year_context, int(m.group(1)), int(m.group(2)))
+            taken.append(m.span())
     for m in _MONTH.finditer(plain):
         if any(a <= m.start() < b for a, b in taken):
             continue
@@ -601,6 +606,8 @@ def read_task_table(data: bytes, *, sheet: str | None = None, mapping: dict | No
         "header_row": start + 1 if header else None,
         "mapping": {field: {"column": get_column_letter(column + 1), "heading": header_cells[column]}
                     for field, column in sorted(columns.items(), key=lambda item: FIELDS.index(item[0]))},
+        "columns": [{"column": get_column_letter(c + 1), "heading": header_cells[c]} for c in range(width)
+                    if header_cells[c]],
         "rows": rows,
         "unmatched_units": list(unmatched.values()),
     }
