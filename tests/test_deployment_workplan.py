@@ -414,3 +414,12 @@ def test_text_pasted_from_a_pdf_is_unwrapped():
     assert titles(plan.items[0].children) == ["全面加强党的领导", "强化服务保障"]
     assert first.deadline["date"] == "2025-12-31"
     assert len(plan.items) == 2
+
+
+def test_more_deadline_forms_and_colon_titles():
+    found = extract_deadlines("2025年年底前建成；6月底前摸底；上半年完成评估；于2025年9月30日完成验收。", 2025)
+    assert [(d.get("date"), d["text"]) for d in found] == [
+        ("2025-12-31", "2025年年底前"), ("2025-06-30", "6月底前"), ("2025-06-30", "上半年"),
+        ("2025-09-30", "于2025年9月30日")]
+    assert make_title("（一）加强组织领导：成立工作专班，统筹推进。") == "（一）加强组织领导"
+    assert make_title("一体：围绕中心城区。") == "一体：围绕中心城区"

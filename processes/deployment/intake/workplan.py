@@ -157,9 +157,9 @@ def _boundaries(text: str):
 def make_title(text: str, limit: int = 40) -> str:
     """The heading part of an item: before the first 。, cleaned, trimmed, at most ~limit characters."""
     text = clean_annotations(text).strip()
-    for mark in "。！？!?":
+    for mark in "。！？!?：:":
         cut = _first_outside(text, mark)
-        if cut is not None:
+        if cut is not None and (cut >= 4 or mark not in "：:"):
             text = text[:cut]
     text = text.strip().rstrip(TRAILING).strip()
     if len(text) <= limit:
@@ -194,12 +194,14 @@ def _month_end(year: int, month: int) -> str:
 
 NUM = rf"(?:\d+|{CN_NUM})"
 DEADLINE_PATTERNS = [
-    ("day", re.compile(r"(?P<y>\d{4})\s*年\s*(?P<m>\d{1,2})\s*月\s*(?P<d>\d{1,2})\s*日(?:前|之前|以前)")),
+    ("day", re.compile(r"(?:到|至|于|於|在)?(?P<y>\d{4})\s*年\s*(?P<m>\d{1,2})\s*月\s*(?P<d>\d{1,2})\s*日(?:前|之前|以前)?")),
     ("month", re.compile(r"(?:到|至|于|於)?(?P<y>\d{4})\s*年\s*(?P<m>\d{1,2})\s*月(?:底|末)(?:前|之前|以前)?")),
     ("month", re.compile(r"(?P<y>\d{4})\s*年\s*(?P<m>\d{1,2})\s*月(?:前|之前|以前)")),
     ("half", re.compile(r"(?:到|至|于|於)?(?P<y>\d{4})\s*年\s*上半年(?:前|底前|末)?")),
-    ("year", re.compile(r"(?:到|至|于|於)(?P<y>\d{4})\s*年(?:底|末)?(?:前|之前|以前)?|(?P<y2>\d{4})\s*年(?:底|末)(?:前|之前|以前)?"
+    ("year", re.compile(r"(?:到|至|于|於)(?P<y>\d{4})\s*年(?:年?底|年?末)?(?:前|之前|以前)?|(?P<y2>\d{4})\s*年年?(?:底|末)(?:前|之前|以前)?"
                         r"|(?P<y3>\d{4})\s*年(?:前|之前|以前)")),
+    ("this-month", re.compile(r"(?<![\d年])(?P<m>\d{1,2})\s*月(?:底|末)(?:前|之前|以前)?|(?<![\d年])(?P<m2>\d{1,2})\s*月(?:前|之前|以前)")),
+    ("this-half", re.compile(r"(?<!\d年)上半年(?:前|底前|末)?|年中")),
     ("this-year", re.compile(r"年内|年內|年底前|今年底|本年度内|本年度內|年底之前")),
     ("relative", re.compile(rf"(?P<n>{NUM})\s*(?P<u>个月|個月|周|週|个工作日|個工作日|工作日|日|天)(?:内|內|之内|之內)")),
     ("cadence", re.compile(r"每(?P<c>季度|季|月|年|半年|周|週|旬|日|天)")),
@@ -228,6 +230,13 @@ def extract_deadlines(text: str, year: int | None) -> list[dict]:
             elif kind == "year":
                 y = int(m["y"] or m["y2"] or m["y3"])
                 value = {"kind": "date", "date": f"{y:04d}-12-31"}
+            elif kind == "this-month":
+                mo = int(m["m"] or m["m2"])
+                if 1 <= mo <= 12:
+                    value = ({"kind": "date", "date": _month_end(year, mo)} if year
+                             else {"kind": "this-year", "date": None})
+            elif kind == "this-half":
+                value = {"kind": "date", "date": f"{year:04d}-06-30"} if year else {"kind": "this-year", "date": None}
             elif kind == "this-year":
                 value = {"kind": "date", "date": f"{year:04d}-12-31"} if year else {"kind": "this-year", "date": None}
             elif kind == "relative":
