@@ -423,3 +423,24 @@ def test_more_deadline_forms_and_colon_titles():
         ("2025-09-30", "于2025年9月30日")]
     assert make_title("（一）加强组织领导：成立工作专班，统筹推进。") == "（一）加强组织领导"
     assert make_title("一体：围绕中心城区。") == "一体：围绕中心城区"
+
+
+def test_list_styles_and_multilevel_decimal_numbering():
+    import docx
+
+    document = docx.Document()
+    document.add_paragraph("重点任务")
+    document.add_paragraph("做好低保。", style="List Number")
+    document.add_paragraph("逐户复核。", style="List Number 2")
+    document.add_paragraph("做好养老。", style="List Number")
+    buffer = io.BytesIO()
+    document.save(buffer)
+    plan = parse(read_docx(buffer.getvalue()))
+    assert titles(plan.items) == ["重点任务"]
+    assert titles(plan.items[0].children) == ["做好低保", "做好养老"]
+    assert titles(plan.items[0].children[0].children) == ["逐户复核"]
+    plan = parse("1 总体要求\n1.1 指导思想。\n1.2 目标。新增1.5万户。\n2 主要任务\n2.1 任务一。\n2.1.1 细化。")
+    assert titles(plan.items) == ["1 总体要求", "2 主要任务"]
+    assert [c.number for c in plan.items[0].children] == ["1.1", "1.2"]
+    assert plan.items[0].children[1].targets[0]["value"] == 15000
+    assert plan.items[1].children[0].children[0].number == "2.1.1"

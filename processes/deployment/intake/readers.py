@@ -165,6 +165,10 @@ def _format(value: int, fmt: str) -> str:
     return str(value)
 
 
+OFFICIAL = [lambda n: f"{int_to_cn(n)}、", lambda n: f"（{int_to_cn(n)}）", lambda n: f"{n}.",
+            lambda n: f"（{n}）", lambda n: _format(n, "decimalEnclosedCircle")]
+
+
 class _Numbering:
     """Automatic list numbering (w:numPr) written out as the text Word would show: "一、", "（一）", "1."."""
 
@@ -172,6 +176,7 @@ class _Numbering:
         self.levels: dict[tuple[str, int], tuple[str, str, int]] = {}
         self.counters: dict[str, list[int]] = {}
         self.styles: dict[str, object] = {}
+        self.shapes: dict[tuple[str, str], int] = {}
         try:
             root = document.part.numbering_part.element
         except (NotImplementedError, KeyError, AttributeError):
@@ -205,11 +210,14 @@ class _Numbering:
             pass
 
     def _num_pr(self, p):
+        """The paragraph's numbering (numPr) and the depth its style implies ("List Number 2" → 1)."""
         ppr = p.find(_w("pPr"))
         num_pr = ppr.find(_w("numPr")) if ppr is not None else None
-        if num_pr is not None:
-            return num_pr
         style_id = _val(ppr.find(_w("pStyle")) if ppr is not None else None, "")
+        match = re.search(r"(\d)$", style_id) if style_id.lower().startswith("list") else None
+        offset = int(match.group(1)) - 1 if match else 0
+        if num_pr is not None:
+            return num_pr, offset
         seen = set()
         while style_id and style_id not in seen:
             seen.add(style_id)
@@ -219,12 +227,12 @@ class _Numbering:
             sppr = element.find(_w("pPr"))
             found = sppr.find(_w("numPr")) if sppr is not None else None
             if found is not None:
-                return found
+                return found, offset
             style_id = _val(element.find(_w("basedOn")), "")
-        return None
+        return None, 0
 
     def prefix(self, p) -> str:
-        num_pr = self._num_pr(p)
+        num_pr, offset = self._num_pr(p)
         if num_pr is None:
             return ""
         num_id = _val(num_pr.find(_w("numId")), "0")
@@ -245,6 +253,13 @@ class _Numbering:
             value = counters[k] or (spec[2] if spec else 1)
             return _format(value, spec[0] if spec else "decimal")
 
+        # The same shape ("%1.") used at two depths (List Number, List Number 2) would read as one level in
+        # plain text: at the later depth it is written in the official-document form of that depth instead.
+        depth = min(ilvl + offset, len(OFFICIAL) - 1)
+        shape = (fmt, re.sub(r"%[1-9]", "%", text))
+        first_depth = self.shapes.setdefault(shape, depth)
+        if first_depth != depth:
+            return OFFICIAL[depth](counters[ilvl])
         return re.sub(r"%([1-9])", level_text, text)
 
 

@@ -30,6 +30,8 @@ STYLES = [
     ("article", re.compile(rf"第\s*(?P<n>{CN_NUM}|\d{{1,3}})\s*(?:条|條)\s*[、，,．.：:]?\s*")),
     ("cn", re.compile(rf"(?P<n>{CN_NUM})\s*[、，,．.]\s*")),
     ("pcn", re.compile(rf"{OPEN}\s*(?P<n>{CN_NUM})\s*{CLOSE}\s*[、，,．.]?\s*")),
+    ("num3", re.compile(r"(?P<n>\d{1,3})[.．]\d{1,3}[.．]\d{1,3}(?:[.．、]\s*|\s+)")),
+    ("num2", re.compile(r"(?P<n>\d{1,3})[.．]\d{1,3}(?:[.．、]\s*|\s+)")),
     ("num", re.compile(r"(?P<n>\d{1,3})\s*[.．、](?!\d)\s*|(?P<n2>[\u2488-\u249b])\s*")),
     ("pnum", re.compile(rf"{OPEN}\s*(?P<n>\d{{1,3}})\s*{CLOSE}\s*[、，,．.]?\s*|(?P<n2>[\u2474-\u2487])\s*")),
     ("numr", re.compile(r"(?P<n>\d{1,3})\s*[)）]\s*")),
