@@ -444,3 +444,31 @@ def test_list_styles_and_multilevel_decimal_numbering():
     assert [c.number for c in plan.items[0].children] == ["1.1", "1.2"]
     assert plan.items[0].children[1].targets[0]["value"] == 15000
     assert plan.items[1].children[0].children[0].number == "2.1.1"
+
+
+def test_external_relationships_are_not_fetched(monkeypatch):
+    import socket
+
+    good = _docx_bytes(["一、加强党建", "（一）理论学习。"])
+    with zipfile.ZipFile(io.BytesIO(good)) as archive:
+        parts = {i.filename: archive.read(i.filename) for i in archive.infolist()}
+    rels = parts["word/_rels/document.xml.rels"].replace(b"</Relationships>", (
+        b'<Relationship Id="rIdX" TargetMode="External" Target="http://198.51.100.7/track.png" '
+        b'Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/image"/></Relationships>'))
+
+    def no_network(*args, **kwargs):
+        raise AssertionError("a .docx import tried to reach the network")
+
+    monkeypatch.setattr(socket.socket, "connect", no_network)
+    monkeypatch.setattr(socket, "create_connection", no_network)
+    plan = parse(read_file("plan.docx", _zip({**parts, "word/_rels/document.xml.rels": rels})))
+    assert titles(plan.items[0].children) == ["理论学习"]
+
+
+def test_the_command_refuses_an_oversize_file_before_reading_it(tmp_path, settings):
+    settings.WORKPLAN_MAX_BYTES = 10
+    path = tmp_path / "plan.txt"
+    path.write_text("一、加强党建。" * 10, encoding="utf-8")
+    with translation.override("zh-hans"), pytest.raises(CommandError) as refused:
+        call_command("import_workplan", str(path))
+    assert str(refused.value).startswith(zh("The file is larger than %(limit)s and was refused.")[:4])

@@ -32,8 +32,13 @@ class WorkplanRejected(Exception):
 
 
 def _check_size(data: bytes):
+    check_size(len(data))
+
+
+def check_size(size: int):
+    """Refuse a file over WORKPLAN_MAX_BYTES (callers with a file on disk check before reading it)."""
     limit = settings.WORKPLAN_MAX_BYTES
-    if len(data) > limit:
+    if size > limit:
         raise WorkplanRejected(_("The file is larger than %(limit)s and was refused.")
                                % {"limit": filesizeformat(limit)})
 

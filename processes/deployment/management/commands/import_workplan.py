@@ -7,7 +7,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import translation
 
-from processes.deployment.intake.readers import WorkplanRejected, read_file
+from processes.deployment.intake.readers import WorkplanRejected, check_size, read_file
 from processes.deployment.intake.workplan import parse
 
 
@@ -33,10 +33,8 @@ class Command(BaseCommand):
                     path = Path(name)
                     if not path.is_file():
                         raise CommandError(translation.gettext("The file does not exist."))
-                    if path.stat().st_size > settings.WORKPLAN_MAX_BYTES:
-                        data = b"\0" * (settings.WORKPLAN_MAX_BYTES + 1)  # refused by size, unread
-                    else:
-                        data = path.read_bytes()
+                    check_size(path.stat().st_size)  # before reading it
+                    data = path.read_bytes()
                 text = read_file(name, data)
             except WorkplanRejected as refused:
                 raise CommandError(refused.message)
