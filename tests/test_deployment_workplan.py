@@ -472,3 +472,52 @@ def test_the_command_refuses_an_oversize_file_before_reading_it(tmp_path, settin
     with translation.override("zh-hans"), pytest.raises(CommandError) as refused:
         call_command("import_workplan", str(path))
     assert str(refused.value).startswith(zh("The file is larger than %(limit)s and was refused.")[:4])
+
+
+WEB_NOTICE = """当前位置：首页 > 政务公开 > 通知公告
+关于印发《某县2025年民政重点工作任务》的通知
+来源：县民政局  发布时间：2025-02-10  浏览次数：125
+【字体：大 中 小】
+某民发〔2025〕3号
+各乡镇人民政府，县直有关单位：
+各乡镇人民政府，县直有关单位：
+　　现将《某县2025年民政重点工作任务》印发给你们，请认真贯彻落实。
+　　一、指导思想
+　　坚持以习近平新时代中国特色社会主义思想为指导，深入贯彻党的二十大精神。
+　　二、工作目标
+　　到2025年底，全县特困人员集中供养率达到60%以上，新建村级互助养老服务点15个。
+　　三、主要任务
+　　（一）兜牢民生底线。一是完善低保动态管理，每季度开展一次排查；二是加强临时救助，3个月内办结；三是推进“物质+服务”救助。
+　　1.健全监测预警机制。6月底前完成系统对接。
+　　2.规范救助资金管理。
+　　（1）专项检查。覆盖率100%。
+　　（2）审计整改。
+　　（二）发展养老服务。
+　　四、保障措施
+　　（一）加强组织领导。各乡镇要成立工作专班。
+　　（二）强化督查考核。县民政局每月通报进展。
+　　附件：1．任务分解表
+　　　　　2．联系人名单
+某县民政局
+2025年2月8日
+（此件公开发布）
+打印本页 关闭窗口
+"""
+
+
+def test_a_notice_pasted_from_a_web_page():
+    plan = parse(WEB_NOTICE)
+    assert plan.year == 2025
+    assert plan.preamble.splitlines()[0] == "关于印发《某县2025年民政重点工作任务》的通知"
+    assert "浏览次数" not in plan.preamble and "当前位置" not in plan.preamble
+    assert titles(plan.items) == ["指导思想", "工作目标", "主要任务", "保障措施"]
+    goal = plan.items[1]
+    assert goal.deadline == {"kind": "date", "date": "2025-12-31", "text": "到2025年底"}
+    assert [t["text"] for t in goal.targets] == ["达到60%以上", "15个"]
+    relief = plan.items[2].children[0]
+    assert [c.number for c in relief.children] == ["一是", "二是", "三是", "1.", "2."]
+    assert relief.children[1].deadline["months"] == 3 and relief.children[1].targets == []
+    assert relief.children[3].deadline == {"kind": "date", "date": "2025-06-30", "text": "6月底前"}
+    assert [c.number for c in relief.children[4].children] == ["（1）", "（2）"]
+    assert plan.closing.splitlines() == ["附件：1．任务分解表", "2．联系人名单", "某县民政局", "2025年2月8日", "（此件公开发布）"]
+    check_levels(plan.items)

@@ -47,6 +47,7 @@ DEBRIS = re.compile(
 )
 CLOSING = re.compile(r"^(?:[（(]此件.{0,12}[)）]|抄送[:：]|抄報[:：]|抄报[:：]|.{0,30}印发$|.{0,30}印發$"
                      r"|联系人[:：]|聯繫人[:：]|联系电话[:：]|聯繫電話[:：])")
+ATTACHMENTS = re.compile(r"^附\s*件\s*\d*\s*[:：]")
 SENTENCE_END = "。！？!?；;：:"
 DATE_LINE = re.compile(rf"^(?:\d{{4}}|[{CN_DIGITS}]{{4}})\s*年\s*(?:\d{{1,2}}|{CN_NUM})\s*月\s*(?:\d{{1,2}}|{CN_NUM})\s*日$")
 DOC_TITLE = re.compile(r"^.{5,}(要点|要點|方案|措施|计划|計劃|意见|意見|通知|安排|规划|規劃|清单|清單)$")
@@ -271,7 +272,7 @@ TARGET_PATTERNS = [
     ("money", re.compile(rf"(?P<q>{QUALIFIER})(?<![\d.])(?P<v>\d+(?:\.\d+)?)\s*(?P<m>亿|億|万|萬|千)?\s*(?:余|餘|多)?元(?P<a>{AFTER})")),
     ("count", re.compile(rf"(?P<q>{QUALIFIER})(?<![\d.%])(?P<v>\d+(?:\.\d+)?)\s*(?P<m>亿|億|万|萬|千)?\s*(?:余|餘|多)?"
                          r"(?P<u>个|個|户|戶|人次|人|家|所|项|項|处|處|张|張|名|座|间|間|条|條|场|場|支|件|套|床|台|辆|輛|公里|平方米|万人)"
-                         rf"(?P<a>{AFTER})")),
+                         rf"(?![月工小季])(?P<a>{AFTER})")),
 ]
 MULTIPLIER = {"亿": 100_000_000, "億": 100_000_000, "万": 10_000, "萬": 10_000, "千": 1000}
 
@@ -376,6 +377,16 @@ def parse(text: str, year: int | None = None) -> Plan:
         while lines and issuers < 2 and _is_short_title(lines[-1]) and not _numbering(lines[-1]):
             closing.insert(0, lines.pop())
             issuers += 1
+    # The list of attachments after the body (附件：1．任务分解表 / 2．联系人名单) is not an item.
+    for back in range(1, min(len(lines), 12) + 1):
+        line = lines[-back]
+        if ATTACHMENTS.match(line):
+            if back < len(lines) and any(_numbering(x) for x in lines[:-back]):
+                closing[:0] = lines[-back:]
+                del lines[-back:]
+            break
+        if len(line) > 40 or line[-1] in "。！？!?；;":
+            break
 
     classified = [(line, _numbering(line)) for line in lines]
     first_numbered = next((i for i, (_, n) in enumerate(classified) if n), None)
