@@ -165,6 +165,8 @@ def test_empty_and_unstructured_documents_import_as_one_item_with_a_note():
     assert len(empty.items) == 1 and empty.items[0].text == "" and "empty" in empty.notes[0]
     assert len(flat.items) == 1 and flat.items[0].text == "今年要把民政工作做好。各单位认真落实。"
     assert flat.items[0].title == "今年要把民政工作做好" and "one item" in flat.notes[0]
+    inline = parse("今年重点做好三件事：一是摸清底数；二是建立台账；三是动态更新。")
+    assert len(inline.items) == 1 and titles(inline.items[0].children) == ["摸清底数", "建立台账", "动态更新"]
 
 
 def test_a_hundred_page_plan_parses_quickly():

@@ -407,7 +407,9 @@ def parse(text: str, year: int | None = None) -> Plan:
             plan.items = [_finish(Item(level=1, number="", title="", text=""), year)]
             plan.notes.append(_("The document is empty; it was imported as one empty item."))
         else:
-            plan.items = [_finish(Item(level=1, number="", title=make_title(lines[0]), text=body), year)]
+            item = Item(level=1, number="", title=make_title(lines[0]), text=body)
+            _inline_children(item)  # 一是…二是… still splits a paragraph without headings
+            plan.items = [_finish(item, year)]
             plan.notes.append(_("No numbered headings were found; the whole text was imported as one item. "
                                 "Split it into items in the editor."))
         return plan
