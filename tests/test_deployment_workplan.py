@@ -1,6 +1,7 @@
 """Work-plan intake (processes/deployment/intake): the parser, the readers and import_workplan."""
 import io
 import json
+import re
 import subprocess
 import sys
 import time
@@ -230,7 +231,8 @@ def documents(draw):
                 expected_top += 1
             number += draw(st.integers(1, 2))  # a sequence may skip
             prefix = draw(WIDTHS[styles[level]](number))
-            body = draw(CJK) + "。" + draw(CJK) + draw(st.sampled_from(["。", "；", ""]))
+            note = draw(st.sampled_from(["", "踔(chuō)厉", "奋发[1]", "勇毅²", "前行（qián xíng）"]))
+            body = draw(CJK) + note + "。" + draw(CJK) + draw(st.sampled_from(["。", "；", ""]))
             inline = draw(st.booleans())
             if inline:
                 body += "。一是" + draw(CJK) + "；二是" + draw(CJK) + "。"
@@ -259,6 +261,7 @@ def test_the_tree_never_loses_text_and_levels_are_consistent(doc):
     for item in plan.walk():
         assert "发布时间" not in item.text and "关闭窗口" not in item.text
         assert len(item.title) <= 45
+        assert not re.search(r"[a-zāáǎà\[\]²]", item.title), item.title  # no pinyin or footnote marks
         inline = [c for c in item.children if c.number.endswith("是")]
         assert [c.number for c in inline] in ([], ["一是", "二是"])
 
