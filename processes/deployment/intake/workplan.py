@@ -59,8 +59,8 @@ FOOTNOTE = re.compile(r"\[\d{1,3}\]|［\d{1,3}］|〔注\d*〕|[\u00b9\u00b2\u00
 CLAUSE = "，,；;、：:"
 TRAILING = "。！？!?；;：:，,、 \u3000"
 
-INLINE_SHI = re.compile(rf"(?:(?<=^)|(?<=[。；;，,：:\s]))(?P<n>[一二三四五六七八九十]+)是")
-INLINE_DI = re.compile(rf"(?:(?<=^)|(?<=[。；;，,：:\s]))第(?P<n>[一二三四五六七八九十]+)\s*[，,、：:]")
+INLINE_SHI = re.compile(r"(?:(?<=^)|(?<=[。；;，,：:\s]))(?P<n>[一二三四五六七八九十]+)是")
+INLINE_DI = re.compile(r"(?:(?<=^)|(?<=[。；;，,：:\s]))第(?P<n>[一二三四五六七八九十]+)\s*[，,、：:]")
 
 
 def cn_to_int(s: str) -> int | None:
@@ -503,16 +503,10 @@ def _inline_children(item: Item) -> None:
             title = make_title(re.split(r"[；;]", body, maxsplit=1)[0])
             inline.append(Item(level=item.level + 1, number=m.group(0).rstrip("，,、：: "), title=title,
                                text=segment, style="inline"))
-        item.children = inline + item.children if not item.children else _merge_inline(item, inline)
+        item.children = inline + item.children  # the paragraph's own enumeration, then numbered children
         return
 
 
 def _paragraph_end(text: str, start: int) -> int:
     nl = text.find("\n", start)
     return len(text) if nl < 0 else nl
-
-
-def _merge_inline(item: Item, inline: list) -> list:
-    # Numbered children already exist: inline items come first (they are in the item's own paragraph);
-    # keep levels consistent by shifting nothing: both are one level below the item.
-    return inline + item.children
