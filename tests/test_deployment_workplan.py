@@ -345,8 +345,10 @@ def test_hostile_and_corrupt_docx_are_refused(settings):
     assert _refused("plan.docx", b"this is not a zip") == zh("The file is not a Word (.docx) document.")
     bomb = _zip({**parts, "word/media/padding.xml": b"\0" * (8 * 1024 * 1024)})
     assert _refused("plan.docx", bomb) == zh(
-        "The Word document is compressed suspiciously tightly (a zip bomb) and was refused.")
+        "The office document is compressed suspiciously tightly (a zip bomb) and was refused.")
     macro = _zip({**parts, "word/vbaProject.bin": b"\xd0\xcf\x11\xe0macro"})
+    assert _refused("plan.docx", macro) == zh("The office document contains macros and was refused.")
+    macro = _zip({**parts, "word/vbaData.xml": b"<wne:vbaSuppData/>"})
     assert _refused("plan.docx", macro) == zh("The Word document contains macros or embedded programs and was refused.")
     types = parts["[Content_Types].xml"].replace(
         b"wordprocessingml.document.main+xml", b"ms-word.document.macroEnabled.main+xml")

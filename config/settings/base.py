@@ -165,10 +165,9 @@ EVIDENCE_ROOT = env.path("DUBAN_EVIDENCE_ROOT", default=str(VAR_DIR / "evidence"
 EVIDENCE_MAX_BYTES = env.int("DUBAN_EVIDENCE_MAX_BYTES", default=20 * 1024 * 1024)
 EVIDENCE_MAX_UNZIPPED_BYTES = env.int("DUBAN_EVIDENCE_MAX_UNZIPPED_BYTES", default=100 * 1024 * 1024)
 EVIDENCE_MAX_ZIP_ENTRIES = env.int("DUBAN_EVIDENCE_MAX_ZIP_ENTRIES", default=2000)
-# Work plans imported as .txt or .docx (processes/deployment/intake): file size, and for a .docx the
-# largest compression ratio of one part (zip bombs); total unzipped size and part count as for evidence.
+# Work plans imported as .txt or .docx (processes/deployment/intake): file size; a .docx's parts, total
+# unzipped size and compression ratio are bounded as for evidence and OOXML_MAX_RATIO.
 WORKPLAN_MAX_BYTES = env.int("DUBAN_WORKPLAN_MAX_BYTES", default=10 * 1024 * 1024)
-WORKPLAN_MAX_ZIP_RATIO = env.int("DUBAN_WORKPLAN_MAX_ZIP_RATIO", default=200)
 # Task tables (任务分解表, .xlsx) read for import: refused over these bounds before or while reading.
 TASK_TABLE_MAX_BYTES = env.int("DUBAN_TASK_TABLE_MAX_BYTES", default=10 * 1024 * 1024)
 TASK_TABLE_MAX_ROWS = env.int("DUBAN_TASK_TABLE_MAX_ROWS", default=20000)

@@ -1,8 +1,8 @@
 """Readers for work plans: pasted text, a .txt file in the encodings bureaus use, and a .docx file.
 
-A .docx is checked before python-docx parses it: size (WORKPLAN_MAX_BYTES), the zip's central directory
-(entry count, total unzipped size: the evidence checks in workflow.cases.evidence), the compression ratio of
-each part, and macros. python-docx never fetches external relationships, and its XML parser does not
+A .docx is checked before python-docx parses it: size (WORKPLAN_MAX_BYTES), then the zip's central directory
+with the evidence checks of workflow.cases.evidence (entry count, total unzipped size, each part's
+compression ratio, vbaProject), then macro parts and macro-enabled content types. python-docx never fetches external relationships, and its XML parser does not
 resolve entities.
 """
 from __future__ import annotations
@@ -22,7 +22,6 @@ from workflow.cases.evidence import EvidenceRejected, _check_ooxml
 MACRO_PART = re.compile(r"(^|/)(vbaProject\.bin|vbaData\.xml)$|\.(bin|exe|js|vbs)$", re.IGNORECASE)
 MACRO_TYPES = (b"macroEnabled", b"vbaProject", b"ms-office.activeX", b"vnd.ms-office.vba")
 ZIP_SIGNATURE = b"PK\x03\x04"
-RATIO_FLOOR = 1024 * 1024  # the ratio is judged on parts that expand to more than this
 
 
 class WorkplanRejected(Exception):
@@ -78,17 +77,12 @@ def check_docx(data: bytes):
     _check_size(data)
     if not data.startswith(ZIP_SIGNATURE):
         raise WorkplanRejected(_("The file is not a Word (.docx) document."))
-    try:
-        _check_ooxml(data, "word/")
+    try:  # the central directory: part count, total and per-part expansion, vbaProject, programs
+        _check_ooxml(data, "word/", refuse_macros=True, max_ratio=settings.OOXML_MAX_RATIO)
     except EvidenceRejected as refused:
         raise WorkplanRejected(refused.message)
     with zipfile.ZipFile(io.BytesIO(data)) as archive:
-        entries = archive.infolist()  # the central directory; nothing is extracted
-        ratio = settings.WORKPLAN_MAX_ZIP_RATIO
-        for entry in entries:
-            if entry.file_size > RATIO_FLOOR and entry.file_size > ratio * max(entry.compress_size, 1):
-                raise WorkplanRejected(_("The Word document is compressed suspiciously tightly (a zip bomb) "
-                                         "and was refused."))
+        for entry in archive.infolist():  # macros stored under other names (vbaData.xml, scripts)
             if MACRO_PART.search(entry.filename):
                 raise WorkplanRejected(_("The Word document contains macros or embedded programs and was refused."))
         try:
