@@ -78,7 +78,7 @@ def _family_of(data: bytes) -> str | None:
     return None
 
 
-def _check_ooxml(data: bytes, prefix: str, *, refuse_macros: bool = False, max_ratio: int | None = None):
+def check_ooxml(data: bytes, prefix: str, *, refuse_macros: bool = False, max_ratio: int | None = None):
     """Refuse a damaged or hostile Office file from its zip central directory alone (nothing is
     extracted): too many parts, too large once expanded, a content that is not `prefix`'s
     family, embedded programs. Importers that read the file's content also refuse macros
@@ -155,7 +155,7 @@ def inspect_upload(upload) -> CheckedFile:
     if sniffed != expected:
         raise EvidenceRejected(_("The file's content does not match its extension."))
     if family.startswith("ooxml:"):
-        _check_ooxml(data, family.split(":", 1)[1])
+        check_ooxml(data, family.split(":", 1)[1])
     elif ACTIVE_CONTENT.search(data):
         raise EvidenceRejected(_("The file contains web-page or script content and was refused."))
     if content_type.startswith("image/"):

@@ -17,7 +17,7 @@ from django.conf import settings
 from django.template.defaultfilters import filesizeformat
 from django.utils.translation import gettext as _
 
-from workflow.cases.evidence import EvidenceRejected, _check_ooxml
+from workflow.cases.evidence import EvidenceRejected, check_ooxml
 
 MACRO_PART = re.compile(r"(^|/)(vbaProject\.bin|vbaData\.xml)$|\.(bin|exe|js|vbs)$", re.IGNORECASE)
 MACRO_TYPES = (b"macroEnabled", b"vbaProject", b"ms-office.activeX", b"vnd.ms-office.vba")
@@ -78,7 +78,7 @@ def check_docx(data: bytes):
     if not data.startswith(ZIP_SIGNATURE):
         raise WorkplanRejected(_("The file is not a Word (.docx) document."))
     try:  # the central directory: part count, total and per-part expansion, vbaProject, programs
-        _check_ooxml(data, "word/", refuse_macros=True, max_ratio=settings.OOXML_MAX_RATIO)
+        check_ooxml(data, "word/", refuse_macros=True, max_ratio=settings.OOXML_MAX_RATIO)
     except EvidenceRejected as refused:
         raise WorkplanRejected(refused.message)
     with zipfile.ZipFile(io.BytesIO(data)) as archive:

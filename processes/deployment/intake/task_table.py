@@ -20,7 +20,7 @@ from openpyxl import load_workbook
 from openpyxl.utils import column_index_from_string, get_column_letter, range_boundaries
 from openpyxl.utils.datetime import from_excel
 
-from workflow.cases.evidence import EvidenceRejected, _check_ooxml
+from workflow.cases.evidence import EvidenceRejected, check_ooxml
 from workflow.models import Unit
 
 FIELDS = ("number", "task", "lead", "co_units", "deadline", "target", "note")
@@ -72,7 +72,7 @@ def check_file(data: bytes):
     if not data.startswith(b"PK\x03\x04"):
         raise TableRefused(_("Only Excel workbooks (.xlsx) can be imported as a task table."))
     try:
-        _check_ooxml(data, "xl/", refuse_macros=True, max_ratio=settings.OOXML_MAX_RATIO)
+        check_ooxml(data, "xl/", refuse_macros=True, max_ratio=settings.OOXML_MAX_RATIO)
     except EvidenceRejected as refused:
         raise TableRefused(refused.message)
 
