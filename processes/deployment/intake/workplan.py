@@ -145,16 +145,24 @@ def clean_annotations(text: str) -> str:
     return FOOTNOTE.sub("", PINYIN.sub("", text))
 
 
-def _boundaries(text: str):
-    """Clause boundaries outside 《》, “”, quotes and brackets: the positions a title may end at."""
+BRACKET_OPEN, BRACKET_CLOSE = "《“‘「『（([【〔", "》”’」』）)]】〕"
+
+
+def _outside(text: str, marks: str):
+    """The positions of `marks` outside 《》, “”, quotes and brackets."""
     depth = 0
     for i, ch in enumerate(text):
-        if ch in "《“‘「『（([【〔":
+        if ch in BRACKET_OPEN:
             depth += 1
-        elif ch in "》”’」』）)]】〕":
+        elif ch in BRACKET_CLOSE:
             depth = max(0, depth - 1)
-        elif depth == 0 and ch in CLAUSE:
+        elif depth == 0 and ch in marks:
             yield i
+
+
+def _boundaries(text: str):
+    """Clause boundaries outside brackets and quotes: the positions a title may end at."""
+    return _outside(text, CLAUSE)
 
 
 def make_title(text: str, limit: int = 40) -> str:
@@ -178,15 +186,7 @@ def make_title(text: str, limit: int = 40) -> str:
 
 
 def _first_outside(text: str, mark: str) -> int | None:
-    depth = 0
-    for i, ch in enumerate(text):
-        if ch in "《“‘「『（([【〔":
-            depth += 1
-        elif ch in "》”’」』）)]】〕":
-            depth = max(0, depth - 1)
-        elif ch == mark and depth == 0:
-            return i
-    return None
+    return next(_outside(text, mark), None)
 
 
 # ---------------------------------------------------------------- deadlines and targets
