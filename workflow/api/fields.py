@@ -122,6 +122,21 @@ class TargetUnitField(serializers.PrimaryKeyRelatedField):
         return unit
 
 
+class TargetUnitsField(serializers.ListField):
+    """Several units a case may be sent to (a dispatch), each as TargetUnitField takes one,
+    read in one query whatever their number; each unit once, in the order given."""
+
+    def __init__(self, **kwargs):
+        super().__init__(child=serializers.IntegerField(min_value=1, max_value=KEY_MAX), **kwargs)
+
+    def to_internal_value(self, data):
+        keys = list(dict.fromkeys(super().to_internal_value(data)))
+        units = target_units(self.context["request"].user).in_bulk(keys)
+        if len(units) != len(keys):
+            raise NotFound(TargetUnitField.default_error_messages["does_not_exist"])
+        return [units[key] for key in keys]
+
+
 class TargetUnitFieldSchema(OpenApiSerializerFieldExtension):
     target_class = TargetUnitField
 

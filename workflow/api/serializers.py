@@ -17,7 +17,7 @@ from workflow.cases.engine import available_actions
 from workflow.web.bounds import KEY_MAX
 from workflow.models import CaseRequest, Comment, Evidence, Unit
 from workflow.kernel.limits import COMMENT_MAX, NOTE_MAX, SEARCH_MAX
-from workflow.api.fields import NOT_BLANK, OnlyDeclared, TargetUnitField, UploadField, WindowDateField, input_field, text
+from workflow.api.fields import NOT_BLANK, OnlyDeclared, TargetUnitField, TargetUnitsField, UploadField, WindowDateField, input_field, text
 
 ROW = ["id", "number", "title", "status", "status_label", "unit", "deadline", "light", "created_at", "issued_at",
        "closed_at"]
@@ -182,18 +182,13 @@ def create_serializer(model):
 KEY_LIST_MAX = 2000  # units one dispatch may name
 
 
-def _unique_units(self, units):
-    return list({unit.pk: unit for unit in units}.values())
-
-
 @cache
 def dispatch_serializer(model):
     """The same new case for many units, each sent its own at once, all or none."""
     spec = model.spec
     return _declared(spec, f"One {spec.key} problem for many units: each gets its own case, sent at once.",
                      spec.create.fields, "Dispatch",
-                     units=serializers.ListField(child=TargetUnitField(), min_length=1, max_length=KEY_LIST_MAX),
-                     validate_units=_unique_units)
+                     units=TargetUnitsField(min_length=1, max_length=KEY_LIST_MAX))
 
 
 @cache

@@ -1,11 +1,13 @@
 """Reads shared by every case type, always scoped by the user's unit: the inbox, case lists and pages, timelines."""
+import datetime
+
 from django.db.models import F, Prefetch, Q
 from django.utils import timezone
 from viewflow.workflow.models import Task
 from viewflow.workflow.status import STATUS
 
 from workflow.kernel.declaration import NAMED_ROLE
-from workflow.models import AuditEvent, Comment, Evidence, Unit
+from workflow.models import AuditEvent, CaseRequest, Comment, Evidence, Role, Rung, Unit
 from workflow.models.units import unit_scope
 
 
@@ -84,8 +86,6 @@ def target_units(user):
 
 def _day(value):
     """A date an audit event keeps as ISO text, or None when absent or unreadable."""
-    import datetime
-
     try:
         return datetime.date.fromisoformat(value) if isinstance(value, str) else None
     except ValueError:
@@ -96,8 +96,6 @@ def read_events(events, spec):
     """Label each timeline event for the page: the action's label, the label its reason was
     asked under (e.g. "Reasons for returning"), and the deadlines it carries (a request's
     asked-for date; a granted one's old and new deadline)."""
-    from workflow.models import Rung
-
     for event in events:
         event.label = spec.event_label(event.action)
         if event.action == "escalate":
@@ -134,8 +132,6 @@ def pending_requests(case):
     """The case's pending side requests, each with its stages along the declared chain:
     ``stages`` is [(role label, "done" | "now" | "next")] and ``waiting_label`` the label of
     the role whose approval it waits for."""
-    from workflow.models import CaseRequest, Role
-
     def label(role):
         return Role(role).label if role in Role.values else role
 

@@ -154,12 +154,12 @@ def _request_methods(req: SideRequest) -> dict:
 
     target = req.grant.state if isinstance(req.grant, GoTo) else None
     methods = {
-        f"request_{kind}": transition(field="status", source="*", target=None, conditions=[may_ask],
-                                      permission=asker, custom={"unavailable": req.unavailable})(_named(ask, f"request_{kind}")),
-        f"approve_{kind}": transition(field="status", source="*", target=target, conditions=[pending],
-                                      permission=waits_for_user)(_named(approve, f"approve_{kind}")),
-        f"reject_{kind}": transition(field="status", source="*", target=None, conditions=[pending],
-                                     permission=waits_for_user)(_named(reject, f"reject_{kind}")),
+        req.ask_name: transition(field="status", source="*", target=None, conditions=[may_ask],
+                                 permission=asker, custom={"unavailable": req.unavailable})(_named(ask, req.ask_name)),
+        req.approve_name: transition(field="status", source="*", target=target, conditions=[pending],
+                                     permission=waits_for_user)(_named(approve, req.approve_name)),
+        req.reject_name: transition(field="status", source="*", target=None, conditions=[pending],
+                                    permission=waits_for_user)(_named(reject, req.reject_name)),
     }
     return methods
 

@@ -276,6 +276,18 @@ class SideRequest:
     def step(self, index: int) -> At | None:
         return self.chain[index] if 0 <= index < len(self.chain) else None
 
+    @property
+    def ask_name(self) -> str:
+        return f"request_{self.kind}"
+
+    @property
+    def approve_name(self) -> str:
+        return f"approve_{self.kind}"
+
+    @property
+    def reject_name(self) -> str:
+        return f"reject_{self.kind}"
+
 
 @dataclass(frozen=True)
 class Ladder:
@@ -420,9 +432,9 @@ class CaseType:
         for action in cls.actions:
             verbs.setdefault(action.name, Verb(action.label, action.fields, action.style, action.help))
         for req in cls.requests:
-            verbs[f"request_{req.kind}"] = req.ask
-            verbs[f"approve_{req.kind}"] = req.approve
-            verbs[f"reject_{req.kind}"] = req.reject
+            verbs[req.ask_name] = req.ask
+            verbs[req.approve_name] = req.approve
+            verbs[req.reject_name] = req.reject
         cls.verbs = verbs
 
     @classmethod

@@ -12,6 +12,7 @@ from django.utils.translation import gettext_lazy as _lazy
 from django.views.decorators.http import require_POST
 
 from workflow.cases import selectors
+from workflow.cases.engine import REASON_QUOTED, shorten
 from workflow.kernel import registry
 from workflow.storage.files import evidence_storage
 from workflow.web.http import not_found
@@ -56,10 +57,8 @@ def _why(case_type: str, change) -> str:
         return ""
     action, reason = change
     label = registry.declaration(case_type).event_label(action)
-    reason = " ".join(reason.split())
-    if not reason:
-        return str(label)
-    return _("%(event)s: %(reason)s") % {"event": label, "reason": reason[:60] + ("…" if len(reason) > 60 else "")}
+    reason = shorten(reason, REASON_QUOTED)
+    return _("%(event)s: %(reason)s") % {"event": label, "reason": reason} if reason else str(label)
 
 
 NOTES_PAGE = 20

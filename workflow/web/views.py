@@ -186,8 +186,9 @@ def _arrange_actions(spec, forms, requests):
     the primary (positive) one before the negative ones; secondary ones and the asking of a
     side request folded under "More actions"; a pending request's decisions beside it, the
     approval first."""
-    asks = {f"request_{r.kind}" for r in spec.requests}
-    decisions = {f"{verb}_{r.kind}": r.kind for r in spec.requests for verb in ("approve", "reject")}
+    asks = {r.ask_name for r in spec.requests}
+    approvals = {r.approve_name for r in spec.requests}
+    decisions = {name: r.kind for r in spec.requests for name in (r.approve_name, r.reject_name)}
     shown, folded, by_kind = [], [], {}
     for form in forms:
         name, verb = form[0], form[1]
@@ -201,7 +202,7 @@ def _arrange_actions(spec, forms, requests):
     shown.sort(key=lambda form: (form[1].style != "primary", order.get(form[0], 0)))
     folded.sort(key=lambda form: (form[1].style == "danger", order.get(form[0], 0)))  # cancelling last
     for request in requests:
-        request.forms = sorted(by_kind.get(request.kind, []), key=lambda form: not form[0].startswith("approve_"))
+        request.forms = sorted(by_kind.get(request.kind, []), key=lambda form: form[0] not in approvals)
     return shown, folded, requests
 
 
