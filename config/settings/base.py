@@ -254,6 +254,8 @@ CELERY_BEAT_SCHEDULE = {
                          "schedule": env.float("DUBAN_SWEEP_SECONDS", default=60.0)},
     # Renders archived documents still pending (the after-commit run failed or never ran).
     "archive-documents": {"task": "workflow.tasks.archive_documents", "schedule": 60.0},
+    # Judges the open supervised items' lights again (a deadline passing turns one red).
+    "deployment-lights": {"task": "processes.deployment.tasks.refresh_lights", "schedule": 3600.0},
     # Forgets one-time form tokens older than two days.
     "prune-form-tokens": {"task": "workflow.tasks.prune_form_tokens", "schedule": 3600.0},
 }

@@ -172,7 +172,7 @@ def _declared(spec, doc: str, fields, name: str, strict: bool = False, **extra):
 def create_serializer(model):
     """Open one case for one unit; with the type's first action (``issue``), send it at once."""
     spec = model.spec
-    extra = {"unit": TargetUnitField(help_text="The responsible unit, below your own.")}
+    extra = {} if spec.create.own_unit else {"unit": TargetUnitField(help_text="The responsible unit, below your own.")}
     if spec.create.then:
         extra["issue"] = serializers.BooleanField(
             default=False, help_text=f"true: {spec.create.then} at once instead of saving a draft")

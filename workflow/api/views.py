@@ -152,8 +152,8 @@ class CaseListCreateView(CaseListView):
     def post(self, request, *args, **kwargs):
         self.check_opener()
         fields = dict(self.valid(create_serializer(self.model)))
-        unit = fields.pop("unit")
-        case = self.open([unit], issue=fields.pop("issue", False), **fields)[0]
+        unit = fields.pop("unit", None)  # none for a type kept in the opener's own unit
+        case = self.open([unit] if unit else [], issue=fields.pop("issue", False), **fields)[0]
         return self.case_response(case, status.HTTP_201_CREATED)
 
 

@@ -62,9 +62,11 @@ def open_cases(model, *, actor, units, issue: bool = False, token: str = "", ext
     (for a type declaring co-units)."""
     spec = model.spec
     check_opener(spec, actor)
+    if spec.create.own_unit:
+        units = [actor.user.unit]
     if not units:
         raise ActionError(_("Choose at least one unit."))
-    for unit in units:
+    for unit in units if not spec.create.own_unit else ():
         check_target(actor, unit)
     values = {**case_fields(spec, actor, fields), **(extra or {}), **_under(spec, actor, parent)}
     co_units = _co_units(spec, actor, units, co_units)

@@ -172,8 +172,8 @@ def Int(name: str, label, min_value: int, max_value: int, default: int | None = 
     return Field(name, label, kind="int", min_value=min_value, max_value=max_value, default=default)
 
 
-def Date(name: str, label) -> Field:  # noqa: N802
-    return Field(name, label, kind="date")
+def Date(name: str, label, required: bool = True) -> Field:  # noqa: N802
+    return Field(name, label, required=required, kind="date")
 
 
 def UnitPick(name: str, label) -> Field:  # noqa: N802
@@ -356,7 +356,7 @@ class Create:
     """Who opens cases of the type and with which fields.
 
     `role` is the opener's role (held in the opener's own unit); cases go to units below
-    the opener's. `fields` name model fields, in form order; `many` lets one form open the
+    the opener's, or, with `own_unit`, stay in the opener's unit. `fields` name model fields, in form order; `many` lets one form open the
     same case for several units at once (each is issued at once, through `then`)."""
 
     role: str
@@ -365,6 +365,7 @@ class Create:
     many: bool = True
     denied: str = ""              # why someone else may not
     service: str = ""             # dotted path of the process's own opener; the platform's by default
+    own_unit: bool = False        # the case is kept in the opener's own unit (a register): no unit is chosen
 
 
 @dataclass(frozen=True)

@@ -80,6 +80,8 @@ class CaseForm(forms.Form):
                 label=spec.parties.label or _("Co-units"), required=False, queryset=self.fields["units"].queryset,
                 help_text=_("Units that work on the case beside the lead unit."))
         tree = UnitTree(self.fields["units"].queryset)
+        if create.own_unit:
+            del self.fields["units"]  # kept in the opener's own unit
         for name in ("units", "co_units"):
             if name in self.fields:
                 self.fields[name].widget.tree = tree
@@ -91,6 +93,8 @@ class CaseForm(forms.Form):
                                                           required=False, initial=True)
 
     def chosen_units(self) -> list:
+        if self.spec.create.own_unit:
+            return []  # the opener's own unit (services.open_cases)
         units = self.cleaned_data["units"]
         return list(units) if self.spec.create.many else [units]
 
@@ -103,7 +107,7 @@ class CaseForm(forms.Form):
 
     def clean(self):
         data = super().clean()
-        many = self.spec.create.many and len(data.get("units") or ()) > 1
+        many = self.spec.create.many and not self.spec.create.own_unit and len(data.get("units") or ()) > 1
         if many and self.spec.create.then and not data.get("issue_now"):
             raise forms.ValidationError(_("A problem sent to several units is issued at once; tick “Issue now”."))
         return data

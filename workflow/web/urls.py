@@ -25,8 +25,15 @@ def case_type_patterns(key: str) -> list:
 
 
 def own_patterns(model) -> list:
+    """The process's own pages of this type: its ``urls.patterns_for(key)`` where an app holds
+    several types, else its ``urlpatterns``."""
     module = f"{model._meta.app_config.name}.urls"
-    return list(import_module(module).urlpatterns) if find_spec(module) else []
+    if not find_spec(module):
+        return []
+    urls = import_module(module)
+    if hasattr(urls, "patterns_for"):
+        return list(urls.patterns_for(model.spec.key))
+    return list(urls.urlpatterns)
 
 
 def case_type_urls() -> list:

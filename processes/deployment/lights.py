@@ -1,0 +1,138 @@
+"""An item's status light for a reporting period (the process's own rule).
+
+- Green: on track. Yellow: at risk. Red: behind.
+- Red when the item is past its deadline and not done, or when its progress is ``red_gap``
+  points or more behind the share of its time that has passed.
+- Yellow when progress is ``yellow_gap`` points or more behind that share, or when the
+  period's report is due (the rule's report day has passed) and none has come.
+- An item that was red in the period, or ended the previous period red, and has caught up
+  shows yellow for the period, not green.
+- A verified item is green. Each period's light is kept (``ItemPeriod``) with the worst it
+  has been and the rule version used, so that it can be compared with the previous period.
+
+The thresholds are a ``LightRule`` version in force on the day (defaults if none is kept).
+"""
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+from django.utils import timezone
+
+from .declaration import Cadence
+from .models import ItemCase, ItemPeriod, ItemReport, Light, LightRule, period_start
+
+ORDER = {Light.GREEN: 0, Light.YELLOW: 1, Light.RED: 2}
+DEFAULT = LightRule(report_day=25, yellow_gap=10, red_gap=30)
+
+
+def rule_on(day: date) -> LightRule:
+    """The version in force on `day`, or the defaults (a rule with no id) if none is kept."""
+    return LightRule.objects.filter(effective_from__lte=day).order_by("-effective_from").first() or DEFAULT
+
+
+def previous_period(cadence: str, start: date) -> date:
+    return period_start(cadence, start - timedelta(days=1))
+
+
+def report_due(cadence: str, start: date, today: date, report_day: int) -> bool:
+    """Whether the period's report should have come by `today`."""
+    if cadence == Cadence.NONE:
+        return False
+    if cadence == Cadence.QUARTERLY:
+        last_month = start.replace(month=start.month + 2)
+        return today >= last_month.replace(day=report_day) and today.month == last_month.month
+    return today.day > report_day
+
+
+def judge(case, today: date, rule: LightRule, reported: bool) -> str:
+    """The light the item earns today on its own, before the catch-up rule."""
+    if case.phase == "done":
+        return Light.GREEN
+    if case.deadline is not None and today > case.deadline:
+        return Light.RED
+    behind = expected_percent(case, today) - case.percent
+    if behind >= rule.red_gap:
+        return Light.RED
+    if behind >= rule.yellow_gap:
+        return Light.YELLOW
+    if not reported and report_due(case.cadence, period_start(case.cadence, today), today, rule.report_day):
+        return Light.YELLOW
+    return Light.GREEN
+
+
+def expected_percent(case, today: date) -> int:
+    """The share of its time that has passed, as a percentage: where progress should be."""
+    if case.deadline is None or case.issued_at is None:
+        return 0
+    start = timezone.localtime(case.issued_at).date()
+    total = (case.deadline - start).days
+    if total <= 0:
+        return 100
+    return max(0, min(100, round(100 * (today - start).days / total)))
+
+
+@dataclass
+class Shown:
+    light: str
+    previous: str | None
+
+    @property
+    def trend(self) -> str:
+        """better | same | worse | "" (no previous period)."""
+        if not self.previous:
+            return ""
+        diff = ORDER[self.light] - ORDER[self.previous]
+        return "same" if diff == 0 else ("worse" if diff > 0 else "better")
+
+
+def refresh(case, today: date | None = None) -> ItemPeriod:
+    """Judge the item for the period `today` falls in and keep the result (in the caller's
+    transaction, e.g. the report's)."""
+    return refresh_many([case], today)[0]
+
+
+def refresh_many(cases, today: date | None = None) -> list:
+    """The same for many items, in a few statements: their periods read and written in bulk."""
+    today = today or timezone.localdate()
+    rule = rule_on(today)
+    starts = {case.pk: period_start(case.cadence, today) for case in cases}
+    previous = {case.pk: previous_period(case.cadence, starts[case.pk]) for case in cases}
+    wanted = set(starts.values()) | set(previous.values())
+    rows = {(row.case_id, row.period): row for row in
+            ItemPeriod.objects.filter(case__in=[c.pk for c in cases], period__in=wanted)}
+    reported = set(ItemReport.objects.filter(
+        case__in=[c.pk for c in cases], period__in=set(starts.values()), kind__in=("progress", "final"))
+        .values_list("case_id", "period"))
+    new, changed, result = [], [], []
+    now = timezone.now()
+    for case in cases:
+        start = starts[case.pk]
+        earned = judge(case, today, rule, (case.pk, start) in reported)
+        before = rows.get((case.pk, previous[case.pk]))
+        row = rows.get((case.pk, start))
+        worst = max(earned, row.worst if row else earned, key=ORDER.get)
+        was_red = worst == Light.RED or (before is not None and before.light == Light.RED)
+        light = Light.YELLOW if earned == Light.GREEN and was_red and case.phase != "done" else earned
+        if row is None:
+            row = ItemPeriod(case_id=case.pk, period=start, light=light, worst=worst, percent=case.percent,
+                             rule_id=rule.pk, updated_at=now)
+            new.append(row)
+        else:
+            row.light, row.worst, row.percent, row.rule_id, row.updated_at = light, worst, case.percent, rule.pk, now
+            changed.append(row)
+        row.previous = before.light if before else None
+        result.append(row)
+    ItemPeriod.objects.bulk_create(new)
+    ItemPeriod.objects.bulk_update(changed, ["light", "worst", "percent", "rule", "updated_at"])
+    return result
+
+
+def refresh_open(today: date | None = None, batch: int = 2000) -> int:
+    """The daily sweep: judge every open item again (a deadline passing turns it red)."""
+    today = today or timezone.localdate()
+    done = 0
+    ids = list(ItemCase.objects.filter(phase="open").values_list("pk", flat=True))
+    for start in range(0, len(ids), batch):
+        cases = list(ItemCase.objects.filter(pk__in=ids[start:start + batch]))
+        refresh_many(cases, today)
+        done += len(cases)
+    return done

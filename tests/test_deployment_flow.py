@@ -1,0 +1,146 @@
+"""督办事项 end to end through the services: register a plan, edit its tree, dispatch it, pass
+an item down a level, report, verify, roll up, and close with a completion report."""
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from processes.deployment import services
+from processes.deployment.models import ItemCase, MatterCase, PlanItem
+from tests.factories import make_unit, make_user
+from workflow.cases import services as platform
+from workflow.kernel.errors import ActionError
+from workflow.cases.engine import Actor
+from workflow.models import AuditEvent, Role
+
+PLAN = """示范市民政局2026年工作要点
+
+一、兜牢民生底线
+（一）提高低保标准。年底前城乡低保标准提高5%。
+（二）开展困难群众走访。一是建立台账；二是每季度走访一次。
+二、发展养老服务
+（一）建设社区食堂。到2026年底建成20个。
+"""
+
+
+def act(world, who, case, action, model=ItemCase, **params):
+    actor = world.actor(who) if isinstance(who, str) else who
+    return platform.act(model, actor=actor, case_id=case.pk, action=action, **params)
+
+
+@pytest.fixture
+def plan(world):
+    (matter,) = services.register(actor=world.actor("inspector"), kind="plan", title="2026年工作要点",
+                                  source_date=timezone.localdate(), urgency="normal", description=PLAN)
+    return matter
+
+
+def _deadline(days=60):
+    return timezone.localdate() + timedelta(days=days)
+
+
+def test_register_numbers_per_kind_and_parses_the_tree(world, plan):
+    items = list(plan.plan_items.order_by("position"))
+    assert [(i.level, i.number) for i in items][:3] == [(1, "一、"), (2, "（一）"), (2, "（二）")]
+    assert plan.unit_id == world.city.pk and plan.supervisor_unit_id == world.city.pk
+    year = timezone.localdate().year
+    assert plan.doc_number == f"市民督办〔{year}〕1号"
+    (second,) = services.register(actor=world.actor("inspector"), kind="plan", title="又一件", description="")
+    (instruction,) = services.register(actor=world.actor("inspector"), kind="instruction", title="批示",
+                                       origin="王局长", description="请抓紧落实。")
+    assert second.doc_number.endswith("〔%d〕2号" % year)
+    assert instruction.doc_number == f"市民批办〔{year}〕1号"
+    assert instruction.plan_items.count() == 1
+
+
+def test_hotline_needs_its_ticket_number(world):
+    with pytest.raises(ActionError):
+        services.register(actor=world.actor("inspector"), kind="hotline", title="来电", description="x")
+
+
+def test_edit_dispatch_redispatch_report_verify_close(world, plan):
+    inspector = world.actor("inspector")
+    items = list(plan.plan_items.order_by("position"))
+    low = items[1]
+    services.update_item(plan.pk, low.pk, actor=inspector, title="提高低保标准", text=low.text,
+                         deadline=_deadline(60), target="5%", cadence="monthly",
+                         units=[world.county_a, world.county_b], co_units=[])
+    canteen = items[-1]
+    services.update_item(plan.pk, canteen.pk, actor=inspector, title="建设社区食堂", text=canteen.text,
+                         deadline=_deadline(90), target="20个", cadence="quarterly",
+                         units=[world.county_a], co_units=[world.county_b])
+    act(world, "inspector", plan, "dispatch", model=MatterCase)
+    plan.refresh_from_db()
+    assert plan.status == "dispatched"
+    cases = ItemCase.objects.filter(parent=plan)
+    assert cases.count() == 3 and set(cases.values_list("status", flat=True)) == {"issued"}
+    a_low = cases.get(unit=world.county_a, plan_item=low)
+    # Dispatched items can no longer be edited.
+    with pytest.raises(ActionError):
+        services.relevel(plan.pk, low.pk, actor=inspector, by=-1)
+
+    # The county passes its item to two townships, due earlier.
+    town1, town2 = make_unit("一镇民政办", parent=world.county_a), make_unit("二镇民政办", parent=world.county_a)
+    county_inspector = make_user(Role.INSPECTOR, world.county_a)
+    act(world, "handler_a", a_low, "sign")
+    with pytest.raises(ActionError):  # not earlier than its own deadline
+        services.open_items(actor=Actor(county_inspector), units=[town1, town2], parent=a_low,
+                            title="提高低保标准", description="x", deadline=a_low.deadline, cadence="monthly")
+    children = services.open_items(actor=Actor(county_inspector), units=[town1, town2], parent=a_low,
+                                   title="提高低保标准", description="x", deadline=a_low.deadline - timedelta(days=10),
+                                   cadence="monthly")
+    assert {c.plan_item_id for c in children} == {low.pk} and all(c.root_id == plan.pk for c in children)
+    with pytest.raises(ActionError):  # the county reports once, after its townships
+        act(world, "handler_a", a_low, "submit", reason="完成")
+    for town, child in zip((town1, town2), children):
+        clerk = Actor(make_user(Role.HANDLER, town))
+        act(world, clerk, child, "sign")
+        act(world, clerk, child, "report_progress", reason="过半", percent=50)
+        act(world, clerk, child, "submit", reason="已完成")
+        act(world, Actor(county_inspector), child, "verify")
+    act(world, "handler_a", a_low, "report_progress", reason="两镇完成", percent=100)
+    act(world, "handler_a", a_low, "submit", reason="全县完成")
+    act(world, "inspector", a_low, "verify")
+    assert ItemCase.objects.get(pk=a_low.pk).phase == "done"
+
+    # The co-unit reports its part to the lead unit; the lead's completion shows who was late.
+    canteen_case = cases.get(plan_item=canteen)
+    act(world, "handler_a", canteen_case, "sign")
+    act(world, "handler_b", canteen_case, "contribute", reason="配合选址", percent=40)
+    act(world, "handler_a", canteen_case, "submit", reason="建成20个")
+    event = AuditEvent.objects.get(case_id=canteen_case.pk, action="submit")
+    assert event.data["late_co_units"] == [world.county_b.pk]
+    act(world, "inspector", canteen_case, "verify")
+
+    # The matter cannot report while an item is open; then the leader reads it.
+    with pytest.raises(ActionError):
+        act(world, "inspector", plan, "report", model=MatterCase, completion_report="已办结")
+    b_low = cases.get(unit=world.county_b, plan_item=low)
+    act(world, "handler_b", b_low, "sign")
+    act(world, "handler_b", b_low, "submit", reason="完成")
+    act(world, "inspector", b_low, "verify")
+    act(world, "inspector", plan, "report", model=MatterCase, completion_report="各项任务均已完成。")
+    act(world, "leader", plan, "read_report", model=MatterCase, reason="阅。")
+    plan.refresh_from_db()
+    assert plan.phase == "done" and plan.read_opinion == "阅。"
+
+
+def test_tree_editing(world, plan):
+    inspector = world.actor("inspector")
+    items = list(plan.plan_items.order_by("position"))
+    count = len(items)
+    second_top = next(i for i in items if i.number == "二、")
+    services.relevel(plan.pk, second_top.pk, actor=inspector, by=1)
+    moved = PlanItem.objects.get(pk=second_top.pk)
+    assert moved.level == 2 and moved.parent_id == items[0].pk
+    assert PlanItem.objects.get(pk=items[-1].pk).level == 3  # its children moved with it
+    with pytest.raises(ActionError):
+        services.relevel(plan.pk, items[0].pk, actor=inspector, by=-1)
+    services.merge_with_previous(plan.pk, items[2].pk, actor=inspector)
+    assert plan.plan_items.count() == count - 1
+    new = services.split(plan.pk, items[1].pk, actor=inspector, at=4)
+    assert new.level == items[1].level and plan.plan_items.count() == count
+    services.delete_item(plan.pk, new.pk, actor=inspector)
+    assert plan.plan_items.count() == count - 1
+    with pytest.raises(ActionError):  # someone outside the office
+        services.relevel(plan.pk, items[1].pk, actor=world.actor("leader"), by=1)
