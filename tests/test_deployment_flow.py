@@ -144,3 +144,68 @@ def test_tree_editing(world, plan):
     assert plan.plan_items.count() == count - 1
     with pytest.raises(ActionError):  # someone outside the office
         services.relevel(plan.pk, items[1].pk, actor=world.actor("leader"), by=1)
+
+
+def _dispatched(world, plan, units, days=60):
+    inspector = world.actor("inspector")
+    first = plan.plan_items.order_by("position")[1]
+    services.update_item(plan.pk, first.pk, actor=inspector, title=first.title, text=first.text,
+                         deadline=_deadline(days), target="", cadence="monthly", units=units, co_units=[])
+    act(world, "inspector", plan, "dispatch", model=MatterCase)
+    cases = ItemCase.objects.filter(parent=plan)
+    return first, [cases.get(unit=unit) for unit in units]
+
+
+def test_rollup_counts_shares_overdue_and_units_behind(world, plan):
+    from processes.deployment import rollup
+
+    first, (a, b) = _dispatched(world, plan, [world.county_a, world.county_b])
+    act(world, "handler_a", a, "sign")
+    act(world, "handler_a", a, "submit", reason="完成")
+    act(world, "inspector", a, "verify")
+    late = timezone.localdate() + timedelta(days=200)
+    result = rollup.matter_rollup(plan, today=late)
+    tally = result.by_plan_item[first.pk]
+    assert (tally.total, tally.done, tally.overdue, tally.percent_done) == (2, 1, 1, 50)
+    assert result.whole.total == 2
+    assert [(unit_id, overdue) for unit_id, _name, overdue, _red in result.behind] == [(world.county_b.pk, 1)]
+    assert rollup.matters_rollup([plan.pk], today=late)[plan.pk].done == 1
+
+
+def test_lights_red_catch_up_shows_yellow_and_compares_with_previous(world, plan):
+    from processes.deployment import lights
+    from processes.deployment.models import ItemPeriod, LightRule
+
+    _first, (a, _b) = _dispatched(world, plan, [world.county_a, world.county_b], days=100)
+    act(world, "handler_a", a, "sign")
+    case = ItemCase.objects.get(pk=a.pk)
+    issued = timezone.localtime(case.issued_at).date()
+    rule = LightRule.objects.create(effective_from=issued - timedelta(days=1), report_day=28, yellow_gap=10,
+                                    red_gap=30)
+    midway = issued + timedelta(days=50)           # half the time gone, nothing done: red
+    (row,) = lights.refresh_many([case], midway)
+    assert row.light == "red" and row.rule_id == rule.pk
+    case.percent = 60                              # caught up within the same period: yellow, not green
+    (row,) = lights.refresh_many([case], midway)
+    assert (row.light, row.worst) == ("yellow", "red")
+    assert ItemPeriod.objects.filter(case=case).count() in (1, 2)
+    later = lights.period_start("monthly", midway) + timedelta(days=40)  # the next period but one
+    later = later.replace(day=min(later.day, 20))
+    case.percent = 100
+    (row,) = lights.refresh_many([case], later)
+    assert row.light in ("green", "yellow")
+    shown = lights.Shown(row.light, row.previous)
+    assert shown.trend in ("", "same", "better", "worse")
+
+
+def test_past_deadline_is_red_and_verified_is_green(world, plan):
+    from processes.deployment import lights
+
+    _first, (a, _b) = _dispatched(world, plan, [world.county_a, world.county_b], days=10)
+    case = ItemCase.objects.get(pk=a.pk)
+    (row,) = lights.refresh_many([case], case.deadline + timedelta(days=1))
+    assert row.light == "red"
+    act(world, "handler_a", a, "sign")
+    act(world, "handler_a", a, "submit", reason="完成")
+    act(world, "inspector", a, "verify")
+    assert ItemCase.objects.get(pk=a.pk).period_light == "green"

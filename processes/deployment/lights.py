@@ -102,6 +102,7 @@ def refresh_many(cases, today: date | None = None) -> list:
     reported = set(ItemReport.objects.filter(
         case__in=[c.pk for c in cases], period__in=set(starts.values()), kind__in=("progress", "final"))
         .values_list("case_id", "period"))
+    stored = {case.pk: case.period_light for case in cases}
     new, changed, result = [], [], []
     now = timezone.now()
     for case in cases:
@@ -121,8 +122,11 @@ def refresh_many(cases, today: date | None = None) -> list:
             changed.append(row)
         row.previous = before.light if before else None
         result.append(row)
+        case.period_light = light
     ItemPeriod.objects.bulk_create(new)
     ItemPeriod.objects.bulk_update(changed, ["light", "worst", "percent", "rule", "updated_at"])
+    moved = [case for case, row in zip(cases, result) if case.period_light != stored.get(case.pk)]
+    ItemCase.objects.bulk_update(moved, ["period_light"])
     return result
 
 

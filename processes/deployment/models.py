@@ -111,6 +111,8 @@ class ItemCase(Case, case_type=Item):
     cadence = models.CharField(_("progress reports"), max_length=12, choices=Cadence.choices, default=Cadence.MONTHLY)
     percent = models.PositiveSmallIntegerField(_("percent complete"), default=0)
     last_report_on = models.DateField(_("last report"), null=True, blank=True)
+    # The light of the current period (lights.refresh), kept here too so that roll-ups count it in one pass.
+    period_light = models.CharField(_("light"), max_length=6, default="green")
 
     class Meta:
         verbose_name = _("supervised item")
@@ -145,6 +147,7 @@ class ItemCase(Case, case_type=Item):
         return Change(reason=reason, data={"late_co_units": late} if late else {})
 
     def verify(self, *, actor, reason="", **_kw):
+        self.period_light = Light.GREEN  # verified done: on track from now on
         return Change(reason=reason)
 
     def return_item(self, *, actor, reason="", **_kw):

@@ -1,0 +1,105 @@
+"""Progress rolled up the tree of a matter: per plan item and for the matter, the units'
+shares (the items dispatched to them), how many are done, overdue, and by light, and the
+units behind schedule at any level (an item passed down counts its townships too).
+
+Each is one aggregate query over the item table, by the matter's tree (``root``) or the
+item's parent, whatever the number of units."""
+from dataclasses import dataclass, field
+
+from django.db.models import Avg, Count, Q
+from django.utils import timezone
+
+from .models import ItemCase, Light
+
+
+@dataclass
+class Tally:
+    total: int = 0
+    done: int = 0
+    cancelled: int = 0
+    overdue: int = 0
+    red: int = 0
+    yellow: int = 0
+    green: int = 0
+    average: float = 0.0          # the mean percent reported by the open and done shares
+
+    @property
+    def live(self) -> int:
+        return self.total - self.cancelled
+
+    @property
+    def percent_done(self) -> int:
+        """The share of items verified done, as a percentage (cancelled ones left out)."""
+        return round(100 * self.done / self.live) if self.live else 0
+
+    def add(self, other: "Tally"):
+        weight = self.live + other.live
+        if weight:
+            self.average = (self.average * self.live + other.average * other.live) / weight
+        for name in ("total", "done", "cancelled", "overdue", "red", "yellow", "green"):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+
+
+@dataclass
+class Rollup:
+    by_plan_item: dict = field(default_factory=dict)   # plan item id (None: items opened by hand) → Tally
+    whole: Tally = field(default_factory=Tally)
+    behind: list = field(default_factory=list)          # (unit id, unit name, overdue, red), most behind first
+
+
+def _counts(today) -> dict:
+    open_ = Q(phase="open")
+    return {
+        "total": Count("pk"), "done": Count("pk", filter=Q(phase="done")),
+        "cancelled": Count("pk", filter=Q(phase="cancelled")),
+        "overdue": Count("pk", filter=open_ & Q(deadline__lt=today)),
+        "red": Count("pk", filter=open_ & Q(period_light=Light.RED)),
+        "yellow": Count("pk", filter=open_ & Q(period_light=Light.YELLOW)),
+        "green": Count("pk", filter=Q(phase="done") | (open_ & Q(period_light=Light.GREEN))),
+        "average": Avg("percent", filter=~Q(phase="cancelled")),
+    }
+
+
+def matter_rollup(matter, today=None, behind_limit: int = 50) -> Rollup:
+    """The roll-up of one matter: its units' shares per plan item, the whole, and who is behind."""
+    today = today or timezone.localdate()
+    result = Rollup()
+    rows = (ItemCase.objects.filter(parent_id=matter.pk).values("plan_item_id").annotate(**_counts(today))
+            .order_by())
+    for row in rows:
+        key = row.pop("plan_item_id")
+        tally = Tally(**{**row, "average": float(row["average"] or 0)})
+        result.by_plan_item[key] = tally
+        result.whole.add(tally)
+    result.behind = units_behind(matter, today, behind_limit)
+    return result
+
+
+def units_behind(matter, today=None, limit: int = 50) -> list:
+    """Units with open items of the matter, at any level, past their deadline or red."""
+    today = today or timezone.localdate()
+    late = Q(deadline__lt=today)
+    rows = (ItemCase.objects.filter(root_id=matter.pk, phase="open").filter(late | Q(period_light=Light.RED))
+            .values("unit_id", "unit__name")
+            .annotate(overdue=Count("pk", filter=late), red=Count("pk", filter=Q(period_light=Light.RED)))
+            .order_by("-overdue", "-red", "unit__name")[:limit])
+    return [(row["unit_id"], row["unit__name"], row["overdue"], row["red"]) for row in rows]
+
+
+def matters_rollup(matter_ids, today=None) -> dict:
+    """The whole of several matters at once (a list of sources): matter id → Tally."""
+    today = today or timezone.localdate()
+    rows = (ItemCase.objects.filter(parent_id__in=list(matter_ids)).values("parent_id").annotate(**_counts(today))
+            .order_by())
+    result = {}
+    for row in rows:
+        key = row.pop("parent_id")
+        result[key] = Tally(**{**row, "average": float(row["average"] or 0)})
+    return result
+
+
+def children_rollup(item, today=None) -> Tally:
+    """An item passed down: its children's shares (the units below it)."""
+    today = today or timezone.localdate()
+    row = ItemCase.objects.filter(parent_id=item.pk).aggregate(**_counts(today))
+    return Tally(**{**row, "average": float(row["average"] or 0)})
