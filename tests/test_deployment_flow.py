@@ -3,6 +3,7 @@ an item down a level, report, verify, roll up, and close with a completion repor
 from datetime import timedelta
 
 import pytest
+from django.db import connection
 from django.utils import timezone
 
 from processes.deployment import services
@@ -209,3 +210,37 @@ def test_past_deadline_is_red_and_verified_is_green(world, plan):
     act(world, "handler_a", a, "submit", reason="完成")
     act(world, "inspector", a, "verify")
     assert ItemCase.objects.get(pk=a.pk).period_light == "green"
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="real concurrent writers need PostgreSQL")
+def test_numbering_under_concurrent_registration():
+    """Eight offices' clerks register at once, two kinds: each kind counts 1..n with no gap or repeat."""
+    from tests.factories import make_world
+    from tests.test_reliability_concurrency import run_together
+
+    world = make_world()
+    clerks = [make_user(Role.INSPECTOR, world.city) for _ in range(8)]
+
+    def job(n):
+        def register():
+            kind = "plan" if n % 2 else "instruction"
+            (matter,) = services.register(actor=Actor(clerks[n]), kind=kind, title=f"事项{n}", description="")
+            return kind, matter.serial
+        return register
+
+    results = run_together(*(job(n) for n in range(8)))
+    assert all(status == "ok" for status, _value in results), results
+    by_kind = {}
+    for _status, (kind, serial) in results:
+        by_kind.setdefault(kind, []).append(serial)
+    assert {kind: sorted(serials) for kind, serials in by_kind.items()} == {"plan": [1, 2, 3, 4],
+                                                                          "instruction": [1, 2, 3, 4]}
+
+
+def test_a_failed_registration_gives_its_number_back(world):
+    with pytest.raises(ActionError):
+        services.register(actor=world.actor("inspector"), kind="plan", title="x", description="",
+                          source_date=timezone.localdate() + timedelta(days=3))
+    (matter,) = services.register(actor=world.actor("inspector"), kind="plan", title="y", description="")
+    assert matter.serial == 1

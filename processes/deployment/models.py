@@ -38,8 +38,6 @@ class MatterCase(Case, case_type=Matter):
     class Meta:
         verbose_name = _("supervised matter")
         verbose_name_plural = _("supervised matters")
-        constraints = [models.UniqueConstraint(fields=["supervisor_unit", "kind", "doc_number"],
-                                               condition=~models.Q(doc_number=""), name="matter_number_unique")]
 
     def dispatch(self, *, actor, **_kw):
         from . import services

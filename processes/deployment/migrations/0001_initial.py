@@ -53,7 +53,6 @@ class Migration(migrations.Migration):
             options={
                 'verbose_name': 'supervised matter',
                 'verbose_name_plural': 'supervised matters',
-                'constraints': [models.UniqueConstraint(condition=models.Q(('doc_number', ''), _negated=True), fields=('supervisor_unit', 'kind', 'doc_number'), name='matter_number_unique')],
             },
             bases=('workflow.case',),
         ),
