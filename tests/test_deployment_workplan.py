@@ -528,3 +528,11 @@ def test_a_notice_pasted_from_a_web_page():
     assert [c.number for c in relief.children[4].children] == ["（1）", "（2）"]
     assert plan.closing.splitlines() == ["附件：1．任务分解表", "2．联系人名单", "某县民政局", "2025年2月8日", "（此件公开发布）"]
     check_levels(plan.items)
+
+
+def test_document_titles_ending_in_task_or_decisions_stay_in_the_preamble_and_month_day_deadlines_are_read():
+    plan = parse("某局2026年第三次局长办公会议定事项\n\n一、由办公室牵头，12月20日前完成清理。\n二、其他事项。", year=2026)
+    assert plan.preamble == "某局2026年第三次局长办公会议定事项"
+    assert [item.number for item in plan.items] == ["一、", "二、"]
+    assert plan.items[0].deadline["date"] == "2026-12-20"
+    assert parse("一、2月30日前完成。", year=2026).items[0].deadline is None  # no such day

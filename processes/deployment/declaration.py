@@ -126,7 +126,8 @@ class Matter(CaseType):
                  PageDocument("progress_docx", _("Progress report (Word)")),
                  PageDocument("progress_pdf", _("Progress report (PDF)")))
     panels = ("deployment/_matter.html",)
-    menu = Menu(_("Supervised matters"), list_title=_("Supervised matters"))
+    menu = Menu(_("Supervised matters"), new=_("Register a matter"), list_title=_("Supervised matters"),
+                new_title=_("Register a supervised matter"))
 
 
 # Item: 签收 → 推进（按期报送）→ 报结 → 核验 -----------------------------------------------------------

@@ -50,7 +50,8 @@ CLOSING = re.compile(r"^(?:[（(]此件.{0,12}[)）]|抄送[:：]|抄報[:：]|�
 ATTACHMENTS = re.compile(r"^附\s*件\s*\d*\s*[:：]")
 SENTENCE_END = "。！？!?；;：:"
 DATE_LINE = re.compile(rf"^(?:\d{{4}}|[{CN_DIGITS}]{{4}})\s*年\s*(?:\d{{1,2}}|{CN_NUM})\s*月\s*(?:\d{{1,2}}|{CN_NUM})\s*日$")
-DOC_TITLE = re.compile(r"^.{5,}(要点|要點|方案|措施|计划|計劃|意见|意見|通知|安排|规划|規劃|清单|清單)$")
+DOC_TITLE = re.compile(r"^.{5,}(要点|要點|方案|措施|计划|計劃|意见|意見|通知|安排|规划|規劃|清单|清單|任务|任務|事项|事項|纪要|紀要"
+                       r"|决定|決定|办法|辦法|细则|細則)$")
 SHORT_LINE = 30
 
 # Annotations that never belong in a title.
@@ -203,6 +204,7 @@ DEADLINE_PATTERNS = [
     ("half", re.compile(r"(?:到|至|于|於)?(?P<y>\d{4})\s*年\s*上半年(?:前|底前|末)?")),
     ("year", re.compile(r"(?:到|至|于|於)(?P<y>\d{4})\s*年(?:年?底|年?末)?(?:前|之前|以前)?|(?P<y2>\d{4})\s*年年?(?:底|末)(?:前|之前|以前)?"
                         r"|(?P<y3>\d{4})\s*年(?:前|之前|以前)")),
+    ("this-day", re.compile(r"(?<![\d年])(?P<m>\d{1,2})\s*月\s*(?P<d>\d{1,2})\s*日(?:前|之前|以前)")),
     ("this-month", re.compile(r"(?<![\d年])(?P<m>\d{1,2})\s*月(?:底|末)(?:前|之前|以前)?|(?<![\d年])(?P<m2>\d{1,2})\s*月(?:前|之前|以前)")),
     ("this-half", re.compile(r"(?<!\d年)上半年(?:前|底前|末)?|年中")),
     ("this-year", re.compile(r"年内|年內|年底前|今年底|本年度内|本年度內|年底之前")),
@@ -233,6 +235,12 @@ def extract_deadlines(text: str, year: int | None) -> list[dict]:
             elif kind == "year":
                 y = int(m["y"] or m["y2"] or m["y3"])
                 value = {"kind": "date", "date": f"{y:04d}-12-31"}
+            elif kind == "this-day":
+                mo, d = int(m["m"]), int(m["d"])
+                if year and 1 <= mo <= 12 and 1 <= d <= calendar.monthrange(year, mo)[1]:
+                    value = {"kind": "date", "date": f"{year:04d}-{mo:02d}-{d:02d}"}
+                elif not year and 1 <= mo <= 12 and 1 <= d <= 31:
+                    value = {"kind": "this-year", "date": None}
             elif kind == "this-month":
                 mo = int(m["m"] or m["m2"])
                 if 1 <= mo <= 12:

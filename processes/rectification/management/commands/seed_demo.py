@@ -9,6 +9,7 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 from django.utils import timezone
 
+from processes.deployment import demo_seed as deployment_demo
 from processes.rectification import services
 from processes.rectification.models import RectificationCase
 from workflow.cases import escalation
@@ -32,6 +33,7 @@ USERS = [
     ("handler2", "周承办", Role.HANDLER, "XS"), ("unithead2", "吴负责人", Role.UNIT_HEAD, "XS"),
     ("handler3", "郑承办", Role.HANDLER, "NH"), ("unithead3", "孙负责人", Role.UNIT_HEAD, "NH"),
     ("yanglao", "钱院长助理", Role.HANDLER, "DC-ELDERLY_CARE"), ("yanglaohead", "冯院长", Role.UNIT_HEAD, "DC-ELDERLY_CARE"),
+    ("inspector_dc", "马督查", Role.INSPECTOR, "DC"), ("town_dc", "胡专干", Role.HANDLER, "DC-T0"),
 ]
 PROBLEMS = [
     ("消防通道堆放杂物", "二楼东侧消防通道堆放床垫、纸箱，影响疏散。", "立即清理，建立每日巡查台账。"),
@@ -100,7 +102,7 @@ def _records(units):
 
 
 class Command(BaseCommand):
-    help = "Load demo units, users and rectification cases (idempotent)."
+    help = "Load demo units, users, rectification cases and supervised matters (idempotent)."
 
     def handle(self, *args, **options):
         with transaction.atomic():
@@ -108,9 +110,10 @@ class Command(BaseCommand):
             _records(units)
             users = self._users(units)
         created = self._cases(units, users)
+        matters = deployment_demo.seed(units, users)
         self.stdout.write(self.style.SUCCESS(
             f"Demo data ready: {Unit.objects.filter(code__startswith='DEMO-').count()} units, "
-            f"{len(users)} users, {created} new cases (password for every demo login: {PASSWORD})."
+            f"{len(users)} users, {created} new cases, {matters} new supervised matters (password for every demo login: {PASSWORD})."
         ))
 
     def _units(self):
