@@ -332,7 +332,7 @@ def dispatch_items(matter, actor) -> int:
 
 
 def open_items(*, actor, units, parent=None, plan_item=None, co_units=(), issue: bool = True, token: str = "",
-               **fields) -> list:
+               bulk=None, **fields) -> list:
     """Open item cases for `units` under `parent` (a matter, or an item passed down), all or
     none: the platform's opener, with the plan item the item came from. An item passed down
     keeps its plan item, so that its results roll up, and must be due before its parent."""
@@ -343,4 +343,5 @@ def open_items(*, actor, units, parent=None, plan_item=None, co_units=(), issue:
                               % {"date": parent.deadline.isoformat()})
     extra = {"plan_item_id": getattr(plan_item, "pk", plan_item)}
     return open_cases(ItemCase, actor=actor, units=units, parent=parent, co_units=co_units, issue=issue,
-                      token=token, extra=extra, bulk=len(units) > 1 and not co_units, **fields)
+                      token=token, extra=extra, bulk=(len(units) > 1 and not co_units) if bulk is None else bulk,
+                      **fields)

@@ -122,6 +122,26 @@ class TargetUnitField(serializers.PrimaryKeyRelatedField):
         return unit
 
 
+class ParentCaseField(serializers.IntegerField):
+    """The case a new one belongs to (for a type that declares parents), resolved among the
+    cases the requesting user sees: one that does not exist or is out of sight is a 404. Its
+    type, its being open and the deadlines are the opener's checks (a 409)."""
+
+    def __init__(self, **kwargs):
+        super().__init__(min_value=1, max_value=KEY_MAX, **kwargs)
+
+    def run_validation(self, data=serializers.empty):
+        from workflow.models import Case
+
+        key = super().run_validation(data)  # a whole number within the bounds, or a 400
+        if key is None:
+            return None
+        case = Case.objects.visible_to(self.context["request"].user).select_related("unit").filter(pk=key).first()
+        if case is None:
+            raise NotFound(gettext_lazy("No such case, or you may not see it."))
+        return case
+
+
 class TargetUnitsField(serializers.ListField):
     """Several units a case may be sent to (a dispatch), each as TargetUnitField takes one,
     read in one query whatever their number; each unit once, in the order given."""

@@ -17,7 +17,7 @@ from workflow.cases.engine import available_actions
 from workflow.web.bounds import KEY_MAX
 from workflow.models import CaseRequest, Comment, Evidence, Unit
 from workflow.kernel.limits import COMMENT_MAX, NOTE_MAX, SEARCH_MAX
-from workflow.api.fields import NOT_BLANK, OnlyDeclared, TargetUnitField, TargetUnitsField, UploadField, WindowDateField, input_field, text
+from workflow.api.fields import NOT_BLANK, OnlyDeclared, ParentCaseField, TargetUnitField, TargetUnitsField, UploadField, WindowDateField, input_field, text
 
 ROW = ["id", "number", "title", "status", "status_label", "unit", "deadline", "light", "created_at", "issued_at",
        "closed_at"]
@@ -173,6 +173,7 @@ def create_serializer(model):
     """Open one case for one unit; with the type's first action (``issue``), send it at once."""
     spec = model.spec
     extra = {} if spec.create.own_unit else {"unit": TargetUnitField(help_text="The responsible unit, below your own.")}
+    extra.update(_parent(spec))
     if spec.create.then:
         extra["issue"] = serializers.BooleanField(
             default=False, help_text=f"true: {spec.create.then} at once instead of saving a draft")
@@ -188,7 +189,15 @@ def dispatch_serializer(model):
     spec = model.spec
     return _declared(spec, f"One {spec.key} problem for many units: each gets its own case, sent at once.",
                      spec.create.fields, "Dispatch",
-                     units=TargetUnitsField(min_length=1, max_length=KEY_LIST_MAX))
+                     units=TargetUnitsField(min_length=1, max_length=KEY_LIST_MAX), **_parent(spec))
+
+
+def _parent(spec) -> dict:
+    """The ``parent`` field of a type whose cases belong to others (required if they always do)."""
+    if spec.parent is None:
+        return {}
+    return {"parent": ParentCaseField(required=spec.parent.required,
+                                      help_text=f"The id of the case it belongs to: a {' or '.join(spec.parent.types)}.")}
 
 
 @cache
