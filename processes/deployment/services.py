@@ -18,6 +18,7 @@ from workflow.models import Unit
 from workflow.trail import audit
 
 from .declaration import Cadence, SourceKind
+from .intake import readers
 from .intake.workplan import parse
 from .models import ItemCase, MatterCase, PlanItem
 
@@ -83,11 +84,28 @@ def import_text(matter, text: str, year: int | None = None) -> int:
     return len(rows)
 
 
-def import_table(matter, table: dict, *, actor) -> int:
+def import_plan(matter_id, *, actor, text: str, token: str = "") -> int:
+    """Add the items of a work plan's text to a matter's tree, as its office, audited and locked
+    like any edit. Refused when the text holds no item."""
+    with editing(matter_id, actor, "import_plan", token=token) as (matter, data):
+        count = import_text(matter, text, year=(matter.source_date or timezone.localdate()).year)
+        if not count:
+            raise ActionError(_("No items were found in the text."))
+        data.update(items=count, chars=len(text))
+    return count
+
+
+def import_plan_file(matter_id, *, actor, name: str, data: bytes, token: str = "") -> int:
+    """Add the items of an uploaded work plan (.txt or .docx) to a matter's tree. A hostile or
+    unreadable file raises intake.readers.WorkplanRejected before anything is written."""
+    return import_plan(matter_id, actor=actor, text=readers.read_file(name, data), token=token)
+
+
+def import_table(matter, table: dict, *, actor, token: str = "") -> int:
     """Plan items from a parsed task table (intake.task_table.read_task_table): its tasks, their
     lead units and co-units as matched, deadlines and targets. Units it could not match are
     left for the office to choose."""
-    with editing(matter.pk, actor, "import_table") as (locked, change):
+    with editing(matter.pk, actor, "import_table", token=token) as (locked, change):
         start = (locked.plan_items.aggregate(last=Max("position"))["last"] or 0) + 1
         position = [start]
 
@@ -140,10 +158,11 @@ def _targets(actor, unit_ids) -> set:
 
 # Editing the tree before dispatch ------------------------------------------------------------------
 @contextmanager
-def editing(matter_id: int, actor, action: str):
+def editing(matter_id: int, actor, action: str, token: str = ""):
     """Lock the matter, check that the actor is its office and that it may still be edited,
-    yield (matter, data) and record one audit event with `data` on the matter's chain."""
-    with engine.locked_case(MatterCase, matter_id, actor=actor, action=action) as matter:
+    yield (matter, data) and record one audit event with `data` on the matter's chain. A
+    form's one-time `token` is claimed in the same transaction."""
+    with engine.locked_case(MatterCase, matter_id, actor=actor, action=action, token=token) as matter:
         if not (actor.user.role == "inspector" and actor.user.unit_id == matter.unit_id):
             raise ActionError(_("Only the office that registered the matter edits its items."))
         if matter.status not in EDITABLE:
