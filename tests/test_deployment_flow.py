@@ -244,3 +244,31 @@ def test_a_failed_registration_gives_its_number_back(world):
                           source_date=timezone.localdate() + timedelta(days=3))
     (matter,) = services.register(actor=world.actor("inspector"), kind="plan", title="y", description="")
     assert matter.serial == 1
+
+
+def test_hotline_ticket_keeps_its_number_and_deadline_and_ends_with_a_return_visit(world):
+    due = timezone.localdate() + timedelta(days=10)
+    (ticket,) = services.register(actor=world.actor("inspector"), kind="hotline", title="低保申请无人答复",
+                                  hotline_ticket="12345-0001", hotline_deadline=due, description="市民来电反映……")
+    assert (ticket.hotline_ticket, ticket.hotline_deadline, ticket.deadline) == ("12345-0001", due, due)
+    (only,) = ticket.plan_items.all()
+    with pytest.raises(ActionError):  # an item may not be due after the hotline's own deadline
+        services.update_item(ticket.pk, only.pk, actor=world.actor("inspector"), title="核实答复", text=only.text,
+                             deadline=due + timedelta(days=1), target="", cadence="none", units=[world.county_a],
+                             co_units=[])
+        act(world, "inspector", ticket, "dispatch", model=MatterCase)
+    services.update_item(ticket.pk, only.pk, actor=world.actor("inspector"), title="核实答复", text=only.text,
+                         deadline=due, target="", cadence="none", units=[world.county_a], co_units=[])
+    act(world, "inspector", ticket, "dispatch", model=MatterCase)
+    item = ItemCase.objects.get(parent=ticket)
+    act(world, "handler_a", item, "sign")
+    act(world, "handler_a", item, "submit", reason="已核实并答复来电人")
+    act(world, "inspector", item, "verify")
+    with pytest.raises(ActionError):  # no report before the return visit
+        act(world, "inspector", ticket, "report", model=MatterCase, completion_report="已办结")
+    act(world, "inspector", ticket, "record_return_visit", model=MatterCase, satisfaction="satisfied",
+        return_visit="来电人表示满意")
+    act(world, "inspector", ticket, "report", model=MatterCase, completion_report="已办结")
+    act(world, "leader", ticket, "read_report", model=MatterCase, reason="阅")
+    ticket.refresh_from_db()
+    assert (ticket.phase, ticket.satisfaction) == ("done", "satisfied")

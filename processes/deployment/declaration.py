@@ -72,8 +72,8 @@ class Matter(CaseType):
     initial = "registered"
     number_prefix = "督办登记"
     states = (
-        State("registered", _("Registered"), (dispatch,)),
-        State("dispatched", _("Dispatched"), (report,)),
+        State("registered", _("Registered"), (dispatch,), uploads=True),
+        State("dispatched", _("Dispatched"), (report,), uploads=True),
         State("reported", _("Completion report filed"), (read,)),
         State("closed", _("Closed"), end="done"),
         State("withdrawn", _("Withdrawn"), end="cancelled"),
@@ -83,7 +83,8 @@ class Matter(CaseType):
                help=_("Opens one item for each receiving unit of every item not yet dispatched."),
                when=(Condition(_has_items, _("Add at least one item first.")),)),
         Action("record_return_visit", "dispatched", None, OFFICE, _("Record the return visit"),
-               (Text("return_visit", _("Return visit result"), 500),),
+               (Choice("satisfaction", _("Satisfaction"), Satisfaction.choices),
+                Text("return_visit", _("Return visit result"), 500)),
                when=(Condition(_is_hotline, _("Only a hotline ticket has a return visit.")),), style="secondary"),
         Action("report", "dispatched", "reported", OFFICE, _("File the completion report"),
                (Long("completion_report", _("Completion report (办结报告)"), 5000),),
@@ -110,10 +111,11 @@ class Matter(CaseType):
                 Date("hotline_deadline", _("Hotline deadline"), required=False),
                 Long("description", _("Full text"), 200_000, required=False)),
         denied=_("Only the supervision office's inspectors register matters."))
+    uploader = OFFICE  # the scanned original, and what the completion report rests on
     list_filters = ("kind", "urgency")
     list_columns = ("kind", "doc_number")
     detail_fields = ("doc_number", "kind", "urgency", "origin", "source_ref", "source_date", "hotline_ticket",
-                     "hotline_deadline", "return_visit", "completion_report", "read_opinion")
+                     "hotline_deadline", "satisfaction", "return_visit", "completion_report", "read_opinion")
     ledger = Ledger("督办事项台账", (
         Column("督办编号", "doc_number", 22), Column("事项", "title", 48), Column("来源", "kind", 14),
         Column("来文文号", "source_ref", 20), Column("批示领导/会议", "origin", 20), Column("紧急程度", "urgency", 10),

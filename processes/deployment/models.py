@@ -10,7 +10,7 @@ from workflow.cases.flows import build_flow
 from workflow.kernel.errors import ActionError, Change
 from workflow.models import Case, Unit
 
-from .declaration import Cadence, Item, Matter, SourceKind, Urgency
+from .declaration import Cadence, Item, Matter, Satisfaction, SourceKind, Urgency
 
 MatterFlow = build_flow(Matter, "MatterFlow", __name__)
 ItemFlow = build_flow(Item, "ItemFlow", __name__)
@@ -32,6 +32,7 @@ class MatterCase(Case, case_type=Matter):
     hotline_ticket = models.CharField(_("hotline ticket number"), max_length=40, blank=True)
     hotline_deadline = models.DateField(_("hotline deadline"), null=True, blank=True)
     return_visit = models.CharField(_("return visit result"), max_length=500, blank=True)
+    satisfaction = models.CharField(_("satisfaction"), max_length=12, choices=Satisfaction.choices, blank=True)
     completion_report = models.TextField(_("completion report"), blank=True)
     read_opinion = models.CharField(_("leader's reading opinion"), max_length=2000, blank=True)
 
@@ -45,9 +46,9 @@ class MatterCase(Case, case_type=Matter):
         opened = services.dispatch_items(self, actor)
         return Change(data={"items": opened})
 
-    def record_return_visit(self, *, actor, return_visit="", **_kw):
-        self.return_visit = return_visit
-        return Change(reason=return_visit)
+    def record_return_visit(self, *, actor, satisfaction="", return_visit="", **_kw):
+        self.satisfaction, self.return_visit = satisfaction, return_visit
+        return Change(reason=return_visit, data={"satisfaction": satisfaction})
 
     def report(self, *, actor, completion_report="", **_kw):
         self.completion_report = completion_report
