@@ -272,3 +272,26 @@ def test_hotline_ticket_keeps_its_number_and_deadline_and_ends_with_a_return_vis
     act(world, "leader", ticket, "read_report", model=MatterCase, reason="阅")
     ticket.refresh_from_db()
     assert (ticket.phase, ticket.satisfaction) == ("done", "satisfied")
+
+
+def test_the_sweep_reminds_a_unit_once_per_period_before_its_report_is_due(world, plan):
+    from processes.deployment import lights
+    from processes.deployment.models import LightRule
+    from workflow.models import OutboxMessage
+
+    _first, (a, b) = _dispatched(world, plan, [world.county_a, world.county_b], days=100)
+    act(world, "handler_a", a, "sign")
+    act(world, "handler_b", b, "sign")
+    LightRule.objects.create(effective_from=timezone.localdate() - timedelta(days=400), report_day=25,
+                             yellow_gap=10, red_gap=30)
+    act(world, "handler_b", b, "report_progress", reason="推进中", percent=30)
+    # Two days before this month's report day, or today if that has passed (the unit is late).
+    day = max(timezone.localdate().replace(day=23), timezone.localdate())
+
+    def reminders(user):
+        return OutboxMessage.objects.filter(recipient=user, key__startswith="report-due:").count()
+
+    lights.refresh_open(day)
+    lights.refresh_open(day)
+    assert reminders(world.handler_a) == 1
+    assert reminders(world.handler_b) == 0  # it reported this period

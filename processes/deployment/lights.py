@@ -15,9 +15,13 @@ The thresholds are a ``LightRule`` version in force on the day (defaults if none
 from dataclasses import dataclass
 from datetime import date, timedelta
 
+from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext_noop
 
-from .declaration import Cadence
+from workflow.trail import notify
+
+from .declaration import HANDLER, Cadence
 from .models import ItemCase, ItemPeriod, ItemReport, Light, LightRule, period_start
 
 ORDER = {Light.GREEN: 0, Light.YELLOW: 1, Light.RED: 2}
@@ -33,14 +37,19 @@ def previous_period(cadence: str, start: date) -> date:
     return period_start(cadence, start - timedelta(days=1))
 
 
+def due_on(cadence: str, start: date, report_day: int) -> date | None:
+    """The day the report of the period starting `start` is due (None: no periodic report)."""
+    if cadence == Cadence.NONE:
+        return None
+    if cadence == Cadence.QUARTERLY:
+        return start.replace(month=start.month + 2, day=report_day)
+    return start.replace(day=report_day)
+
+
 def report_due(cadence: str, start: date, today: date, report_day: int) -> bool:
     """Whether the period's report should have come by `today`."""
-    if cadence == Cadence.NONE:
-        return False
-    if cadence == Cadence.QUARTERLY:
-        last_month = start.replace(month=start.month + 2)
-        return today >= last_month.replace(day=report_day) and today.month == last_month.month
-    return today.day > report_day
+    due = due_on(cadence, start, report_day)
+    return due is not None and today > due
 
 
 def judge(case, today: date, rule: LightRule, reported: bool) -> str:
@@ -130,13 +139,43 @@ def refresh_many(cases, today: date | None = None) -> list:
     return result
 
 
+REMIND_BEFORE = 3  # days before a period's report is due that the unit's handlers are reminded
+REPORTING = ("working", "returned")
+
+
 def refresh_open(today: date | None = None, batch: int = 2000) -> int:
-    """The daily sweep: judge every open item again (a deadline passing turns it red)."""
+    """The sweep (hourly, idempotent): judge every open item again (a deadline passing turns it
+    red) and remind the units whose period report is due within ``REMIND_BEFORE`` days or
+    late, once per item and period."""
     today = today or timezone.localdate()
     done = 0
     ids = list(ItemCase.objects.filter(phase="open").values_list("pk", flat=True))
     for start in range(0, len(ids), batch):
-        cases = list(ItemCase.objects.filter(pk__in=ids[start:start + batch]))
-        refresh_many(cases, today)
+        cases = list(ItemCase.objects.filter(pk__in=ids[start:start + batch]).select_related("unit"))
+        with transaction.atomic():
+            refresh_many(cases, today)
+            remind(cases, today)
         done += len(cases)
     return done
+
+
+def remind(cases, today: date) -> int:
+    """Queue a reminder to the handlers of each item whose report for the period is due soon or
+    late and has not come; its key names the period, so it is sent once."""
+    rule = rule_on(today)
+    due = {}
+    for case in cases:
+        start = period_start(case.cadence, today)
+        day = due_on(case.cadence, start, rule.report_day)
+        if case.status in REPORTING and day is not None and today >= day - timedelta(days=REMIND_BEFORE):
+            due[case.pk] = (case, start, day)
+    if not due:
+        return 0
+    reported = set(ItemReport.objects.filter(case__in=list(due), kind__in=("progress", "final"),
+                                             period__in={start for _case, start, _day in due.values()})
+                   .values_list("case_id", "period"))
+    items = [(case, [(HANDLER.role, case.unit_id)], f"report-due:{case.pk}:{start.isoformat()}",
+              notify.message(gettext_noop("Progress report due by %(day)s: %(number)s %(title)s"),
+                             day=day.isoformat(), number=case.number, title=case.title))
+             for case, start, day in due.values() if (case.pk, start) not in reported]
+    return notify.queue_many(items) if items else 0
