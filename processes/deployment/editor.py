@@ -279,9 +279,7 @@ def import_page(request, pk):
     matter = _office_matter(request, pk)
     if not may_edit(request.user, matter):
         return _closed(request, matter)
-    token = tokens.new()
-    file_form = PlanFileForm(initial={"form_token": token})
-    text_form = PlanTextForm(initial={"form_token": token})
+    file_form = text_form = None
     if request.method == "POST":
         source = request.POST.get("source")
         if source == "file":
@@ -307,8 +305,16 @@ def import_page(request, pk):
             else:
                 messages.success(request, _("%(n)d items were added from the work plan.") % {"n": count})
                 return _items_page(matter)
+    return _import_page(request, matter, file_form=file_form, text_form=text_form)
+
+
+def _import_page(request, matter, file_form=None, text_form=None, table_form=None):
+    """The import page, with the forms given (bound, showing their errors) and fresh ones beside them."""
+    token = tokens.new()
     return render(request, "deployment/import.html", {
-        "matter": matter, "file_form": file_form, "text_form": text_form, "table_form": TableFileForm(),
+        "matter": matter, "file_form": file_form or PlanFileForm(initial={"form_token": token}),
+        "text_form": text_form or PlanTextForm(initial={"form_token": token}),
+        "table_form": table_form or TableFileForm(),
         "plan_limit": settings.WORKPLAN_MAX_BYTES, "table_limit": settings.TASK_TABLE_MAX_BYTES,
     })
 
@@ -393,12 +399,7 @@ def import_table_upload(request, pk):
         else:
             key = _keep(request, matter, upload.name, data)
             return redirect("matter:import-table", pk=matter.pk, key=key)
-    token = tokens.new()
-    return render(request, "deployment/import.html", {
-        "matter": matter, "file_form": PlanFileForm(initial={"form_token": token}),
-        "text_form": PlanTextForm(initial={"form_token": token}), "table_form": form,
-        "plan_limit": settings.WORKPLAN_MAX_BYTES, "table_limit": settings.TASK_TABLE_MAX_BYTES,
-    })
+    return _import_page(request, matter, table_form=form)
 
 
 def _flat(rows, level=1):
