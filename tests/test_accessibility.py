@@ -37,6 +37,7 @@ PAGE_TYPES = {
     "<type>:list": "the case list, with and without a refused filter",
     "<type>:new": "the new-case form",
     "<type>:detail": "the case page in each state and for each role that acts",
+    "matter:rollup": "the roll-up of supervised matters, with and without a refused filter",
 }
 # URL names that are not pages: POST-only actions, file downloads.
 NOT_PAGES = {
@@ -231,6 +232,8 @@ def pages_by_role(world, cases):
         ("inspector", "case: refused by the unit", detail("refused")),
         ("inspector", "case: overdue, on the ladder", detail("red")),
         ("inspector", "red list (inspector)", "/red-list/"),
+        ("inspector", "roll-up of supervised matters", "/matter/rollup/"),
+        ("inspector", "roll-up of supervised matters, refused filter", "/matter/rollup/?year=1800"),
         ("inspector", "error: refused download filter", "/rectification/export.xlsx?status=no-such-state"),
         ("leader", "red list", "/red-list/"),
         ("leader", "case: accepted, to sign off", detail("accepted")),

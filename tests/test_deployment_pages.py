@@ -1,0 +1,216 @@
+"""督办事项's pages: the matter's panel (the items tree with its roll-up, the units behind), the
+item's panel (light against the previous period, co-units' parts, the units it was passed down
+to) and the roll-up of all matters, for the office, the leader and the units, in a number of
+queries that does not grow with the tree."""
+from datetime import timedelta
+
+import pytest
+from django.conf import settings
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+from django.utils import timezone
+
+from processes.deployment import services
+from processes.deployment.models import ItemCase, ItemPeriod, MatterCase
+from tests.factories import make_unit, make_user
+from workflow.cases import services as platform
+from workflow.cases.engine import Actor
+from workflow.models import Role
+
+PLAN = """示范市民政局2026年工作要点
+
+一、兜牢民生底线
+（一）提高低保标准。年底前城乡低保标准提高5%。
+（二）开展困难群众走访。一是建立台账；二是每季度走访一次。
+二、发展养老服务
+（一）建设社区食堂。到2026年底建成20个。
+（二）推进居家养老。完成适老化改造300户。
+"""
+
+
+def act(actor, case, action, model=ItemCase, **params):
+    return platform.act(model, actor=actor, case_id=case.pk, action=action, **params)
+
+
+def dispatched(world, units_per_item, title="2026年工作要点", co_units=(), text=PLAN):
+    """A plan registered and dispatched: its second-level items, each to the units of
+    `units_per_item` (a list per item, in order; items beyond the list stay undispatched), with
+    the co-units of `co_units` (likewise)."""
+    inspector = world.actor("inspector")
+    (matter,) = services.register(actor=inspector, kind="plan", title=title, source_date=timezone.localdate(),
+                                  urgency="normal", description=text)
+    leaves = [item for item in matter.plan_items.order_by("position") if item.level == 2]
+    for n, (item, units) in enumerate(zip(leaves, units_per_item)):
+        services.update_item(matter.pk, item.pk, actor=inspector, title=item.title, text=item.text,
+                             deadline=timezone.localdate() + timedelta(days=60), target="按期完成",
+                             cadence="monthly", units=units, co_units=co_units[n] if n < len(co_units) else [])
+    act(inspector, matter, "dispatch", model=MatterCase)
+    return MatterCase.objects.get(pk=matter.pk)
+
+
+def behind(case, days=1):
+    """Put an item past its deadline and red, as the daily sweep would find it."""
+    ItemCase.objects.filter(pk=case.pk).update(deadline=timezone.localdate() - timedelta(days=days),
+                                               period_light="red")
+
+
+@pytest.fixture(autouse=True)
+def in_english(client):
+    """The pages in English, so that the checks read the message ids whatever the catalogue holds."""
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
+
+
+@pytest.fixture
+def matter(world):
+    matter = dispatched(world, [[world.county_a, world.county_b], [world.county_a]], co_units=[[], [world.county_b]])
+    behind(ItemCase.objects.get(parent=matter, unit=world.county_b))
+    return matter
+
+
+def page(client, user, url, status=200):
+    client.force_login(user)
+    response = client.get(url)
+    assert response.status_code == status, response.content[:500]
+    return response.content.decode()
+
+
+# The matter's panel ------------------------------------------------------------------------------
+def test_matter_panel_shows_the_tree_roll_up_and_units_behind_for_the_office_and_leader(client, world, matter):
+    url = reverse("matter:detail", args=[matter.pk])
+    for user in (world.inspector, world.leader):
+        html = page(client, user, url)
+        assert "Items and progress" in html and "提高低保标准" in html and "建设社区食堂" in html
+        assert "Units behind schedule" in html
+        unit_link = f'{reverse("item:list")}?unit={world.county_b.pk}&amp;overdue=1'
+        assert unit_link in html and world.county_b.name in html
+        assert "Not dispatched yet" in html                      # the items left for later
+        assert "Behind 1" in html and "On track 2" in html       # lights in words, not colour alone
+        assert "Total of the items below" in html                # a heading sums its items
+    assert "Roll-up of all matters" in html
+    # The listed unit's link opens the item list, filtered.
+    assert client.get(f'{reverse("item:list")}?unit={world.county_b.pk}&overdue=1').status_code == 200
+
+
+def test_matter_panel_scopes_the_units_behind_to_what_the_user_may_see(client, world, matter):
+    # A handler in the office's own unit sees the matter, but no county's items.
+    clerk = make_user(Role.HANDLER, world.city)
+    html = page(client, clerk, reverse("matter:detail", args=[matter.pk]))
+    assert "Items and progress" in html
+    assert world.county_b.name not in html and "Units behind schedule" not in html
+    # A county handler may not open the city's matter at all.
+    page(client, world.handler_a, reverse("matter:detail", args=[matter.pk]), status=404)
+
+
+def test_matter_page_queries_do_not_grow_with_items_and_units(client, world):
+    small = dispatched(world, [[world.county_a]], title="小", text="一、兜牢民生底线\n（一）提高低保标准。\n")
+    more_units = [make_unit(f"{n}县民政局", parent=world.city) for n in "丙丁戊己"]
+    large = dispatched(world, [[world.county_a, world.county_b, *more_units]] * 4, title="大")
+    behind(ItemCase.objects.get(parent=small))
+    for case in ItemCase.objects.filter(parent=large)[:5]:
+        behind(case)
+    assert large.plan_items.count() > small.plan_items.count()
+    assert ItemCase.objects.filter(parent=large).count() == 24 and ItemCase.objects.filter(parent=small).count() == 1
+    client.force_login(world.inspector)
+    counts = []
+    for matter in (small, large):
+        url = reverse("matter:detail", args=[matter.pk])
+        client.get(url)  # warm the per-process caches (calendar, settings)
+        with CaptureQueriesContext(connection) as queries:
+            assert client.get(url).status_code == 200
+        counts.append(len(queries))
+    assert counts[0] == counts[1], counts
+
+
+# The item's panel --------------------------------------------------------------------------------
+@pytest.fixture
+def passed_down(world, matter):
+    """County A's item, with county B as co-unit, passed down to two townships."""
+    item = ItemCase.objects.get(parent=matter, unit=world.county_a, parties__unit=world.county_b)
+    act(world.actor("handler_a"), item, "sign")
+    act(world.actor("handler_a"), item, "report_progress", reason="已完成摸底", percent=40)
+    town1, town2 = make_unit("一镇民政办", parent=world.county_a), make_unit("二镇民政办", parent=world.county_a)
+    county_inspector = make_user(Role.INSPECTOR, world.county_a)
+    children = services.open_items(actor=Actor(county_inspector), units=[town1, town2], parent=item,
+                                   title=item.title, description="镇级落实", cadence="monthly",
+                                   deadline=item.deadline - timedelta(days=10))
+    clerk = Actor(make_user(Role.HANDLER, town1))
+    act(clerk, children[0], "sign")
+    act(clerk, children[0], "report_progress", reason="过半", percent=60)
+    return ItemCase.objects.get(pk=item.pk), county_inspector, children
+
+
+def test_item_panel_shows_light_trend_reports_co_units_and_children(client, world, passed_down):
+    item, county_inspector, children = passed_down
+    start = item.reports.get().period
+    previous = (start - timedelta(days=1)).replace(day=1)
+    ItemPeriod.objects.create(case=item, period=previous, light="red", worst="red", percent=10)
+    url = reverse("item:detail", args=[item.pk])
+    html = page(client, world.inspector, url)
+    assert "Progress and light" in html and "已完成摸底" in html and "40%" in html
+    assert "Previous period" in html and "Better than the previous period" in html
+    assert world.county_b.name in html and "Late: no part reported this period" in html
+    assert "Passed down to units below" in html and "一镇民政办" in html and "二镇民政办" in html
+    assert "Pass down to units below" not in html      # the city's inspector does not pass the county's item down
+    # The co-unit reports its part: no longer late.
+    act(world.actor("handler_b"), item, "contribute", reason="配合核对", percent=30)
+    html = page(client, world.handler_b, url)
+    assert "Reported this period" in html and "配合核对" in html
+    # The county's own inspector may pass it down; its handler sees the children's figures only.
+    html = page(client, county_inspector, url)
+    assert f'{reverse("item:new")}?parent={item.pk}' in html
+    html = page(client, world.handler_a, url)
+    assert "Pass down to units below" not in html and "一镇民政办" not in html
+    assert "their figures are counted above" in html
+
+
+def test_item_page_queries_do_not_grow_with_children(client, world, passed_down):
+    item, county_inspector, children = passed_down
+    client.force_login(county_inspector)
+    url = reverse("item:detail", args=[item.pk])
+    client.get(url)
+    with CaptureQueriesContext(connection) as few:
+        client.get(url)
+    towns = [make_unit(f"{n}镇民政办", parent=world.county_a) for n in "三四五六"]
+    services.open_items(actor=Actor(county_inspector), units=towns, parent=item, title=item.title,
+                        description="镇级落实", cadence="monthly", deadline=item.deadline - timedelta(days=10))
+    client.get(url)  # new units: the unit settings' cache is read again once
+    with CaptureQueriesContext(connection) as many:
+        client.get(url)
+    assert len(few) == len(many)
+
+
+# The roll-up of all matters ---------------------------------------------------------------------
+def test_rollup_lists_visible_matters_with_their_figures_and_filters(client, world, matter):
+    (instruction,) = services.register(actor=world.actor("inspector"), kind="instruction", title="王局长批示件",
+                                       origin="王局长", source_date=timezone.localdate(), description="请抓紧落实。")
+    url = reverse("matter:rollup")
+    assert url == "/matter/rollup/"
+    html = page(client, world.leader, url)
+    assert matter.doc_number in html and instruction.doc_number in html and "Behind 1" in html
+    assert "33%" not in html and "0%" in html
+    html = page(client, world.leader, f"{url}?kind=instruction&year={timezone.localdate().year}&status=registered")
+    assert instruction.doc_number in html and matter.doc_number not in html
+    html = page(client, world.leader, f"{url}?year={timezone.localdate().year - 1}")
+    assert "No matters match." in html
+    # The units see none of the city's matters.
+    html = page(client, world.handler_a, url)
+    assert matter.doc_number not in html and "No matters match." in html
+
+
+@pytest.mark.parametrize("query", ["kind=nonsense", "year=abc", "year=1800", "year=99999999999999999999",
+                                   "status=nope", "page=0", "page=-3", "page=abc", "page=99999999999"])
+def test_rollup_refuses_bad_filters_with_a_message(client, world, query):
+    client.force_login(world.inspector)
+    response = client.get(f"{reverse('matter:rollup')}?{query}")
+    assert response.status_code == 400
+    assert "The filter was not understood" in response.content.decode()
+
+
+def test_rollup_pages(client, world):
+    from processes.deployment import views_rollup
+
+    for n in range(views_rollup.PER_PAGE + 2):
+        services.register(actor=world.actor("inspector"), kind="meeting", title=f"会议事项{n}", description="")
+    html = page(client, world.inspector, reverse("matter:rollup") + "?kind=meeting&page=2")
+    assert html.count("会议事项") == 2 and "Page 2 of 2" in html
