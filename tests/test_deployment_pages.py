@@ -214,3 +214,24 @@ def test_rollup_pages(client, world):
         services.register(actor=world.actor("inspector"), kind="meeting", title=f"会议事项{n}", description="")
     html = page(client, world.inspector, reverse("matter:rollup") + "?kind=meeting&page=2")
     assert html.count("会议事项") == 2 and "Page 2 of 2" in html
+
+
+def test_rollup_queries_do_not_grow_with_matters(client, world, matter):
+    client.force_login(world.inspector)
+    url = reverse("matter:rollup")
+    client.get(url)
+    with CaptureQueriesContext(connection) as few:
+        client.get(url)
+    for n in range(3):
+        dispatched(world, [[world.county_a, world.county_b]], title=f"又一件{n}")
+    client.get(url)
+    with CaptureQueriesContext(connection) as many:
+        html = client.get(url).content.decode()
+    assert html.count("又一件") == 3 and len(few) == len(many)
+
+
+def test_a_link_to_a_page_not_installed_is_left_out():
+    from processes.deployment.templatetags.deployment import optional_url
+
+    assert optional_url("matter:no-such-page", 1) == ""
+    assert optional_url("matter:rollup") == "/matter/rollup/"
