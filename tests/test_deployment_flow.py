@@ -295,3 +295,16 @@ def test_the_sweep_reminds_a_unit_once_per_period_before_its_report_is_due(world
     lights.refresh_open(day)
     assert reminders(world.handler_a) == 1
     assert reminders(world.handler_b) == 0  # it reported this period
+
+
+def test_several_lead_units_with_co_units_each_get_their_own_case_with_the_co_units(world, plan):
+    inspector = world.actor("inspector")
+    county_c = make_unit("丙县民政局", parent=world.city)
+    first = plan.plan_items.order_by("position")[1]
+    services.update_item(plan.pk, first.pk, actor=inspector, title=first.title, text=first.text,
+                         deadline=_deadline(30), target="", cadence="monthly",
+                         units=[world.county_a, world.county_b], co_units=[county_c])
+    act(world, "inspector", plan, "dispatch", model=MatterCase)
+    cases = ItemCase.objects.filter(parent=plan)
+    assert sorted(cases.values_list("unit_id", flat=True)) == sorted([world.county_a.pk, world.county_b.pk])
+    assert all(list(case.parties.values_list("unit_id", flat=True)) == [county_c.pk] for case in cases)

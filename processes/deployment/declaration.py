@@ -128,6 +128,10 @@ class Matter(CaseType):
                  PageDocument("progress_docx", _("Progress report (Word)")),
                  PageDocument("progress_pdf", _("Progress report (PDF)")))
     panels = ("deployment/_matter.html",)
+    event_labels = {"import_plan": _("Items imported from a work plan"),
+                    "import_table": _("Items imported from a task table"), "add_item": _("Item added"),
+                    "edit_item": _("Item edited"), "relevel_item": _("Item moved to another level"),
+                    "merge_items": _("Items merged"), "split_item": _("Item split"), "delete_item": _("Item removed")}
     menu = Menu(_("Supervised matters"), new=_("Register a matter"), list_title=_("Supervised matters"),
                 new_title=_("Register a supervised matter"))
 

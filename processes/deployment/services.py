@@ -191,8 +191,6 @@ def update_item(matter_id, item_id, *, actor, title, text, deadline, target, cad
     units, co_units = list(units), list(co_units)
     if set(u.pk for u in units) & set(u.pk for u in co_units):
         raise ActionError(_("The lead unit cannot also be a co-unit."))
-    if co_units and len(units) > 1:
-        raise ActionError(_("Co-units join one receiving unit: choose a single receiving unit, or no co-units."))
     for unit in units + co_units:
         check_target(actor, unit)
     with editing(matter_id, actor, "edit_item") as (matter, data):
@@ -330,7 +328,8 @@ def add_item(matter_id, *, actor, title: str, text: str = ""):
 # Dispatch ------------------------------------------------------------------------------------------
 def dispatch_items(matter, actor) -> int:
     """Open the item cases of every plan item with receiving units that is not dispatched yet,
-    under the matter, inside the matter's own transition. Returns how many were opened."""
+    under the matter, inside the matter's own transition: one per receiving unit, in bulk, and
+    with the item's co-units beside each. Returns how many were opened."""
     items = list(matter.plan_items.filter(dispatched_at__isnull=True).prefetch_related("units", "co_units")
                  .order_by("position"))
     ready = [item for item in items if item.units.all()]
@@ -341,10 +340,12 @@ def dispatch_items(matter, actor) -> int:
         raise ActionError(_("Item %(item)s has no deadline.") % {"item": missing[0]})
     now, opened = timezone.now(), 0
     for item in ready:
-        opened += len(open_items(actor=actor, units=list(item.units.all()), parent=matter, plan_item=item,
-                                 co_units=list(item.co_units.all()), issue=True, title=item.title,
-                                 description=item.text or item.title, target=item.target, deadline=item.deadline,
-                                 cadence=item.cadence))
+        units, co_units = list(item.units.all()), list(item.co_units.all())
+        # Each receiving unit leads its own case; co-units join each of them (one case per lead if any).
+        for leads in ([[unit] for unit in units] if co_units else [units]):
+            opened += len(open_items(actor=actor, units=leads, parent=matter, plan_item=item, co_units=co_units,
+                                     issue=True, title=item.title, description=item.text or item.title,
+                                     target=item.target, deadline=item.deadline, cadence=item.cadence))
         item.dispatched_at = now
     PlanItem.objects.bulk_update(ready, ["dispatched_at"])
     return opened

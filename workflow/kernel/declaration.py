@@ -13,6 +13,7 @@ action into a django-fsm-2 transition and adds the side requests' methods.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import date, datetime
 from typing import Callable
 
 from django.utils import timezone
@@ -488,6 +489,8 @@ class CaseType:
             value = getattr(case, f"get_{name}_display")() if field.choices else getattr(case, name)
             if value in (None, "", 0, False):
                 continue
+            if isinstance(value, date) and not isinstance(value, datetime):
+                value = value.isoformat()  # a day, shown as one (the page formats times)
             yield field.verbose_name.capitalize(), value, field.get_internal_type() == "TextField"
 
     @classmethod
