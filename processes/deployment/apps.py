@@ -13,8 +13,11 @@ class DeploymentConfig(AppConfig):
     def ready(self):
         from workflow.kernel.unit_settings import declare_document
 
-        from .declaration import SourceKind
+        from .declaration import Matter, SourceKind
+        from .documents import declare
         from .services import document_kind
+
+        declare(Matter.key)  # the completion report, archived when a matter is closed
 
         # Each kind of source is numbered per office and year under its own 机关代字
         # (unit setting doc_code.matter_<kind>); the defaults follow the office's name.
