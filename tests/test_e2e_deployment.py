@@ -135,14 +135,14 @@ def test_plan_from_paste_to_roll_up_and_an_instruction_to_its_reading(live_serve
     expect_status(clerk, "submitted")
     county.goto(f"/item/{town_item.pk}/")
     act(county, "verify", reason="核验无误。")
-    expect_status(county, "done")
+    expect_status(county, "verified")
 
     # 4. County A reports up once; the office verifies. County B is still at it.
     handler.goto(f"/item/{county_item.pk}/")
     act(handler, "submit", reason="全县低保标准已提高5%。")
     office.goto(f"/item/{county_item.pk}/")
     act(office, "verify", reason="同意办结。")
-    expect_status(office, "done")
+    expect_status(office, "verified")
 
     # 5. The plan's roll-up shows a share done and the lights.
     office.goto(f"/matter/{plan.pk}/")

@@ -158,7 +158,7 @@ class Item(CaseType):
         State("working", _("In progress"), (work, contribute), ladder=True, uploads=True),
         State("submitted", _("Reported done"), (verify,)),
         State("returned", _("Returned"), (work, contribute), ladder=True, uploads=True),
-        State("done", _("Verified done"), end="done"),
+        State("verified", _("Verified done"), end="done"),
         State("cancelled", _("Cancelled"), end="cancelled"),
     )
     actions = (
@@ -169,7 +169,7 @@ class Item(CaseType):
         Action("submit", WORKING, "submitted", HANDLER, _("Report the item done"),
                (Reason(_("What was done"), True, _("Please describe what was done.")),),
                when=(Condition(children_done, _("Every unit it was passed down to must finish first.")),)),
-        Action("verify", "submitted", "done", ISSUER, _("Verify as done"), (NOTE,)),
+        Action("verify", "submitted", "verified", ISSUER, _("Verify as done"), (NOTE,)),
         Action("return_item", "submitted", "returned", ISSUER, _("Return the item"),
                (Reason(_("Reasons for returning"), True, _("Please list the reasons for returning.")),),
                style="danger"),
@@ -199,4 +199,5 @@ class Item(CaseType):
         Column("办结日期", closed_on, 12, reads=("phase", "closed_at")),
     ))
     panels = ("deployment/_item.html",)
-    menu = Menu(_("Supervised items"), list_title=_("Supervised items"))
+    menu = Menu(_("Supervised items"), new=_("New item"), list_title=_("Supervised items"),
+                new_title=_("New supervised item"))

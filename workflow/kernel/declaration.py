@@ -478,6 +478,17 @@ class CaseType:
         return [(label, value) for label, value, long in cls._detail(case) if not long]
 
     @classmethod
+    def description_label(cls) -> str:
+        """What the case's description is called: the label of the opener's ``description`` field."""
+        declared = next((f for f in cls.create.fields if f.name == "description"), None) if cls.create else None
+        return declared.label if declared else _("Problem description")
+
+    @classmethod
+    def counts_working_days(cls) -> bool:
+        """Whether the type's deadline is counted in working days (its opener asks for them)."""
+        return cls.create is not None and any(f.name == "deadline_days" for f in cls.create.fields)
+
+    @classmethod
     def texts(cls, case) -> list[tuple[str, str]]:
         """The type's own long texts on the case page (its ``detail_fields`` that are text)."""
         return [(label, value) for label, value, long in cls._detail(case) if long]

@@ -31,7 +31,8 @@ def case_menu(user) -> list[dict]:
     for spec in registry.case_types():
         if spec.menu is None:
             continue
-        opens = spec.opened_by(user)
+        # A type whose cases always belong to another is opened from that case's page only.
+        opens = spec.opened_by(user) and not (spec.parent and spec.parent.required)
         entries.append({"key": spec.key, "label": spec.menu.label, "url": reverse(f"{spec.key}:list"),
                         "new": spec.menu.new if opens and spec.menu.new else "",
                         "new_url": reverse(f"{spec.key}:new") if opens else ""})
