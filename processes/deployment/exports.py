@@ -689,7 +689,7 @@ def progress_docx_bytes(context: dict) -> bytes:
             rows.append(((row.number, row.task), True, ()))
         else:
             state = "\n".join(part for part in (row.state, row.light) if part and part != "—") or "—"
-            rows.append(((row.number, row.task, row.lead, row.deadline, row.progress, state), False, (0, 3, 5)))
+            rows.append(((row.number, row.title, row.lead or "—", row.deadline, row.progress, state), False, (0, 3, 5)))
     _table(document, ("序号", "任务", "牵头单位", "完成时限", "进展", "状态/灯"), rows, (12, 48, 26, 22, 30, 18))
     document.add_heading("三、本期报送情况", level=1)
     if context["report_count"]:
