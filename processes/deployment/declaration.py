@@ -98,7 +98,7 @@ class Matter(CaseType):
     )
     create = Create(
         role=Role.INSPECTOR, many=False, own_unit=True, service="processes.deployment.services.register",
-        fields=(Choice("kind", _("Source"), SourceKind.choices, SourceKind.PLAN),
+        fields=(Choice("kind", _("Kind of source"), SourceKind.choices, SourceKind.PLAN),
                 Text("title", _("Title"), 200),
                 Text("source_ref", _("Document number of the source"), 60, required=False,
                      help=_("e.g. 民发〔2026〕3号, or the meeting's minutes number")),
@@ -185,7 +185,7 @@ class Item(CaseType):
     uploader = HANDLER
     create = Create(
         role=Role.INSPECTOR, then="issue", many=True, service="processes.deployment.services.open_items",
-        fields=(Text("title", _("Task"), 200), Long("description", _("Full text of the item")),
+        fields=(Text("title", _("Task of the item"), 200), Long("description", _("Full text of the item")),
                 Text("target", _("Target"), 500, required=False), Date("deadline", _("Deadline")),
                 Choice("cadence", _("Progress reports"), Cadence.choices, Cadence.MONTHLY)),
         denied=_("Only inspectors dispatch items."))

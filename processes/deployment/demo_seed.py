@@ -13,6 +13,7 @@ from workflow.kernel.calendar import add_working_days
 from workflow.models import Case
 
 from . import lights, services
+from .demo import load_demo_duties
 from .models import ItemCase, MatterCase
 
 PLAN = """示范市民政局2026年重点工作任务
@@ -40,6 +41,7 @@ MEETING = """2026年第十一次局长办公会议定事项
 def seed(units: dict, users: dict) -> int:
     """Load the demo matters once; returns how many were registered."""
     city = units["CITY"]
+    load_demo_duties(units)  # what each unit is responsible for, to suggest units for items
     if MatterCase.objects.filter(supervisor_unit=city).exists():
         return 0
     a = {name: Actor(user, "127.0.0.1") for name, user in users.items()}

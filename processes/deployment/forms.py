@@ -36,7 +36,7 @@ class ItemForm(forms.Form):
     units = UnitTreeMultipleField(label=_("Receiving units"), queryset=Unit.objects.none(), required=False,
                                   help_text=_("Each receiving unit gets its own item."))
     co_units = UnitTreeMultipleField(label=_("Co-units"), queryset=Unit.objects.none(), required=False,
-                                     help_text=_("Units that work on the item beside a single receiving unit."))
+                                     help_text=_("Units that work on the item beside each receiving unit."))
 
     def __init__(self, *args, units, **kwargs):
         super().__init__(*args, **kwargs)
@@ -50,9 +50,6 @@ class ItemForm(forms.Form):
         units, co_units = set(data.get("units") or ()), set(data.get("co_units") or ())
         if units & co_units:
             self.add_error("co_units", _("The lead unit cannot also be a co-unit."))
-        elif co_units and len(units) > 1:
-            self.add_error("co_units", _("Co-units join one receiving unit: choose a single receiving unit, "
-                                         "or no co-units."))
         return data
 
 

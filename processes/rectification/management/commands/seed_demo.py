@@ -7,6 +7,7 @@ from datetime import date, datetime, time, timedelta
 from django.contrib.auth.models import Permission
 from django.core.management.base import BaseCommand
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from processes.deployment import demo_seed as deployment_demo
@@ -138,9 +139,10 @@ class Command(BaseCommand):
                     user.is_staff = True
                     user.save()
                     user.user_permissions.set(Permission.objects.filter(
-                        content_type__app_label="workflow",
-                        content_type__model__in=["unit", "user", "calendaryear", "calendarday", "outboxmessage",
-                                                  "escalationpolicy", "unitsetting", "proposal"]))
+                        Q(content_type__app_label="workflow",
+                          content_type__model__in=["unit", "user", "calendaryear", "calendarday", "outboxmessage",
+                                                   "escalationpolicy", "unitsetting", "proposal"])
+                        | Q(content_type__app_label="deployment", content_type__model__in=["unitduty", "lightrule"])))
                 user.save()
             users[login] = user
         return users
