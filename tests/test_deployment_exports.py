@@ -152,6 +152,12 @@ def test_an_empty_matter_and_formula_like_text_download_safely(world):
     assert sheet["A1"].data_type == "s" and sheet["B4"].value == "=1+1" and sheet["B4"].data_type == "s"
 
 
+def test_every_item_state_has_its_words():
+    from processes.deployment.declaration import Item
+
+    assert set(exports.STATE_TEXT) == {state.name for state in Item.states}
+
+
 def test_an_item_without_a_number_is_numbered_by_its_place():
     items = [PlanItem(level=1, number=""), PlanItem(level=2, number=""), PlanItem(level=2, number=""),
              PlanItem(level=3, number=""), PlanItem(level=1, number="")]

@@ -47,7 +47,7 @@ PORTRAIT_TITLE, LANDSCAPE_TITLE = 20, 31   # characters of 2号 (22 pt) in a lin
 SOURCE_TEXT = {SourceKind.PLAN: "工作计划", SourceKind.INSTRUCTION: "领导批示", SourceKind.MEETING: "会议决定",
                SourceKind.HOTLINE: "热线工单", SourceKind.SUGGESTION: "建议提案"}
 STATE_TEXT = {"new": "未下发", "issued": "待签收", "working": "办理中", "submitted": "已报结待核验",
-              "returned": "退回重办", "done": "已办结", "cancelled": "已撤销"}
+              "returned": "退回重办", "verified": "已办结", "cancelled": "已撤销"}
 LIGHT_TEXT = {Light.GREEN: "绿灯", Light.YELLOW: "黄灯", Light.RED: "红灯"}
 PERIOD_TEXT = {"week": "周报", "month": "月报"}
 HEADERS = ("序号", "任务", "牵头单位", "配合单位", "完成时限", "进展")
