@@ -308,3 +308,15 @@ def test_several_lead_units_with_co_units_each_get_their_own_case_with_the_co_un
     cases = ItemCase.objects.filter(parent=plan)
     assert sorted(cases.values_list("unit_id", flat=True)) == sorted([world.county_a.pk, world.county_b.pk])
     assert all(list(case.parties.values_list("unit_id", flat=True)) == [county_c.pk] for case in cases)
+
+
+def test_only_the_receiving_unit_passes_its_item_down(world, plan):
+    _first, (a, _b) = _dispatched(world, plan, [world.county_a, world.county_b])
+    town = make_unit("三镇民政办", parent=world.county_a)
+    with pytest.raises(ActionError):  # the city's inspector sees the item but it is the county's to pass down
+        services.open_items(actor=world.actor("inspector"), units=[town], parent=a, title="x", description="x",
+                            deadline=a.deadline - timedelta(days=1), cadence="monthly")
+    county = Actor(make_user(Role.INSPECTOR, world.county_a))
+    (child,) = services.open_items(actor=county, units=[town], parent=a, title="x", description="x",
+                                   deadline=a.deadline - timedelta(days=1), cadence="monthly")
+    assert child.supervisor_unit_id == world.county_a.pk

@@ -125,8 +125,8 @@ class Matter(CaseType):
     ))
     documents = (PageDocument("task_table_xlsx", _("Task table (Excel)")),
                  PageDocument("task_table_pdf", _("Task table (PDF)")),
-                 PageDocument("progress_docx", _("Progress report (Word)")),
-                 PageDocument("progress_pdf", _("Progress report (PDF)")))
+                 PageDocument("progress_docx", _("Monthly progress report (Word)")),
+                 PageDocument("progress_pdf", _("Monthly progress report (PDF)")))
     panels = ("deployment/_matter.html",)
     event_labels = {"import_plan": _("Items imported from a work plan"),
                     "import_table": _("Items imported from a task table"), "add_item": _("Item added"),
@@ -180,7 +180,7 @@ class Item(CaseType):
                           Rung.RED: (ISSUER_CHIEF, UNIT_HEAD), Rung.INTERVIEW: (ISSUER_CHIEF, ISSUER, UNIT_HEAD),
                           Rung.ACCOUNTABILITY: (ISSUER_CHIEF,)},
                     proposals={Rung.INTERVIEW: "interview", Rung.ACCOUNTABILITY: "accountability"})
-    parent = Parent(types=("matter", "item"), required=True)
+    parent = Parent(types=("matter", "item"), required=True, by_its_unit=True)  # 逐级转办
     parties = Parties(_("Co-units"))
     uploader = HANDLER
     create = Create(
@@ -199,5 +199,5 @@ class Item(CaseType):
         Column("办结日期", closed_on, 12, reads=("phase", "closed_at")),
     ))
     panels = ("deployment/_item.html",)
-    menu = Menu(_("Supervised items"), new=_("New item"), list_title=_("Supervised items"),
+    menu = Menu(_("Supervised tasks"), new=_("New item"), list_title=_("Supervised tasks"),
                 new_title=_("New supervised item"))

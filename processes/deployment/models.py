@@ -118,6 +118,10 @@ class ItemCase(Case, case_type=Item):
         verbose_name_plural = _("supervised items")
         indexes = [models.Index(fields=["plan_item"], name="item_plan_item_idx")]
 
+    def light(self, today=None):
+        """The item's own light: the period's (lights.py), which turns red past the deadline too."""
+        return self.period_light if self.is_open and self.phase != "draft" else "none"
+
     def issue(self, *, actor, **_kw):
         if self.deadline is None or self.deadline < timezone.localdate():
             raise ActionError(gettext("The deadline must be today or later."))

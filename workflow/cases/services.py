@@ -101,6 +101,8 @@ def _under(spec, actor, parent) -> dict:
         raise ActionError(_("No such case, or you may not see it."))
     if not parent.is_open:
         raise ActionError(_("The case it would belong to has ended."))
+    if declared.by_its_unit and actor.user.unit_id != parent.unit_id:
+        raise ActionError(_("Only the unit the case is addressed to passes it down."))
     return {"parent": parent, "root_id": parent.root_id or parent.pk}
 
 

@@ -339,10 +339,12 @@ class Ledger:
 class Parent:
     """The type's cases may be children of cases of `types` (a plan's items). With `required`,
     a case of this type is always opened under a parent; its deadline never passes the
-    parent's."""
+    parent's. With `by_its_unit`, only people of the parent's own unit open cases under it
+    (each level passes its own case down)."""
 
     types: tuple[str, ...]
     required: bool = False
+    by_its_unit: bool = False     # children are opened only from within the parent's own unit (level by level)
 
 
 @dataclass(frozen=True)

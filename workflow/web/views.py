@@ -140,7 +140,8 @@ def _related(request, case, spec) -> dict:
         if case.is_open:
             related["new_children"] = [(t.menu.new if t.menu and t.menu.new else t.label,
                                         reverse(f"{t.key}:new") + f"?parent={case.pk}")
-                                       for t in child_types if t.opened_by(request.user)]
+                                       for t in child_types if t.opened_by(request.user)
+                                       and (not t.parent.by_its_unit or request.user.unit_id == case.unit_id)]
     if spec.parties:
         related["parties"] = list(case.parties.select_related("unit").order_by("pk"))
     return related
