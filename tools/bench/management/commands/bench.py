@@ -7,6 +7,7 @@ a smoke run.
 import json
 import time
 from datetime import timedelta
+from importlib import import_module
 
 from django.conf import settings
 from django.core.management.base import BaseCommand
@@ -21,6 +22,10 @@ from workflow.models import AuditEvent, Case
 FULL = {"units": 5000, "users": 20000, "cases": 200_000, "small_cases": 2000, "due": 1000, "write_cases": 300,
         "baseline": 300, "dispatch_units": 1000, "bulletin_rows": 200, "ledger_rows": 100_000, "read_repeats": 100}
 
+
+# Suites run on their own instead of the scenarios (`--suite NAME`): a module with
+# run(scale, step) → results (with "targets") and print_table(results, write).
+SUITES = {"deployment": "tools.bench.deployment"}
 
 # Below these a scenario would measure nothing.
 SMALLEST = {"units": 10, "users": 40, "write_cases": 6, "baseline": 5, "dispatch_units": 5, "bulletin_rows": 5,
@@ -38,6 +43,9 @@ class Command(BaseCommand):
         parser.add_argument("--load-seconds", type=int, default=60)
         parser.add_argument("--load-users", type=int, default=20)
         parser.add_argument("--no-load", action="store_true", help="skip the gunicorn scenario")
+        parser.add_argument("--suite", choices=sorted(SUITES),
+                            help="run this suite instead of the scenarios (deployment: a 100-item plan dispatched "
+                                 "to 1,000 units × scale, and its roll-up)")
 
     def handle(self, *args, **opts):
         settings.DEBUG = False  # measure as production runs: no query log
@@ -48,15 +56,19 @@ class Command(BaseCommand):
                 connection.settings_dict.setdefault("TEST", {})["NAME"] = f"{old_name}_bench"
             self.stdout.write(f"Creating a fresh benchmark database beside {old_name} ...")
             connection.creation.create_test_db(verbosity=0, autoclobber=True, serialize=False)
+        suite = import_module(SUITES[opts["suite"]]) if opts["suite"] else None
         try:
-            results = self.run(opts)
+            results = suite.run(opts["scale"], self.step) if suite else self.run(opts)
         finally:
             if old_name is not None:
                 close_old_connections_everywhere()
                 connection.creation.destroy_test_db(old_name, verbosity=0)
         with open(opts["json"], "w", encoding="utf-8") as handle:
             json.dump(results, handle, ensure_ascii=False, indent=2, default=str)
-        self.print_table(results)
+        if suite:
+            suite.print_table(results, self.stdout.write)
+        else:
+            self.print_table(results)
         self.stdout.write(f"\nResults written to {opts['json']}")
         if not all(t["met"] for t in results["targets"]):
             self.stdout.write(self.style.WARNING("Some targets were missed."))
