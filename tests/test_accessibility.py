@@ -38,6 +38,12 @@ PAGE_TYPES = {
     "<type>:new": "the new-case form",
     "<type>:detail": "the case page in each state and for each role that acts",
     "matter:rollup": "the roll-up of supervised matters, with and without a refused filter",
+    "matter:items": "the tree of a matter's items, for its office and read-only",
+    "matter:item-edit": "an item's edit form, with units suggested by their duties",
+    "matter:item-split": "splitting an item",
+    "matter:item-delete": "removing an item (confirmation)",
+    "matter:import": "importing a work plan or a task table",
+    "matter:import-table": "a task table's preview, with its unmatched units",
 }
 # URL names that are not pages: POST-only actions, file downloads.
 NOT_PAGES = {
@@ -54,6 +60,14 @@ NOT_PAGES = {
     "<type>:export": "an Excel download",
     "rectification:notice": "a PDF download",
     "rectification:bulletin": "a PDF download",
+    "matter:item-add": "POST: adds an item",
+    "matter:item-move": "POST: moves an item a level",
+    "matter:item-merge": "POST: merges an item into the one before",
+    "matter:import-table-upload": "POST: a task table's upload, then its preview",
+    "matter:task_table_xlsx": "an Excel download",
+    "matter:task_table_pdf": "a PDF download",
+    "matter:progress_docx": "a Word download",
+    "matter:progress_pdf": "a PDF download",
 }
 OUT_OF_SCOPE_PREFIXES = ("admin/", "api/")
 
@@ -211,8 +225,48 @@ def seed():
         RectificationCase.objects.filter(pk=case.pk).update(deadline=deadline, next_rung_on=escalation.next_rung_on(case))
         cases.setdefault("red", case)
     escalation.sweep(today=today)
+    cases.update(deployment(world))
     notify.relay()
     return world, cases
+
+
+def deployment(world) -> dict:
+    """A work plan with an item dispatched to county A with county B as co-unit, reported on."""
+    from processes.deployment import services as deployment_services
+    from processes.deployment.models import ItemCase, UnitDuty
+    from workflow.cases import services as platform
+
+    office = world.actor("inspector")
+    (matter,) = deployment_services.register(
+        actor=office, kind="plan", title="2026年工作要点", source_date=date.today(),
+        description="一、兜底保障\n（一）提高低保标准。年底前提高5%。\n（二）开展走访。每季度一次。\n二、养老服务\n（一）建设老年食堂。")
+    UnitDuty.objects.create(unit=world.county_a, duty="社会救助", keywords="低保 走访")
+    first, second = list(matter.plan_items.filter(level=2).order_by("position"))[:2]
+    deployment_services.update_item(matter.pk, first.pk, actor=office, title=first.title, text=first.text,
+                                    deadline=date.today() + timedelta(days=60), target="5%", cadence="monthly",
+                                    units=[world.county_a], co_units=[world.county_b])
+    platform.act(type(matter), actor=office, case_id=matter.pk, action="dispatch")
+    item = ItemCase.objects.get(parent=matter)
+    platform.act(ItemCase, actor=world.actor("handler_a"), case_id=item.pk, action="sign")
+    platform.act(ItemCase, actor=world.actor("handler_a"), case_id=item.pk, action="report_progress",
+                 reason="已完成入户核查。", percent=40)
+    platform.act(ItemCase, actor=world.actor("handler_b"), case_id=item.pk, action="contribute",
+                 reason="已配合完成数据比对。", percent=30)
+    return {"matter": matter, "item": item, "plan_item": second}
+
+
+def task_table() -> bytes:
+    import io
+
+    from openpyxl import Workbook
+
+    book = Workbook()
+    sheet = book.active
+    sheet.append(["序号", "任务", "牵头单位", "配合单位", "完成时限"])
+    sheet.append([1, "提高低保标准", "甲县民政局", "不存在的县民政局", "2026年12月底前"])
+    buffer = io.BytesIO()
+    book.save(buffer)
+    return buffer.getvalue()
 
 
 # --- the walk -----------------------------------------------------------------------------------
@@ -233,6 +287,15 @@ def pages_by_role(world, cases):
         ("inspector", "case: overdue, on the ladder", detail("red")),
         ("inspector", "red list (inspector)", "/red-list/"),
         ("inspector", "roll-up of supervised matters", "/matter/rollup/"),
+        ("inspector", "matter: dispatched, with its roll-up", f"/matter/{cases['matter'].pk}/"),
+        ("inspector", "items tree (office)", f"/matter/{cases['matter'].pk}/items/"),
+        ("inspector", "item edit, units suggested", f"/matter/{cases['matter'].pk}/items/{cases['plan_item'].pk}/edit/"),
+        ("inspector", "item split", f"/matter/{cases['matter'].pk}/items/{cases['plan_item'].pk}/split/"),
+        ("inspector", "item delete", f"/matter/{cases['matter'].pk}/items/{cases['plan_item'].pk}/delete/"),
+        ("inspector", "import items", f"/matter/{cases['matter'].pk}/import/"),
+        ("leader", "items tree (read-only)", f"/matter/{cases['matter'].pk}/items/"),
+        ("handler_a", "item: in progress, with a co-unit", f"/item/{cases['item'].pk}/"),
+        ("handler_b", "item: as its co-unit", f"/item/{cases['item'].pk}/"),
         ("inspector", "roll-up of supervised matters, refused filter", "/matter/rollup/?year=1800"),
         ("inspector", "error: refused download filter", "/rectification/export.xlsx?status=no-such-state"),
         ("leader", "red list", "/red-list/"),
@@ -302,6 +365,14 @@ def test_every_page_type_passes_axe_and_is_readable(browser, login, live_server,
         if label == "new case":  # the unit picker with a unit chosen: its chip and the count
             page.locator("input[name=units]").first.check()
             check(page, "new case, a unit chosen", results)
+        if label == "import items":  # a task table's preview, with a unit it could not match
+            page.set_input_files("form[action$='/import/table/'] input[type=file]", files=[
+                {"name": "任务分解表.xlsx", "buffer": task_table(),
+                 "mimeType": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}])
+            page.click("form[action$='/import/table/'] button[type=submit]")
+            page.wait_for_load_state()
+            assert "/import/table/" in page.url, page.url
+            check(page, "task table preview", results)
 
     print(f"\naxe-core ({width}): " + ", ".join(
         f"{label}={sum(len(v['nodes']) for v in r['axe'])}" for label, r in results.items()))
