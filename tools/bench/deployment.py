@@ -349,26 +349,35 @@ def rollup_vs_floor(matter, repeats: int) -> dict:
 
 
 def _cadences(today) -> list[tuple]:
-    """Each cadence's period today, the period before, and whether its report is due by now:
-    the same for every item of that cadence."""
+    """Each cadence's period today, the period before, whether its report is due by now, and
+    whether its handlers are reminded today: the same for every item of that cadence."""
     rule = lights.rule_on(today)
     rows = []
     for cadence in Cadence.values:
         start = lights.period_start(cadence, today)
+        day = lights.due_on(cadence, start, rule.report_day)
         rows.append((cadence, start, lights.previous_period(cadence, start),
-                     lights.report_due(cadence, start, today, rule.report_day)))
+                     lights.report_due(cadence, start, today, rule.report_day),
+                     day is not None and today >= day - timedelta(days=lights.REMIND_BEFORE)))
     return rows
 
 
 LIGHTS_SQL = """
-WITH cadence(cadence, period, previous, due) AS (VALUES {cadences}),
+WITH cadence(cadence, period, previous, due, remind) AS (VALUES {cadences}),
+reported AS (
+  SELECT c.process_id AS case_id, k.period, EXISTS (
+           SELECT 1 FROM {report} r WHERE r.case_id = c.process_id AND r.period = k.period
+           AND r.kind IN ('progress', 'final')) AS reported
+  FROM {case} c JOIN {item} i ON i.case_ptr_id = c.process_id JOIN cadence k ON k.cadence = i.cadence
+  WHERE c.case_type = 'item' AND c.phase = 'open' AND (k.due OR k.remind)
+),
 judged AS (
   SELECT c.process_id AS case_id, k.period, i.percent, cur.worst AS worst_before, prev.light AS previous,
+         c.unit_id, c.number, c.title, c.status, k.remind, COALESCE(rep.reported, FALSE) AS reported,
          CASE WHEN c.deadline IS NOT NULL AND c.deadline < %(today)s THEN 'red'
               WHEN e.behind >= %(red_gap)s THEN 'red'
               WHEN e.behind >= %(yellow_gap)s THEN 'yellow'
-              WHEN k.due AND NOT EXISTS (SELECT 1 FROM {report} r WHERE r.case_id = c.process_id
-                                         AND r.period = k.period AND r.kind IN ('progress', 'final')) THEN 'yellow'
+              WHEN k.due AND NOT rep.reported THEN 'yellow'
               ELSE 'green' END AS earned
   FROM {case} c
   JOIN {item} i ON i.case_ptr_id = c.process_id
@@ -381,6 +390,7 @@ judged AS (
                              END - i.percent AS behind) e
   LEFT JOIN {period} cur ON cur.case_id = c.process_id AND cur.period = k.period
   LEFT JOIN {period} prev ON prev.case_id = c.process_id AND prev.period = k.previous
+  LEFT JOIN reported rep ON rep.case_id = c.process_id AND rep.period = k.period
   WHERE c.case_type = 'item' AND c.phase = 'open'
 ),
 worst AS (
@@ -397,6 +407,18 @@ kept AS (
   SELECT case_id, period, light, worst, percent, %(rule)s, %(now)s FROM shown
   ON CONFLICT (case_id, period) DO UPDATE SET light = EXCLUDED.light, worst = EXCLUDED.worst,
       percent = EXCLUDED.percent, rule_id = EXCLUDED.rule_id, updated_at = EXCLUDED.updated_at
+),
+reminded AS (
+  INSERT INTO {outbox} (key, channel, recipient_id, case_id, subject, message, body, created_at, attempts,
+                        next_attempt_at, last_error)
+  SELECT 'report-due:' || CAST(j.case_id AS TEXT) || ':' || to_char(j.period, 'YYYY-MM-DD') || ':'
+         || CAST(u.id AS TEXT) || ':' || ch.channel, ch.channel, u.id, j.case_id,
+         SUBSTR(j.number || ' ' || j.title, 1, 200), CAST(%(message)s AS jsonb), '', %(now)s, 0, %(now)s, ''
+  FROM judged j JOIN {user} u ON u.role = %(handler)s AND u.unit_id = j.unit_id CROSS JOIN {channels} ch
+  WHERE j.remind AND NOT j.reported AND j.status = ANY(%(reporting)s) AND u.is_active
+    AND ((ch.channel = 'in_app' AND u.notify_in_app) OR (ch.channel = 'email' AND u.notify_email AND u.email <> '')
+         OR (ch.channel = 'sms' AND u.notify_sms AND u.phone <> ''))
+  ON CONFLICT (key) DO NOTHING
 )
 UPDATE {item} i SET period_light = s.light FROM shown s WHERE i.case_ptr_id = s.case_id AND i.period_light <> s.light
 """
@@ -404,29 +426,32 @@ UPDATE {item} i SET period_light = s.light FROM shown s WHERE i.case_ptr_id = s.
 
 def _floor_lights(today):
     """lights.refresh_open as one PostgreSQL statement: every open item judged by the same
-    rule (the cadences' periods and due reports worked out once), its period kept and its
-    light moved."""
+    rule (the cadences' periods, due reports and reminder days worked out once), its period
+    kept, its light moved, and its handlers reminded when its report is due soon or late."""
     rule = lights.rule_on(today)
     cadences = _cadences(today)
     params = {"today": today, "zone": settings.TIME_ZONE, "red_gap": rule.red_gap, "yellow_gap": rule.yellow_gap,
-              "rule": rule.pk, "now": timezone.now()}
-    for n, (cadence, start, previous, due) in enumerate(cadences):
-        params.update({f"c{n}": cadence, f"s{n}": start, f"p{n}": previous, f"d{n}": due})
-    values = ", ".join(f"(%(c{n})s, %(s{n})s::date, %(p{n})s::date, %(d{n})s::boolean)" for n in range(len(cadences)))
+              "rule": rule.pk, "now": timezone.now(), "message": '{"text": "floor"}', "handler": Role.HANDLER,
+              "reporting": list(lights.REPORTING)}
+    for n, (cadence, start, previous, due, remind) in enumerate(cadences):
+        params.update({f"c{n}": cadence, f"s{n}": start, f"p{n}": previous, f"d{n}": due, f"r{n}": remind})
+    values = ", ".join(f"(%(c{n})s, %(s{n})s::date, %(p{n})s::date, %(d{n})s::boolean, %(r{n})s::boolean)"
+                       for n in range(len(cadences)))
     sql = LIGHTS_SQL.format(cadences=values, case=_q(Case), item=_q(ItemCase), period=_q(ItemPeriod),
-                            report=_q(ItemReport))
+                            report=_q(ItemReport), outbox=_q(OutboxMessage), user=_q(User), channels=CHANNELS)
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
 
 
-def _lights_now() -> tuple[dict, dict]:
-    """What the lights left: each kept period row's (light, worst) and how many items show each light."""
+def _lights_now() -> tuple[dict, dict, int]:
+    """What the sweep left: each kept period row's (light, worst), how many items show each
+    light, and how many reminders are queued."""
     periods = {(case_id, period): (light, worst) for case_id, period, light, worst in
                ItemPeriod.objects.values_list("case_id", "period", "light", "worst")}
     shown = {}
     for light in ItemCase.objects.values_list("period_light", flat=True):
         shown[light] = shown.get(light, 0) + 1
-    return periods, dict(sorted(shown.items()))
+    return periods, dict(sorted(shown.items())), OutboxMessage.objects.filter(key__startswith="report-due:").count()
 
 
 def lights_vs_floor() -> dict:
@@ -447,12 +472,13 @@ def lights_vs_floor() -> dict:
         out["floor"] = "skipped: the floor statement is PostgreSQL's"
     with stopwatch() as clock:
         judged = lights.refresh_open(today)
-    periods, shown = _lights_now()
+    periods, shown, reminders = _lights_now()
     out.update({"judged": judged, "seconds": round(clock["seconds"], 3),
-                "items_per_s": round(judged / clock["seconds"], 1), "period_rows": len(periods), "shown": shown})
+                "items_per_s": round(judged / clock["seconds"], 1), "period_rows": len(periods), "shown": shown,
+                "reminders": reminders})
     if floor_result is not None:
         out["ratio_to_floor"] = round(out["floor_seconds"] / clock["seconds"], 3)
-        out["same_result"] = floor_result == (periods, shown)
+        out["same_result"] = floor_result == (periods, shown, reminders)
     return out
 
 
@@ -494,8 +520,8 @@ def print_table(r, write):
           f"yellow {w['yellow']:,}, green {w['green']:,}; units behind listed {w['units_behind']}")
     floor = (f"floor {lt['floor_seconds']} s, speed vs floor {lt['ratio_to_floor']}; same result: {lt['same_result']}"
              if "floor_seconds" in lt else lt["floor"])
-    write(f"Lights of {lt['open_items']:,} open items (refresh_open): {lt['seconds']} s, {lt['items_per_s']:,} "
-          f"items/s; {floor}")
+    write(f"Lights of {lt['open_items']:,} open items (refresh_open, {lt['reminders']:,} reminders): "
+          f"{lt['seconds']} s, {lt['items_per_s']:,} items/s; {floor}")
     write("\nTargets:")
     for t in r["targets"]:
         write(f"  [{'met ' if t['met'] else 'MISS'}] {t['name']}: {t['value']} (target {t['target']})")
