@@ -264,11 +264,13 @@ def _floor_outbox(cursor, role, where, params, seq, actor_id, stamp):
 
 # 2. Roll-up and lights -------------------------------------------------------------------------------
 def vary(matter):
-    """The fixture of the roll-up: of the matter's items, about a tenth verified done, one in
-    twenty cancelled, one in ten overdue, one in ten red and one in seven yellow, with progress
-    spread over 0-90 %. Two UPDATEs; the pattern shifts from plan item to plan item."""
+    """The fixture of the roll-up: the matter's items issued 40 days ago, about a tenth verified
+    done, one in twenty cancelled, one in ten overdue, one in ten red and one in seven yellow,
+    with progress spread over 0-90 %. Two UPDATEs; the pattern shifts from plan item to plan
+    item."""
     today = timezone.localdate()
     stamp = connection.ops.adapt_datetimefield_value(timezone.now())
+    issued = connection.ops.adapt_datetimefield_value(timezone.now() - timedelta(days=40))
     late = connection.ops.adapt_datefield_value(today - timedelta(days=5))
     slot, item_slot = "process_id %% 997 %% 20", "case_ptr_id %% 997 %% 20"  # 0-19, shifting by plan item
     with transaction.atomic(), connection.cursor() as cursor:
@@ -278,8 +280,8 @@ def vary(matter):
             f"WHEN {slot} < 12 THEN 'working' ELSE status END, "
             f"phase = CASE WHEN {slot} < 2 THEN 'done' WHEN {slot} = 2 THEN 'cancelled' ELSE phase END, "
             f"closed_at = CASE WHEN {slot} < 3 THEN %s ELSE closed_at END, "
-            f"deadline = CASE WHEN {slot} IN (3, 4) THEN %s ELSE deadline END "
-            "WHERE parent_id = %s", [stamp, late, matter.pk])
+            f"deadline = CASE WHEN {slot} IN (3, 4) THEN %s ELSE deadline END, issued_at = %s "
+            "WHERE parent_id = %s", [stamp, late, issued, matter.pk])
         cursor.execute(
             f"UPDATE {_q(ItemCase)} SET "
             f"percent = CASE WHEN {item_slot} < 2 THEN 100 ELSE case_ptr_id %% 91 END, "
@@ -349,35 +351,36 @@ def rollup_vs_floor(matter, repeats: int) -> dict:
 
 
 def _cadences(today) -> list[tuple]:
-    """Each cadence's period today, the period before, whether its report is due by now, and
-    whether its handlers are reminded today: the same for every item of that cadence."""
+    """Each cadence's period today, the period before, the day its report is due (None: no
+    periodic report) and whether that day is near or past (reminders go out from
+    REMIND_BEFORE days before): the same for every item of that cadence."""
     rule = lights.rule_on(today)
     rows = []
     for cadence in Cadence.values:
         start = lights.period_start(cadence, today)
         day = lights.due_on(cadence, start, rule.report_day)
-        rows.append((cadence, start, lights.previous_period(cadence, start),
-                     lights.report_due(cadence, start, today, rule.report_day),
+        rows.append((cadence, start, lights.previous_period(cadence, start), day,
                      day is not None and today >= day - timedelta(days=lights.REMIND_BEFORE)))
     return rows
 
 
 LIGHTS_SQL = """
-WITH cadence(cadence, period, previous, due, remind) AS (VALUES {cadences}),
-reported AS (
-  SELECT c.process_id AS case_id, k.period, EXISTS (
+WITH cadence(cadence, period, previous, due_day, near) AS (VALUES {cadences}),
+expecting AS (
+  SELECT c.process_id AS case_id, k.period, k.due_day, EXISTS (
            SELECT 1 FROM {report} r WHERE r.case_id = c.process_id AND r.period = k.period
            AND r.kind IN ('progress', 'final')) AS reported
   FROM {case} c JOIN {item} i ON i.case_ptr_id = c.process_id JOIN cadence k ON k.cadence = i.cadence
-  WHERE c.case_type = 'item' AND c.phase = 'open' AND (k.due OR k.remind)
+  WHERE c.case_type = 'item' AND c.phase = 'open' AND k.near AND c.status = ANY(%(reporting)s)
+    AND (c.issued_at AT TIME ZONE %(zone)s)::date <= k.due_day
 ),
 judged AS (
   SELECT c.process_id AS case_id, k.period, i.percent, cur.worst AS worst_before, prev.light AS previous,
-         c.unit_id, c.number, c.title, c.status, k.remind, COALESCE(rep.reported, FALSE) AS reported,
+         c.unit_id, c.number, c.title, x.case_id IS NOT NULL AND NOT x.reported AS awaited,
          CASE WHEN c.deadline IS NOT NULL AND c.deadline < %(today)s THEN 'red'
               WHEN e.behind >= %(red_gap)s THEN 'red'
               WHEN e.behind >= %(yellow_gap)s THEN 'yellow'
-              WHEN k.due AND NOT rep.reported THEN 'yellow'
+              WHEN %(today)s > x.due_day AND NOT x.reported THEN 'yellow'
               ELSE 'green' END AS earned
   FROM {case} c
   JOIN {item} i ON i.case_ptr_id = c.process_id
@@ -390,7 +393,7 @@ judged AS (
                              END - i.percent AS behind) e
   LEFT JOIN {period} cur ON cur.case_id = c.process_id AND cur.period = k.period
   LEFT JOIN {period} prev ON prev.case_id = c.process_id AND prev.period = k.previous
-  LEFT JOIN reported rep ON rep.case_id = c.process_id AND rep.period = k.period
+  LEFT JOIN expecting x ON x.case_id = c.process_id
   WHERE c.case_type = 'item' AND c.phase = 'open'
 ),
 worst AS (
@@ -415,7 +418,7 @@ reminded AS (
          || CAST(u.id AS TEXT) || ':' || ch.channel, ch.channel, u.id, j.case_id,
          SUBSTR(j.number || ' ' || j.title, 1, 200), CAST(%(message)s AS jsonb), '', %(now)s, 0, %(now)s, ''
   FROM judged j JOIN {user} u ON u.role = %(handler)s AND u.unit_id = j.unit_id CROSS JOIN {channels} ch
-  WHERE j.remind AND NOT j.reported AND j.status = ANY(%(reporting)s) AND u.is_active
+  WHERE j.awaited AND u.is_active
     AND ((ch.channel = 'in_app' AND u.notify_in_app) OR (ch.channel = 'email' AND u.notify_email AND u.email <> '')
          OR (ch.channel = 'sms' AND u.notify_sms AND u.phone <> ''))
   ON CONFLICT (key) DO NOTHING
@@ -426,16 +429,17 @@ UPDATE {item} i SET period_light = s.light FROM shown s WHERE i.case_ptr_id = s.
 
 def _floor_lights(today):
     """lights.refresh_open as one PostgreSQL statement: every open item judged by the same
-    rule (the cadences' periods, due reports and reminder days worked out once), its period
-    kept, its light moved, and its handlers reminded when its report is due soon or late."""
+    rule (the cadences' periods and report days worked out once), its period kept, its light
+    moved, and the handlers of an item being carried out reminded when the report it owes
+    (issued by the report day) is due within REMIND_BEFORE days or late and has not come."""
     rule = lights.rule_on(today)
     cadences = _cadences(today)
     params = {"today": today, "zone": settings.TIME_ZONE, "red_gap": rule.red_gap, "yellow_gap": rule.yellow_gap,
               "rule": rule.pk, "now": timezone.now(), "message": '{"text": "floor"}', "handler": Role.HANDLER,
               "reporting": list(lights.REPORTING)}
-    for n, (cadence, start, previous, due, remind) in enumerate(cadences):
-        params.update({f"c{n}": cadence, f"s{n}": start, f"p{n}": previous, f"d{n}": due, f"r{n}": remind})
-    values = ", ".join(f"(%(c{n})s, %(s{n})s::date, %(p{n})s::date, %(d{n})s::boolean, %(r{n})s::boolean)"
+    for n, (cadence, start, previous, day, near) in enumerate(cadences):
+        params.update({f"c{n}": cadence, f"s{n}": start, f"p{n}": previous, f"d{n}": day, f"r{n}": near})
+    values = ", ".join(f"(%(c{n})s, %(s{n})s::date, %(p{n})s::date, %(d{n})s::date, %(r{n})s::boolean)"
                        for n in range(len(cadences)))
     sql = LIGHTS_SQL.format(cadences=values, case=_q(Case), item=_q(ItemCase), period=_q(ItemPeriod),
                             report=_q(ItemReport), outbox=_q(OutboxMessage), user=_q(User), channels=CHANNELS)
