@@ -19,6 +19,7 @@ from openpyxl import load_workbook
 
 from processes.deployment import exports, services
 from processes.deployment.models import ItemCase, MatterCase, PlanItem
+from processes.deployment.intake.readers import int_to_cn
 from workflow.cases import services as platform
 from workflow.documents import archive
 from workflow.kernel import unit_settings
@@ -162,7 +163,7 @@ def test_an_item_without_a_number_is_numbered_by_its_place():
     items = [PlanItem(level=1, number=""), PlanItem(level=2, number=""), PlanItem(level=2, number=""),
              PlanItem(level=3, number=""), PlanItem(level=1, number="")]
     assert exports.numbers_of(items) == ["一、", "（一）", "（二）", "1.", "二、"]
-    assert exports.cn_number(12) == "十二" and exports.cn_number(40) == "四十"
+    assert int_to_cn(12) == "十二" and int_to_cn(40) == "四十"
 
 
 def test_task_table_pdf_is_the_numbered_document(world, dispatched, tmp_path):
@@ -241,7 +242,7 @@ def test_a_period_other_than_week_or_month_is_refused(world, plan, name, period)
 def test_someone_who_does_not_see_the_matter_gets_404(world, dispatched, name):
     response = _get(world.handler_a, name, dispatched)   # a county sees its items, not the city's matter
     assert response.status_code == 404
-    assert AuditEvent.objects.filter(action="access_denied", data__target="matter").exists()
+    assert AuditEvent.objects.filter(action="access_denied", data__target="case").exists()
     assert _client(world.inspector).get(reverse(f"matter:{name}", args=[dispatched.pk + 10_000])).status_code == 404
 
 
@@ -308,3 +309,17 @@ def test_completion_report_is_archived_when_the_matter_closes(world, plan, tmp_p
     for words in ("2026年工作要点办结报告", plan.doc_number, "工作计划", "各项任务均已完成。", "群众满意度明显提升。",
                   "甲县民政局", "全县低保标准", "按期办结", "三、领导阅示", "阅。请总结经验。"):
         assert words in text
+
+
+def test_a_user_of_the_office_who_does_not_supervise_may_not_download(world, client):
+    """The downloads name every unit's progress: a handler of the office's own unit sees the
+    matter, but not its tables and reports."""
+    from tests.factories import make_user
+    from workflow.models import Role
+
+    (matter,) = services.register(actor=world.actor("inspector"), kind="plan", title="计划", description="一、甲")
+    clerk = make_user(Role.HANDLER, world.city)
+    client.force_login(clerk)
+    assert client.get(reverse("matter:detail", args=[matter.pk])).status_code == 200
+    for name in ("task_table_xlsx", "task_table_pdf", "progress_docx", "progress_pdf"):
+        assert client.get(reverse(f"matter:{name}", args=[matter.pk])).status_code == 403, name

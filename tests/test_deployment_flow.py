@@ -12,7 +12,7 @@ from tests.factories import make_unit, make_user
 from workflow.cases import services as platform
 from workflow.kernel.errors import ActionError
 from workflow.cases.engine import Actor
-from workflow.models import AuditEvent, Role
+from workflow.models import AuditEvent, Case, Role
 
 PLAN = """示范市民政局2026年工作要点
 
@@ -284,6 +284,7 @@ def test_the_sweep_reminds_a_unit_once_per_period_before_its_report_is_due(world
     act(world, "handler_b", b, "sign")
     LightRule.objects.create(effective_from=timezone.localdate() - timedelta(days=400), report_day=25,
                              yellow_gap=10, red_gap=30)
+    Case.objects.filter(pk__in=[a.pk, b.pk]).update(issued_at=timezone.now() - timedelta(days=40))  # last month
     act(world, "handler_b", b, "report_progress", reason="推进中", percent=30)
     # Two days before this month's report day, or today if that has passed (the unit is late).
     day = max(timezone.localdate().replace(day=23), timezone.localdate())
@@ -320,3 +321,49 @@ def test_only_the_receiving_unit_passes_its_item_down(world, plan):
     (child,) = services.open_items(actor=county, units=[town], parent=a, title="x", description="x",
                                    deadline=a.deadline - timedelta(days=1), cadence="monthly")
     assert child.supervisor_unit_id == world.county_a.pk
+
+
+def _tree(plan):
+    return [(i.title, i.level, i.parent.title if i.parent else None) for i in plan.plan_items.order_by("position")]
+
+
+def test_merging_keeps_the_merged_items_children_under_the_item_it_joins(world):
+    text = "一、甲\n（一）甲一\n（二）甲二\n二、乙\n（一）乙一"
+    (plan,) = services.register(actor=world.actor("inspector"), kind="plan", title="计划", description=text)
+    second = plan.plan_items.get(title="乙")
+    services.merge_with_previous(plan.pk, second.pk, actor=world.actor("inspector"))  # 乙 into 甲二 (one level down)
+    assert _tree(plan) == [("甲", 1, None), ("甲一", 2, "甲"), ("甲二", 2, "甲"), ("乙一", 3, "甲二")]
+
+
+def test_moving_an_item_out_leaves_its_siblings_with_their_parent(world):
+    text = "一、甲\n（一）甲一\n（二）甲二\n二、乙"
+    (plan,) = services.register(actor=world.actor("inspector"), kind="plan", title="计划", description=text)
+    services.relevel(plan.pk, plan.plan_items.get(title="甲一").pk, actor=world.actor("inspector"), by=-1)
+    assert _tree(plan) == [("甲", 1, None), ("甲二", 2, "甲"), ("甲一", 1, None), ("乙", 1, None)]
+
+
+def test_an_item_due_in_the_past_is_not_dispatched(world, plan):
+    item = plan.plan_items.order_by("position")[1]
+    services.update_item(plan.pk, item.pk, actor=world.actor("inspector"), title=item.title, text=item.text,
+                         deadline=_deadline(5), target="", cadence="monthly", units=[world.county_a], co_units=[])
+    PlanItem.objects.filter(pk=item.pk).update(deadline=timezone.localdate() - timedelta(days=1))
+    with pytest.raises(ActionError):
+        act(world, "inspector", plan, "dispatch", model=MatterCase)
+    assert not ItemCase.objects.filter(parent=plan).exists()
+
+
+def test_an_item_issued_after_the_report_day_is_not_late_that_period(world, plan):
+    from processes.deployment import lights
+    from processes.deployment.models import LightRule
+
+    _first, (a, _b) = _dispatched(world, plan, [world.county_a, world.county_b], days=100)
+    act(world, "handler_a", a, "sign")
+    case = ItemCase.objects.get(pk=a.pk)
+    issued = timezone.localtime(case.issued_at).date()
+    LightRule.objects.create(effective_from=issued - timedelta(days=400), report_day=1, yellow_gap=90, red_gap=95)
+    if issued.day > 1:  # issued after this month's report day: nothing is due until next month
+        assert lights.report_expected(case, issued, 1) is None
+        (row,) = lights.refresh_many([case], issued)
+        assert row.light == "green"
+    next_month = lights.period_start("monthly", issued + timedelta(days=32)) + timedelta(days=1)
+    assert lights.report_expected(case, next_month, 1) == next_month - timedelta(days=1)

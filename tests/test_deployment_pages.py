@@ -12,11 +12,11 @@ from django.urls import reverse
 from django.utils import timezone
 
 from processes.deployment import services
-from processes.deployment.models import ItemCase, ItemPeriod, MatterCase
+from processes.deployment.models import ItemCase, ItemPeriod, LightRule, MatterCase
 from tests.factories import make_unit, make_user
 from workflow.cases import services as platform
 from workflow.cases.engine import Actor
-from workflow.models import Role
+from workflow.models import Case, Role
 
 PLAN = """示范市民政局2026年工作要点
 
@@ -145,6 +145,9 @@ def test_item_panel_shows_light_trend_reports_co_units_and_children(client, worl
     start = item.reports.get().period
     previous = (start - timedelta(days=1)).replace(day=1)
     ItemPeriod.objects.create(case=item, period=previous, light="red", worst="red", percent=10)
+    # Issued last period, and this period's report day (the 1st) has passed without the co-unit's part.
+    LightRule.objects.create(effective_from=previous - timedelta(days=400), report_day=1, yellow_gap=10, red_gap=30)
+    Case.objects.filter(pk=item.pk).update(issued_at=timezone.now() - timedelta(days=45))
     url = reverse("item:detail", args=[item.pk])
     html = page(client, world.inspector, url)
     assert "Progress and light" in html and "已完成摸底" in html and "40%" in html

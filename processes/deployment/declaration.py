@@ -123,10 +123,10 @@ class Matter(CaseType):
         Column("是否逾期", overdue, 10, reads=("phase", "deadline")),
         Column("办结日期", closed_on, 12, reads=("phase", "closed_at")),
     ))
-    documents = (PageDocument("task_table_xlsx", _("Task table (Excel)")),
-                 PageDocument("task_table_pdf", _("Task table (PDF)")),
-                 PageDocument("progress_docx", _("Monthly progress report (Word)")),
-                 PageDocument("progress_pdf", _("Monthly progress report (PDF)")))
+    # They name every unit's progress: for those who supervise.
+    documents = tuple(PageDocument(name, title, roles=(Role.INSPECTOR, Role.LEADER)) for name, title in (
+        ("task_table_xlsx", _("Task table (Excel)")), ("task_table_pdf", _("Task table (PDF)")),
+        ("progress_docx", _("Monthly progress report (Word)")), ("progress_pdf", _("Monthly progress report (PDF)"))))
     panels = ("deployment/_matter.html",)
     event_labels = {"import_plan": _("Items imported from a work plan"),
                     "import_table": _("Items imported from a task table"), "add_item": _("Item added"),

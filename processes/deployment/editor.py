@@ -35,7 +35,7 @@ from workflow.cases import selectors
 from workflow.cases.engine import available_actions
 from workflow.kernel import tokens
 from workflow.kernel.errors import ActionError, AlreadySubmitted
-from workflow.models import Role, Unit
+from workflow.models import Unit
 from workflow.web.bounds import within_key_range
 from workflow.web.http import actor_for, not_found
 
@@ -65,19 +65,14 @@ def _matter(request, pk) -> MatterCase:
     return matter
 
 
-def is_office(user, matter) -> bool:
-    """The matter's office: an inspector of the unit that holds it."""
-    return user.role == Role.INSPECTOR and user.unit_id == matter.unit_id
-
-
 def may_edit(user, matter) -> bool:
-    return is_office(user, matter) and matter.status in services.EDITABLE
+    return services.is_office(user, matter) and matter.status in services.EDITABLE
 
 
 def _office_matter(request, pk) -> MatterCase:
     """The matter for a page that changes it: others who may see it are refused (403)."""
     matter = _matter(request, pk)
-    if not is_office(request.user, matter):
+    if not services.is_office(request.user, matter):
         raise PermissionDenied(_("Only the office that registered the matter edits its items."))
     return matter
 
@@ -133,7 +128,7 @@ def items(request, pk):
         row.may_merge = before is not None and before.dispatched_at is None
     waiting = [row for row in rows if row.dispatched_at is None]
     return render(request, "deployment/editor.html", {
-        "matter": matter, "rows": rows, "may_edit": editable, "is_office": is_office(request.user, matter),
+        "matter": matter, "rows": rows, "may_edit": editable, "is_office": services.is_office(request.user, matter),
         "waiting": len(waiting), "ready": sum(1 for row in waiting if row.units.all()),
         "may_dispatch": editable and "dispatch" in available_actions(matter, request.user),
         "dispatch_token": tokens.new(), "add_form": AddItemForm(),

@@ -16,8 +16,9 @@ from datetime import datetime, time, timedelta
 
 from django import forms
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
 from django.db.models import OuterRef, Prefetch, Subquery
-from django.http import Http404, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import render
 from django.urls import path
 from django.utils import timezone
@@ -28,10 +29,11 @@ from workflow.documents.pdf import pdf_response, render_pdf
 from workflow.documents.responses import as_download
 from workflow.kernel import unit_settings
 from workflow.models import CaseParty, Unit
-from workflow.web.http import not_found
 from workflow.web.ledger import XLSX_TYPE, local_date
 
-from .declaration import Cadence, SourceKind
+from . import editor
+from .declaration import Cadence, Matter, SourceKind
+from .intake.readers import int_to_cn
 from .models import ItemCase, ItemReport, Light, MatterCase
 from .rollup import Tally, matter_rollup
 from .services import document_kind
@@ -103,25 +105,12 @@ class Table:
         return len({case.unit_id for case in self.shares})
 
 
-CN_DIGITS = "零一二三四五六七八九"
-
-
-def cn_number(n: int) -> str:
-    """1 → 一, 12 → 十二, 40 → 四十 (up to 99; larger numbers stay Arabic)."""
-    if n < 10:
-        return CN_DIGITS[n]
-    if n < 100:
-        tens, ones = divmod(n, 10)
-        return ("" if tens == 1 else CN_DIGITS[tens]) + "十" + (CN_DIGITS[ones] if ones else "")
-    return str(n)
-
-
 def level_number(level: int, n: int) -> str:
     """The number official documents give the n-th item of a level: 一、 （一） 1. （1）."""
     if level <= 1:
-        return f"{cn_number(n)}、"
+        return f"{int_to_cn(n)}、"
     if level == 2:
-        return f"（{cn_number(n)}）"
+        return f"（{int_to_cn(n)}）"
     if level == 3:
         return f"{n}."
     return f"（{n}）"
@@ -727,13 +716,11 @@ class PeriodForm(forms.Form):
 
 
 def _matter(request, pk) -> MatterCase:
-    """The matter if the user sees it; otherwise a 404 (with a denied-access event if it exists)."""
-    matter = (MatterCase.objects.visible_to(request.user).select_related("supervisor_unit", "unit")
-              .filter(pk=pk).first())
-    if matter is None:
-        if MatterCase.objects.filter(pk=pk).exists():
-            not_found(request, "matter", pk)
-        raise Http404(_("No such case, or you may not see it."))
+    """The matter if the user sees it (else a 404 with a denied-access event) and may download
+    its tables and reports, which name every unit's progress: those who supervise (else a 403)."""
+    matter = editor._matter(request, pk)
+    if not all(document.allows(request.user) for document in Matter.documents):
+        raise PermissionDenied(_("Only inspectors and leaders download the matter's tables and reports."))
     return matter
 
 

@@ -25,6 +25,7 @@ from .declaration import HANDLER, Cadence
 from .models import ItemCase, ItemPeriod, ItemReport, Light, LightRule, period_start
 
 ORDER = {Light.GREEN: 0, Light.YELLOW: 1, Light.RED: 2}
+REPORTING = ("working", "returned")  # the states in which an item reports on its cadence
 DEFAULT = LightRule(report_day=25, yellow_gap=10, red_gap=30)
 
 
@@ -46,10 +47,16 @@ def due_on(cadence: str, start: date, report_day: int) -> date | None:
     return start.replace(day=report_day)
 
 
-def report_due(cadence: str, start: date, today: date, report_day: int) -> bool:
-    """Whether the period's report should have come by `today`."""
-    due = due_on(cadence, start, report_day)
-    return due is not None and today > due
+def report_expected(case, today: date, report_day: int) -> date | None:
+    """The day the item's report for the period `today` falls in is due, if one is expected of
+    it: an item being carried out, with a cadence, issued before that day (an item issued after
+    a month's report day first reports the next month)."""
+    if case.status not in REPORTING:
+        return None
+    due = due_on(case.cadence, period_start(case.cadence, today), report_day)
+    if due is None or case.issued_at is None or timezone.localtime(case.issued_at).date() > due:
+        return None
+    return due
 
 
 def judge(case, today: date, rule: LightRule, reported: bool) -> str:
@@ -63,7 +70,8 @@ def judge(case, today: date, rule: LightRule, reported: bool) -> str:
         return Light.RED
     if behind >= rule.yellow_gap:
         return Light.YELLOW
-    if not reported and report_due(case.cadence, period_start(case.cadence, today), today, rule.report_day):
+    due = report_expected(case, today, rule.report_day)
+    if not reported and due is not None and today > due:
         return Light.YELLOW
     return Light.GREEN
 
@@ -132,7 +140,9 @@ def refresh_many(cases, today: date | None = None) -> list:
         row.previous = before.light if before else None
         result.append(row)
         case.period_light = light
-    ItemPeriod.objects.bulk_create(new)
+    # A report and the sweep may judge the same item at once: the later write wins, never a failure.
+    ItemPeriod.objects.bulk_create(new, update_conflicts=True, unique_fields=["case", "period"],
+                                   update_fields=["light", "worst", "percent", "rule", "updated_at"])
     ItemPeriod.objects.bulk_update(changed, ["light", "worst", "percent", "rule", "updated_at"])
     moved = [case for case, row in zip(cases, result) if case.period_light != stored.get(case.pk)]
     ItemCase.objects.bulk_update(moved, ["period_light"])
@@ -140,7 +150,6 @@ def refresh_many(cases, today: date | None = None) -> list:
 
 
 REMIND_BEFORE = 3  # days before a period's report is due that the unit's handlers are reminded
-REPORTING = ("working", "returned")
 
 
 def refresh_open(today: date | None = None, batch: int = 2000) -> int:
@@ -165,10 +174,9 @@ def remind(cases, today: date) -> int:
     rule = rule_on(today)
     due = {}
     for case in cases:
-        start = period_start(case.cadence, today)
-        day = due_on(case.cadence, start, rule.report_day)
-        if case.status in REPORTING and day is not None and today >= day - timedelta(days=REMIND_BEFORE):
-            due[case.pk] = (case, start, day)
+        day = report_expected(case, today, rule.report_day)
+        if day is not None and today >= day - timedelta(days=REMIND_BEFORE):
+            due[case.pk] = (case, period_start(case.cadence, today), day)
     if not due:
         return 0
     reported = set(ItemReport.objects.filter(case__in=list(due), kind__in=("progress", "final"),

@@ -1,6 +1,7 @@
 """Progress rolled up the tree of a matter: per plan item and for the matter, the units'
-shares (the items dispatched to them), how many are done, overdue, and by light, and the
-units behind schedule at any level (an item passed down counts its townships too).
+shares (the items dispatched to them), how many are done, overdue, and by light; and the
+units behind schedule at any level (an item passed down names its townships that are late).
+An item passed down is done only once its townships are, so its share carries theirs.
 
 Each is one aggregate query over the item table, by the matter's tree (``root``) or the
 item's parent, whatever the number of units."""

@@ -10,11 +10,12 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from workflow.cases import engine
+from workflow.cases.selectors import target_units
 from workflow.cases.services import check_target, open_cases
 from workflow.documents.archive import next_number
 from workflow.kernel import unit_settings
 from workflow.kernel.errors import ActionError
-from workflow.models import Unit
+from workflow.models import Role
 from workflow.trail import audit
 
 from .declaration import Cadence, SourceKind
@@ -151,19 +152,22 @@ def _cadence(deadline: dict) -> str:
 
 def _targets(actor, unit_ids) -> set:
     """Of `unit_ids`, those the actor may send items to (the units below the actor's own)."""
-    base = actor.user.unit
-    return set(Unit.objects.filter(pk__in=unit_ids, path__startswith=base.path).exclude(pk=base.pk)
-               .values_list("pk", flat=True))
+    return set(target_units(actor.user).filter(pk__in=unit_ids).values_list("pk", flat=True))
 
 
 # Editing the tree before dispatch ------------------------------------------------------------------
+def is_office(user, matter) -> bool:
+    """The matter's office: an inspector of the unit that keeps it, who edits its items."""
+    return getattr(user, "role", None) == Role.INSPECTOR and user.unit_id == matter.unit_id
+
+
 @contextmanager
 def editing(matter_id: int, actor, action: str, token: str = ""):
     """Lock the matter, check that the actor is its office and that it may still be edited,
     yield (matter, data) and record one audit event with `data` on the matter's chain. A
     form's one-time `token` is claimed in the same transaction."""
     with engine.locked_case(MatterCase, matter_id, actor=actor, action=action, token=token) as matter:
-        if not (actor.user.role == "inspector" and actor.user.unit_id == matter.unit_id):
+        if not is_office(actor.user, matter):
             raise ActionError(_("Only the office that registered the matter edits its items."))
         if matter.status not in EDITABLE:
             raise ActionError(_("The matter's items can no longer be changed."))
@@ -237,9 +241,16 @@ def relevel(matter_id, item_id, *, actor, by: int):
         previous = items[index - 1] if index else None
         if new_level < 1 or (by > 0 and (previous is None or new_level > previous.level + 1)):
             raise ActionError(_("The item cannot move to that level."))
+        if any(row.dispatched_at is not None for row in subtree):
+            raise ActionError(_("This item has been dispatched; it can no longer be changed."))
+        if by < 0:
+            # Out of its parent: it goes after the parent's other items, which keep their parent.
+            parent = max(i for i in range(index) if items[i].level < item.level)
+            end = parent + 1 + sum(1 for _row in _following_deeper(items, parent))
+            rest = items[:index] + items[index + len(subtree):]
+            at = end - len(subtree)
+            items = rest[:at] + subtree + rest[at:]
         for row in subtree:
-            if row.dispatched_at is not None:
-                raise ActionError(_("This item has been dispatched; it can no longer be changed."))
             row.level += by
         _renumber(items)
         data.update(item=item.pk, level=new_level)
@@ -266,9 +277,12 @@ def merge_with_previous(matter_id, item_id, *, actor):
         into.text = "\n".join(part for part in (into.text, item.text) if part)
         if not into.target and item.target:
             into.target = item.target
+        children = list(_following_deeper(items, index))
+        if any(row.dispatched_at is not None for row in children):
+            raise ActionError(_("An item under it has been dispatched; it can no longer be changed."))
         into.save()
-        for row in _following_deeper(items, index):
-            row.level -= 1
+        for row in children:  # they become the merged item's children, at its level below
+            row.level += into.level - item.level
         PlanItem.objects.filter(parent=item).update(parent=into)
         items.pop(index)
         item.delete()
@@ -338,6 +352,10 @@ def dispatch_items(matter, actor) -> int:
     missing = [item for item in ready if item.deadline is None]
     if missing:
         raise ActionError(_("Item %(item)s has no deadline.") % {"item": missing[0]})
+    past = [item for item in ready if item.deadline < timezone.localdate()]
+    if past:
+        raise ActionError(_("Item %(item)s is due on %(date)s, which has passed: give it a new deadline.")
+                          % {"item": past[0], "date": past[0].deadline.isoformat()})
     now, opened = timezone.now(), 0
     for item in ready:
         units, co_units = list(item.units.all()), list(item.co_units.all())
@@ -355,7 +373,8 @@ def open_items(*, actor, units, parent=None, plan_item=None, co_units=(), issue:
                bulk=None, **fields) -> list:
     """Open item cases for `units` under `parent` (a matter, or an item passed down), all or
     none: the platform's opener, with the plan item the item came from. An item passed down
-    keeps its plan item, so that its results roll up, and must be due before its parent."""
+    keeps its plan item (its reports and lights are found by it) and must be due before its
+    parent, leaving the receiving unit time to gather the results (逐级转办)."""
     if parent is not None and parent.case_type == "item":
         plan_item = ItemCase.objects.filter(pk=parent.pk).values_list("plan_item", flat=True).first()
         if fields.get("deadline") is not None and parent.deadline is not None and fields["deadline"] >= parent.deadline:

@@ -12,13 +12,13 @@ from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
-from workflow.models import Role, Unit
+from workflow.models import Unit
 
 from ..declaration import Cadence
-from ..lights import Shown, expected_percent, previous_period
+from ..lights import Shown, expected_percent, previous_period, report_expected, rule_on
 from ..models import ItemCase, ItemPeriod, ItemReport, Light, period_start
 from ..rollup import Tally, children_rollup, matter_rollup
-from ..services import EDITABLE
+from ..services import EDITABLE, is_office
 
 register = template.Library()
 
@@ -101,7 +101,7 @@ def matter_panel(matter, user) -> dict:
                    for unit_id, name, overdue, red in behind],
         "dispatched": any(row.tally for row in rows),
         # The office (an inspector of the unit holding the matter) imports items until it is reported.
-        "may_import": user.role == Role.INSPECTOR and user.unit_id == matter.unit_id and matter.status in EDITABLE,
+        "may_import": is_office(user, matter) and matter.status in EDITABLE,
     }
 
 
@@ -151,8 +151,9 @@ def item_panel(case, user) -> ItemPanel:
                 late = False
             elif case.cadence == Cadence.NONE:
                 late = case.deadline is not None and case.deadline < today
-            else:
-                late = part is None or part.period < start
+            else:  # no part this period, and the period's report day has passed
+                due = report_expected(case, today, rule_on(today).report_day)
+                late = (part is None or part.period < start) and due is not None and today > due
             panel.co_units.append(CoUnit(party.unit.name, party.done_at, part, late,
                                          part is not None and part.period >= start))
     panel.below = children_rollup(case, today)
