@@ -29,7 +29,7 @@ from workflow.documents.pdf import pdf_response, render_pdf
 from workflow.documents.responses import as_download
 from workflow.kernel import unit_settings
 from workflow.models import CaseParty, Unit
-from workflow.web.ledger import XLSX_TYPE, local_date
+from workflow.web.ledger import XLSX_TYPE, cell_text, local_date
 
 from . import editor
 from .declaration import Cadence, Matter, SourceKind
@@ -384,7 +384,6 @@ def task_table_xlsx_bytes(context: dict) -> bytes:
     bold ruled heading frozen and repeated on every printed page, wrapped text, landscape A4
     fitted to the page width; a heading item runs across the row."""
     from openpyxl import Workbook
-    from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
     from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
     from openpyxl.utils import get_column_letter
     from openpyxl.worksheet.page import PageMargins
@@ -402,12 +401,10 @@ def task_table_xlsx_bytes(context: dict) -> bytes:
     wrap = Alignment(wrap_text=True, vertical="center")
     centred = Alignment(wrap_text=True, vertical="center", horizontal="center")
 
-    def text(value: str) -> str:
-        return ILLEGAL_CHARACTERS_RE.sub("", value) if value else value
-
     def put(row, col, value, font=body, alignment=wrap, border=ruled):
-        cell = ws.cell(row=row, column=col, value=text(value))
-        if isinstance(value, str) and value[:1] in ("=", "#"):
+        value, formula_like = cell_text(value) if isinstance(value, str) else (value, False)
+        cell = ws.cell(row=row, column=col, value=value)
+        if formula_like:
             cell.data_type = "s"  # user text stays text, never a formula
         cell.font, cell.alignment = font, alignment
         if border is not None:

@@ -111,6 +111,13 @@ def ledger_rows(model, cases, today=None):
         yield tuple(cell(row, today) for _needed, cell in makers)
 
 
+def cell_text(value: str) -> tuple[str, bool]:
+    """User text as a workbook may hold it: the characters XML forbids dropped, and whether it
+    must be stored as text because it starts like a formula (= or #)."""
+    value = ILLEGAL_CHARACTERS_RE.sub("", value)
+    return value, value[:1] in ("=", "#")
+
+
 def _text_cell(ws, value: str):
     """A string that must stay a string: openpyxl would store "=..." as a formula."""
     cell = WriteOnlyCell(ws, value)
@@ -141,9 +148,8 @@ def write_ledger(ledger: Ledger, rows, fileobj) -> int:
         out = []
         for value in row:
             if isinstance(value, str):
-                if ILLEGAL_CHARACTERS_RE.search(value):
-                    value = ILLEGAL_CHARACTERS_RE.sub("", value)
-                if value[:1] == "=" or value[:1] == "#":
+                value, formula_like = cell_text(value)
+                if formula_like:
                     value = _text_cell(ws, value)
             out.append(value)
         ws.append(out)
