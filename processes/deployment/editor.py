@@ -15,8 +15,6 @@ the column mapping and the units the user chose for the names that matched none.
 import re
 import secrets
 import time
-from importlib import import_module
-from importlib.util import find_spec
 from pathlib import Path
 
 from django.conf import settings
@@ -39,7 +37,7 @@ from workflow.models import Unit
 from workflow.web.bounds import within_key_range
 from workflow.web.http import actor_for, not_found
 
-from . import services
+from . import duties, services
 from .forms import (AddItemForm, ItemForm, MappingForm, MoveForm, PlanFileForm, PlanTextForm, ResolveForm,
                     SplitForm, TableFileForm)
 from .intake import readers
@@ -67,6 +65,16 @@ def _matter(request, pk) -> MatterCase:
 
 def may_edit(user, matter) -> bool:
     return services.is_office(user, matter) and matter.status in services.EDITABLE
+
+
+def _office_item(request, pk, item):
+    """For a page that changes one item: (matter, item, None), or (matter, None, the response
+    that refuses it) when the matter's items are closed to edits or the item is gone or sent."""
+    matter = _office_matter(request, pk)
+    if not may_edit(request.user, matter):
+        return matter, None, _closed(request, matter)
+    row = _editable_item(request, matter, item)
+    return matter, row, None if row is not None else _items_page(matter, item)
 
 
 def _office_matter(request, pk) -> MatterCase:
@@ -139,14 +147,11 @@ def items(request, pk):
 def item_edit(request, pk, item):
     """Edit one item: its title, text, deadline, target, cadence and units, with the units its
     text suggests by their duties."""
-    matter = _office_matter(request, pk)
-    if not may_edit(request.user, matter):
-        return _closed(request, matter)
-    row = _editable_item(request, matter, item)
-    if row is None:
-        return _items_page(matter, item)
+    matter, row, refused = _office_item(request, pk, item)
+    if refused is not None:
+        return refused
     units = selectors.target_units(request.user)
-    suggestions = suggest(row.text or row.title, units)
+    suggestions = duties.suggest(row.text or row.title, units)
     initial = {"title": row.title, "text": row.text, "deadline": row.deadline, "target": row.target,
                "cadence": row.cadence, "units": [u.pk for u in row.units.all()],
                "co_units": [u.pk for u in row.co_units.all()]}
@@ -166,27 +171,15 @@ def item_edit(request, pk, item):
             return _items_page(matter, row.pk)
     return render(request, "deployment/editor_item.html", {
         "matter": matter, "item": row, "form": form, "suggestions": suggestions,
-        "duties": suggestions is not None,
     })
-
-
-def suggest(text: str, units) -> list | None:
-    """The units the item's text points to by their duties (processes.deployment.duties), or
-    None where this installation has no duty matching."""
-    if find_spec(f"{__package__}.duties") is None:
-        return None
-    return import_module(f"{__package__}.duties").suggest(text, units)
 
 
 @login_required
 def item_split(request, pk, item):
     """Split an item after one of its sentences: the rest becomes a new item after it."""
-    matter = _office_matter(request, pk)
-    if not may_edit(request.user, matter):
-        return _closed(request, matter)
-    row = _editable_item(request, matter, item)
-    if row is None:
-        return _items_page(matter, item)
+    matter, row, refused = _office_item(request, pk, item)
+    if refused is not None:
+        return refused
     form = SplitForm(request.POST or None, text=row.text or "")
     if request.method == "POST" and form.is_valid():
         if _run(request, lambda: services.split(matter.pk, row.pk, actor=actor_for(request),
@@ -198,12 +191,9 @@ def item_split(request, pk, item):
 @login_required
 def item_delete(request, pk, item):
     """Ask, then delete an item with the items under it."""
-    matter = _office_matter(request, pk)
-    if not may_edit(request.user, matter):
-        return _closed(request, matter)
-    row = _editable_item(request, matter, item)
-    if row is None:
-        return _items_page(matter, item)
+    matter, row, refused = _office_item(request, pk, item)
+    if refused is not None:
+        return refused
     if request.method == "POST":
         _run(request, lambda: services.delete_item(matter.pk, row.pk, actor=actor_for(request)),
              _("Item %(item)s deleted.") % {"item": row})
