@@ -120,32 +120,29 @@ def refresh_many(cases, today: date | None = None) -> list:
         case__in=[c.pk for c in cases], period__in=set(starts.values()), kind__in=("progress", "final"))
         .values_list("case_id", "period"))
     stored = {case.pk: case.period_light for case in cases}
-    new, changed, result = [], [], []
+    result, moved = [], {}
     now = timezone.now()
     for case in cases:
         start = starts[case.pk]
         earned = judge(case, today, rule, (case.pk, start) in reported)
         before = rows.get((case.pk, previous[case.pk]))
-        row = rows.get((case.pk, start))
-        worst = max(earned, row.worst if row else earned, key=ORDER.get)
+        kept = rows.get((case.pk, start))
+        worst = max(earned, kept.worst if kept else earned, key=ORDER.get)
         was_red = worst == Light.RED or (before is not None and before.light == Light.RED)
         light = Light.YELLOW if earned == Light.GREEN and was_red and case.phase != "done" else earned
-        if row is None:
-            row = ItemPeriod(case_id=case.pk, period=start, light=light, worst=worst, percent=case.percent,
-                             rule_id=rule.pk, updated_at=now)
-            new.append(row)
-        else:
-            row.light, row.worst, row.percent, row.rule_id, row.updated_at = light, worst, case.percent, rule.pk, now
-            changed.append(row)
+        row = ItemPeriod(case_id=case.pk, period=start, light=light, worst=worst, percent=case.percent,
+                         rule_id=rule.pk, updated_at=now)
         row.previous = before.light if before else None
         result.append(row)
         case.period_light = light
-    # A report and the sweep may judge the same item at once: the later write wins, never a failure.
-    ItemPeriod.objects.bulk_create(new, update_conflicts=True, unique_fields=["case", "period"],
+        if light != stored[case.pk]:
+            moved.setdefault(light, []).append(case.pk)
+    # One upsert for the period rows (a report and the sweep may judge the same item at once: the
+    # later write wins, never a failure) and at most one update per colour for the items.
+    ItemPeriod.objects.bulk_create(result, update_conflicts=True, unique_fields=["case", "period"],
                                    update_fields=["light", "worst", "percent", "rule", "updated_at"])
-    ItemPeriod.objects.bulk_update(changed, ["light", "worst", "percent", "rule", "updated_at"])
-    moved = [case for case, row in zip(cases, result) if case.period_light != stored.get(case.pk)]
-    ItemCase.objects.bulk_update(moved, ["period_light"])
+    for light, ids in moved.items():
+        ItemCase.objects.filter(pk__in=ids).update(period_light=light)
     return result
 
 
