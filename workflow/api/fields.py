@@ -45,10 +45,20 @@ def unknown_name(name: str) -> str:
     return _("This action takes no “%(name)s”.") % {"name": name}
 
 
+class TextField(serializers.CharField):
+    """Text as the schema says, a JSON string: a number or a boolean is refused, not turned
+    into text."""
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
 def text(*, allow_blank: bool = False, **kwargs) -> serializers.CharField:
     """A text field whose schema states its pattern as well as its length."""
     validators = [NO_NUL if allow_blank else NOT_BLANK]
-    return serializers.CharField(allow_blank=allow_blank, validators=validators, **kwargs)
+    return TextField(allow_blank=allow_blank, validators=validators, **kwargs)
 
 
 def _choices(values) -> str:

@@ -155,9 +155,13 @@ def detail_serializer(model):
     labels = {f"{name}_label": serializers.CharField(source=f"get_{name}_display", read_only=True)
               for name in _choice_fields(model, dict.fromkeys([*spec.list_columns, *spec.detail_fields]))}
     fields = row + own + list(labels) + DETAIL
+    # A choice that may be left unset is "" until it is set: the schema lists "" among its values.
+    unset = {name: serializers.ChoiceField(choices=model._meta.get_field(name).choices, allow_blank=True,
+                                           read_only=True)
+             for name in _choice_fields(model, own) if model._meta.get_field(name).blank}
     return type(f"{camel(spec.key)}CaseDetailSerializer", (CaseDetailSerializer,), {
         "__doc__": f"A {spec.key} case with its evidence, thread, pending requests and what the user may do.",
-        "Meta": _meta(model, fields), **labels,
+        "Meta": _meta(model, fields), **labels, **unset,
         "status": serializers.ChoiceField(choices=spec.state_choices(), read_only=True),
         "available_actions": AvailableActionsField(sorted(spec.verbs))})
 
