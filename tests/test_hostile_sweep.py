@@ -195,34 +195,25 @@ def clients(db):
 
 
 def supervised_matters(world):
-    """A work plan with items dispatched (one with a co-unit, one passed down to a township and
-    reported on) and one left to edit, and a hotline ticket: the tree editor's, the import's and
-    the items' forms are then on the pages the sweep reads."""
+    """A work plan with one item dispatched (with a co-unit, signed and reported on) and one
+    left to edit: the tree editor's, the import's and the items' pages and forms are then on
+    the pages the sweep reads. One of each: the same pages serve every matter and item."""
     from processes.deployment import services as deployment
     from processes.deployment.models import ItemCase
     from workflow.cases import services as platform
-    from workflow.cases.engine import Actor
-    from tests.factories import make_unit
 
     office = world.actor("inspector")
     (plan,) = deployment.register(actor=office, kind="plan", title="2026年工作要点", source_date=TODAY,
-                                  description="一、兜底保障\n（一）提高低保标准。年底前提高5%。\n（二）开展走访。每季度一次。")
-    first, second = plan.plan_items.filter(level=2).order_by("position")
+                                  description="一、提高低保标准。年底前提高5%。\n二、开展走访。每季度一次。")
+    first, _second = plan.plan_items.order_by("position")
     deployment.update_item(plan.pk, first.pk, actor=office, title=first.title, text=first.text,
                            deadline=TODAY + timedelta(days=60), target="5%", cadence="monthly",
                            units=[world.county_a], co_units=[world.county_b])
     platform.act(type(plan), actor=office, case_id=plan.pk, action="dispatch")
     item = ItemCase.objects.get(parent=plan)
     platform.act(ItemCase, actor=world.actor("handler_a"), case_id=item.pk, action="sign")
-    town = make_unit("城关镇民政办", parent=world.county_a)
-    county = Actor(make_user(Role.INSPECTOR, world.county_a))
-    (child,) = deployment.open_items(actor=county, units=[town], parent=item, title="提高低保标准", description="x",
-                                     deadline=TODAY + timedelta(days=30), cadence="monthly")
     platform.act(ItemCase, actor=world.actor("handler_a"), case_id=item.pk, action="report_progress",
                  reason="推进中", percent=30)
-    deployment.register(actor=office, kind="hotline", title="来电反映", hotline_ticket="12345-1", source_date=TODAY,
-                        hotline_deadline=TODAY + timedelta(days=10), description="市民来电反映……")
-    return plan, second, child
 
 
 # Routes --------------------------------------------------------------------------------------
