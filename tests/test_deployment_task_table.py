@@ -17,7 +17,7 @@ from hypothesis import given, settings as hsettings, strategies as st
 from openpyxl import Workbook
 
 from processes.deployment.intake.task_table import (
-    SUFFIX_ONLY, TableRefused, UnitMatcher, parse_deadline, read_task_table, split_units,
+    SUFFIX_ONLY, TableRefused, UnitMatcher, parse_deadline, read_task_table, split_roles, split_units,
 )
 from tests.factories import make_unit, make_user, make_world
 from workflow.models import Role, UnitKind
@@ -389,3 +389,79 @@ def test_sections_and_headings_repeated_on_each_page(world):
     assert [(r["number"], r["lead"]["matched"]) for r in sections[1]["children"]] == [("1", [world.county_b.pk])]
     assert sections[0]["lead"] == {"matched": [], "unmatched": []} and result["unmatched_units"] == []
     assert result["sheet"] == "Sheet"
+
+
+# ---- the lead and the co-units in one cell ----
+
+@pytest.mark.parametrize("cell, roles", [
+    ("市民政局牵头，市财政局、市卫健委配合", ("市民政局", "市财政局、市卫健委")),
+    ("由市民政局牵头，各县（市、区）民政局配合落实", ("市民政局", "各县(市、区)民政局")),
+    ("牵头单位：市民政局；配合单位：市财政局、市人社局", ("市民政局", "市财政局、市人社局")),
+    ("牵头单位：市民政局\n配合单位：市财政局", ("市民政局", "市财政局")),
+    ("主责单位：市民政局 协办单位：市财政局", ("市民政局", "市财政局")),
+    ("市民政局为牵头单位，市财政局为配合单位", ("市民政局", "市财政局")),
+    ("市民政局牵头负责，市财政局、市审计局按职责分工负责", ("市民政局", "市财政局、市审计局")),
+    ("市委组织部、市民政局牵头，各区配合", ("市委组织部、市民政局", "各区")),
+    ("甲县民政局（牵头）、乙县民政局、市财政局", ("甲县民政局", "乙县民政局、市财政局")),
+    ("市民政局牵头", ("市民政局", "")),
+    ("市民政局、市财政局", None), ("某某市民政局（牵头）", None), ("各县（市、区）政府（牵头）", None), ("", None),
+])
+def test_split_roles(cell, roles):
+    assert split_roles(cell) == roles
+
+
+@hsettings(max_examples=200, deadline=None)
+@given(st.lists(names, min_size=1, max_size=3), st.lists(names, min_size=0, max_size=4),
+       st.sampled_from(["{l}牵头，{c}配合", "由{l}牵头，{c}参与", "牵头单位：{l}；配合单位：{c}",
+                        "牵头单位：{l}\n配合单位：{c}", "{l}为牵头单位，{c}为配合单位"]))
+def test_a_lead_and_co_units_cell_loses_no_name(leads, cos, shape):
+    cell = shape.format(l="、".join(leads), c="、".join(cos))
+    lead, co = split_roles(cell)
+    assert split_units(lead) == leads
+    assert split_units(co) == cos
+
+
+def test_one_cell_for_the_lead_and_co_units_is_split_in_the_preview(world):
+    def build(sheet):
+        sheet.append(["序号", "工作任务", "责任单位", "完成时限"])
+        sheet.append([1, "推进养老服务", "市民政局牵头，甲县民政局、市卫健委配合", "十二月底前"])
+        sheet.append([2, "规范低保", "牵头单位：乙县民政局；配合单位：甲县民政局", "二〇二六年三季度末"])
+        sheet.append([3, "殡葬整治", "甲县民政局、乙县民政局", "2026年底前"])  # no note: all lead
+    result = read_task_table(xlsx(build), user=world.inspector)
+    first, second, third = result["rows"]
+    assert first["lead"]["matched"] == [world.city.pk] and first["lead_text"] == "市民政局"
+    assert first["co_units"]["matched"] == [world.county_a.pk]
+    assert first["co_units"]["unmatched"] == [{"name": "市卫健委", "candidates": []}]  # still listed to resolve
+    assert first["units_cell"] == "市民政局牵头，甲县民政局、市卫健委配合"
+    assert [u["name"] for u in result["unmatched_units"]] == ["市卫健委"]
+    assert (second["lead"]["matched"], second["co_units"]["matched"]) == ([world.county_b.pk], [world.county_a.pk])
+    assert third["lead"]["matched"] == [world.county_a.pk, world.county_b.pk] and third["co_units"]["matched"] == []
+    assert third["units_cell"] == ""
+    assert second["deadline"]["date"] == "2026-09-30"
+
+
+@pytest.mark.parametrize("where", ["heading", "title", "note"])
+def test_the_first_unit_leads_only_when_the_table_says_so(world, where):
+    heading = "责任单位（排在第一位的为牵头单位）" if where == "heading" else "责任单位"
+
+    def build(sheet):
+        sheet.append(["2026年重点任务分解表" + ("（责任单位中排名第一的为牵头单位）" if where == "title" else "")])
+        sheet.append(["序号", "工作任务", heading, "完成时限"])
+        sheet.append([1, "推进养老服务", "乙县民政局、市民政局、甲县民政局", "2026年6月底前"])
+        if where == "note":
+            sheet.append(["注：责任单位有多个的，排在第一位的为牵头单位。"])
+    result = read_task_table(xlsx(build), user=world.inspector)
+    assert len(result["rows"]) == 1  # the note is not a task
+    row = result["rows"][0]
+    assert row["lead"]["matched"] == [world.county_b.pk]
+    assert row["co_units"]["matched"] == [world.city.pk, world.county_a.pk]
+
+
+def test_the_first_unit_rule_never_applies_beside_a_co_unit_column(world):
+    def build(sheet):
+        sheet.append(["序号", "工作任务", "牵头单位", "配合单位"])
+        sheet.append([1, "推进养老服务", "乙县民政局、市民政局", "甲县民政局"])
+        sheet.append(["注：排在第一位的为牵头单位。"])
+    row = read_task_table(xlsx(build), user=world.inspector)["rows"][0]
+    assert row["lead"]["matched"] == [world.county_b.pk, world.city.pk]
+    assert row["co_units"]["matched"] == [world.county_a.pk]

@@ -536,3 +536,124 @@ def test_document_titles_ending_in_task_or_decisions_stay_in_the_preamble_and_mo
     assert [item.number for item in plan.items] == ["一、", "二、"]
     assert plan.items[0].deadline["date"] == "2026-12-20"
     assert parse("一、2月30日前完成。", year=2026).items[0].deadline is None  # no such day
+
+
+# ---------------------------------------------------------------- encodings, Chinese numerals, other layouts
+
+SIMPLIFIED = "一、加强组织领导推进养老服务体系建设完善社会救助制度落实工作责任各县市区民政局要在年底前完成的是和了"
+TRADITIONAL = "一、加強組織領導推進養老服務體系建設完善社會救助制度落實工作責任各縣市區民政局要在年底前完成的是和了"
+PLAIN = "（）。，；：、\n 0123456789%"
+
+
+def test_big5_gbk_and_utf16_without_a_bom_decode_as_written():
+    simplified = "一、总体要求\n（一）加强组织领导。各县（市、区）民政局要在2025年10月底前完成。"
+    traditional = "一、總體要求\n（一）加強組織領導。各縣（市、區）民政局要在2025年10月底前完成，確保落實。"
+    assert decode_text(traditional.encode("big5")) == traditional
+    assert decode_text(traditional.encode("cp950")) == traditional
+    assert decode_text(traditional.encode("big5hkscs")) == traditional
+    assert decode_text(simplified.encode("gbk")) == simplified
+    assert decode_text(traditional.encode("gb18030")) == traditional  # traditional characters saved as GBK
+    for encoding in ("utf-16-le", "utf-16-be"):
+        assert decode_text(simplified.encode(encoding)) == simplified
+        assert decode_text(traditional.encode(encoding)) == traditional
+    if (SAMPLES / "hongjiang-2024-plan.txt").exists():
+        sample = (SAMPLES / "hongjiang-2024-plan.txt").read_text(encoding="utf-8")
+        for encoding in ("big5hkscs", "utf-16-le", "gb18030"):
+            try:
+                data = sample.encode(encoding)
+            except UnicodeEncodeError:
+                continue
+            assert decode_text(data) == sample
+    assert read_file("plan.txt", traditional.encode("big5")) == traditional
+
+
+def test_an_undecidable_encoding_is_refused_in_chinese():
+    with translation.override("zh-hans"), pytest.raises(WorkplanRejected) as refused:
+        decode_text("組".encode("gbk"))  # one character that reads as a common one both in GBK and in Big5
+    assert refused.value.message == zh(
+        "The text file's encoding could not be decided: it reads both as simplified (GBK) and as traditional "
+        "(Big5) Chinese. Save it as UTF-8 and try again.")
+
+
+@hsettings(max_examples=300, deadline=None)
+@given(st.text(alphabet=SIMPLIFIED + PLAIN, min_size=1, max_size=80),
+       st.text(alphabet=TRADITIONAL + PLAIN, min_size=1, max_size=80),
+       st.sampled_from(["gb18030", "gbk", "big5", "cp950", "utf-16", "utf-16-le", "utf-16-be", "utf-8"]))
+def test_a_text_file_decodes_as_written_or_is_refused_never_garbled(simplified, traditional, encoding):
+    for text in (simplified, traditional):
+        if encoding in ("utf-16-le", "utf-16-be"):
+            text += "\n"  # UTF-16 without a BOM is known by the zero byte of its ASCII characters
+        try:
+            data = text.encode(encoding)
+        except UnicodeEncodeError:
+            continue
+        try:
+            decoded = decode_text(data)
+        except WorkplanRejected:
+            continue
+        assert decoded == text
+
+
+@hsettings(max_examples=100, deadline=None)
+@given(st.text(alphabet=SIMPLIFIED + PLAIN, min_size=30, max_size=200).filter(
+    lambda t: sum(ch in SIMPLIFIED for ch in t) >= 20))
+def test_a_plan_of_some_length_in_gbk_is_never_refused(text):
+    assert decode_text(text.encode("gbk")) == text
+
+
+@hsettings(max_examples=100, deadline=None)
+@given(st.text(alphabet=TRADITIONAL + PLAIN, min_size=30, max_size=200).filter(
+    lambda t: sum(ch in TRADITIONAL for ch in t) >= 20))
+def test_a_plan_of_some_length_in_big5_is_never_refused(text):
+    assert decode_text(text.encode("big5")) == text
+
+
+@pytest.mark.parametrize("text, year, expected", [
+    ("三个月内完成整改", 2025, ("relative", None, "三个月内", {"months": 3})),
+    ("两年内实现全覆盖", 2025, ("relative", None, "两年内", {"years": 2})),
+    ("半年内完成", 2025, ("relative", None, "半年内", {"months": 6})),
+    ("半个月内报送", 2025, ("relative", None, "半个月内", {"days": 15})),
+    ("6个月内", 2025, ("relative", None, "6个月内", {"months": 6})),
+    ("十五个工作日内办结", 2025, ("relative", None, "十五个工作日内", {"working_days": 15})),
+    ("十二月底前完成", 2025, ("date", "2025-12-31", "十二月底前", {})),
+    ("2025年十月底完成", None, ("date", "2025-10-31", "2025年十月底", {})),
+    ("二〇二五年十月底前完成", None, ("date", "2025-10-31", "二〇二五年十月底前", {})),
+    ("二〇二六年三月三十一日前", None, ("date", "2026-03-31", "二〇二六年三月三十一日前", {})),
+    ("十月一日前", 2025, ("date", "2025-10-01", "十月一日前", {})),
+    ("6月中旬前", 2025, ("date", "2025-06-20", "6月中旬前", {})),
+    ("一季度末前", 2025, ("date", "2025-03-31", "一季度末前", {})),
+    ("2026年第三季度完成", None, ("date", "2026-09-30", "2026年第三季度", {})),
+    ("下半年启动", 2025, ("date", "2025-12-31", "下半年", {})),
+    ("2025年内完成", None, ("date", "2025-12-31", "2025年内", {})),
+    ("年底完成验收", 2025, ("date", "2025-12-31", "年底", {})),
+])
+def test_deadlines_written_with_chinese_numerals(text, year, expected):
+    found = extract_deadlines(text, year)
+    assert len(found) == 1
+    kind, date, written, extra = expected
+    assert (found[0]["kind"], found[0].get("date"), found[0]["text"]) == (kind, date, written)
+    for key, value in extra.items():
+        assert found[0][key] == value
+
+
+def test_words_with_a_numeral_inside_are_not_dates_and_chinese_numeral_targets():
+    assert extract_deadlines("统一月底前上报", 2025) == []  # 统一 is not 一月
+    assert extract_deadlines("每季度调度一次", 2025)[0]["kind"] == "cadence"
+    targets = extract_targets("建成五个示范点，覆盖率达到百分之百，满意度百分之九十五以上，新增床位一千二百张，投入三百万元。")
+    assert [(t["kind"], t["value"], t["text"]) for t in targets] == [
+        ("count", 5, "五个"), ("percent", 100, "达到百分之百"), ("percent", 95, "百分之九十五以上"),
+        ("count", 1200, "一千二百张"), ("money", 3_000_000, "三百万元")]
+    assert extract_targets("建立一个工作机制") == []  # 一个: an article, not a target
+
+
+@hsettings(max_examples=200, deadline=None)
+@given(st.integers(2000, 2099), st.integers(1, 12), st.integers(1, 28), st.sampled_from(["前", "之前", ""]))
+def test_a_date_in_chinese_numerals_reads_as_the_same_date_in_arabic(y, m, d, tail):
+    from processes.deployment.intake.readers import int_to_cn
+
+    year_cn = "".join("〇一二三四五六七八九"[int(c)] for c in str(y))
+    written = f"{year_cn}年{int_to_cn(m)}月{int_to_cn(d)}日{tail}"
+    arabic = f"{y}年{m}月{d}日{tail}"
+    cn, ar = extract_deadlines(f"要在{written}完成。", None), extract_deadlines(f"要在{arabic}完成。", None)
+    assert [x["date"] for x in cn] == [x["date"] for x in ar] == [f"{y:04d}-{m:02d}-{d:02d}"]
+    assert cn[0]["text"].endswith(written)

@@ -8,6 +8,7 @@ resolve entities.
 from __future__ import annotations
 
 import codecs
+import functools
 import io
 import re
 import unicodedata
@@ -45,29 +46,138 @@ def check_size(size: int):
 # ---------------------------------------------------------------- text
 
 def decode_text(data: bytes) -> str:
-    """Decode a .txt file: UTF-8 (with or without BOM), UTF-16 with BOM, or GB18030 (a superset of GBK)."""
+    """Decode a .txt file: UTF-8 (with or without BOM), UTF-16 (with BOM, or without one when its zero bytes
+    show the byte order), GB18030 (a superset of GBK and GB2312) or Big5 (cp950, or Big5-HKSCS).
+
+    GB18030 accepts almost any byte string, so Big5 bytes would decode as GB18030 into nonsense (and short GB
+    text sometimes decodes as Big5): when both decode, the one whose ideographs fall in its own encoding's
+    block of common characters (GB2312 level 1, Big5 常用字) wins, by a clear margin; otherwise the file is
+    refused rather than garbled."""
     _check_size(data)
-    candidates = []
     if data.startswith(codecs.BOM_UTF8):
-        candidates = [("utf-8-sig", data)]
+        candidates = ["utf-8-sig"]
     elif data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        candidates = [("utf-16", data)]
+        candidates = ["utf-16"]
+    elif b"\x00" in data:
+        candidates = [_utf16_order(data)]
     else:
-        candidates = [("utf-8", data), ("gb18030", data)]
-    for encoding, raw in candidates:
-        try:
-            text = raw.decode(encoding)
-        except (UnicodeDecodeError, LookupError):
-            continue
-        if _looks_like_text(text):
+        candidates = ["utf-8"]
+    utf8 = None
+    for encoding in candidates:
+        text = _decode(data, encoding)
+        if text is not None and (encoding != "utf-8" or _plausible(text) >= 0.7):
             return text
-    raise WorkplanRejected(_("The text file's encoding could not be recognised. Save it as UTF-8 or GBK "
-                             "and try again."))
+        utf8 = text
+    if candidates != ["utf-8"]:
+        raise WorkplanRejected(_unknown_encoding())
+    decoded = {}
+    for family, encodings in (("gb", ("gb18030",)), ("big5", ("cp950", "big5hkscs"))):
+        for encoding in encodings:
+            text = _decode(data, encoding)
+            if text is not None:
+                decoded[family] = text
+                break
+    if utf8 is not None:  # valid UTF-8 but not Chinese text: kept, unless it reads as Chinese in GBK or Big5
+        if any(_plausible(text) >= 0.7 for text in decoded.values()):
+            raise WorkplanRejected(_undecided())
+        return utf8
+    if len(decoded) == 1:
+        text = next(iter(decoded.values()))
+        if _plausible(text) >= 0.7:
+            return text
+        raise WorkplanRejected(_unknown_encoding())
+    if not decoded:
+        raise WorkplanRejected(_unknown_encoding())
+    gb, big5 = _common_share(decoded["gb"], "gb"), _common_share(decoded["big5"], "big5")
+    for family, share, other in (("gb", gb, big5), ("big5", big5, gb)):
+        if share >= 0.85 and share - other >= 0.2 and _ideographs(decoded[family]) >= 4:
+            return decoded[family]
+    raise WorkplanRejected(_undecided())
+
+
+def _undecided():
+    return _("The text file's encoding could not be decided: it reads both as simplified (GBK) "
+             "and as traditional (Big5) Chinese. Save it as UTF-8 and try again.")
+
+
+def _unknown_encoding():
+    return _("The text file's encoding could not be recognised. Save it as UTF-8 or GBK and try again.")
+
+
+def _decode(data: bytes, encoding: str) -> str | None:
+    try:
+        text = data.decode(encoding)
+    except (UnicodeDecodeError, LookupError):
+        return None
+    return text if _looks_like_text(text) else None
+
+
+def _utf16_order(data: bytes) -> str:
+    """UTF-16 without a BOM (its zero bytes give it away): the byte order whose reading is plausible text."""
+    if len(data) % 2:
+        return "undecidable"
+    scores = {}
+    for encoding in ("utf-16-le", "utf-16-be"):
+        text = _decode(data, encoding)
+        scores[encoding] = _plausible(text) if text is not None else 0.0
+    best = max(scores, key=scores.get)
+    if scores[best] < 0.8 or min(scores.values()) > scores[best] - 0.2:
+        return "undecidable"
+    return best
 
 
 def _looks_like_text(text: str) -> bool:
     bad = sum(1 for ch in text if unicodedata.category(ch) in ("Cc", "Co", "Cn") and ch not in "\n\r\t\f")
     return bad == 0 or bad <= len(text) // 1000
+
+
+GB_COMMON = (0xB0A1, 0xD7F9)    # GB2312 level 1: the 3,755 common simplified characters
+BIG5_COMMON = (0xA440, 0xC67E)  # Big5 常用字: the 5,401 common traditional characters
+
+
+@functools.lru_cache(maxsize=20000)
+def _char_class(ch: str) -> str:
+    """"gb" / "big5" / "both" for an ideograph in a block of common characters, "ideograph" for another one,
+    "plain" for ASCII, CJK punctuation and full-width forms, "other" for the rest."""
+    if (ch.isascii() or "\u3000" <= ch <= "\u303f" or "\uff00" <= ch <= "\uffef" or "\u2000" <= ch <= "\u206f"
+            or "\u2460" <= ch <= "\u257f" or ch in "●■□★○◆"):
+        return "plain"
+    if not ("\u3400" <= ch <= "\u9fff" or "\uf900" <= ch <= "\ufaff" or ch >= "\U00020000"):
+        return "other"
+    found = []
+    for family, encoding, (low, high) in (("gb", "gb2312", GB_COMMON), ("big5", "big5", BIG5_COMMON)):
+        try:
+            raw = ch.encode(encoding)
+        except UnicodeEncodeError:
+            continue
+        if len(raw) == 2 and low <= int.from_bytes(raw, "big") <= high:
+            found.append(family)
+    return "both" if len(found) == 2 else found[0] if found else "ideograph"
+
+
+def _common_share(text: str, family: str) -> float:
+    """The share of the text's ideographs that are common characters: for Big5, in its block of common
+    characters; for GB18030, in either block (GBK holds traditional characters too)."""
+    ideographs = common = 0
+    accepted = ("big5", "both") if family == "big5" else ("gb", "big5", "both")
+    for ch in text:
+        kind = _char_class(ch)
+        if kind in ("plain", "other"):
+            continue
+        ideographs += 1
+        common += kind in accepted
+    return common / ideographs if ideographs else 0.0
+
+
+def _ideographs(text: str) -> int:
+    return sum(1 for ch in text if _char_class(ch) not in ("plain", "other"))
+
+
+def _plausible(text: str) -> float:
+    """The share of characters that are ASCII, Chinese punctuation or common ideographs (of either script)."""
+    if not text:
+        return 0.0
+    return sum(1 for ch in text if _char_class(ch) in ("plain", "gb", "big5", "both")) / len(text)
 
 
 # ---------------------------------------------------------------- docx

@@ -23,6 +23,8 @@ from openpyxl.utils.datetime import from_excel
 from workflow.cases.evidence import EvidenceRejected, check_ooxml
 from workflow.models import Unit
 
+from .workplan import arabic
+
 FIELDS = ("number", "task", "lead", "co_units", "deadline", "target", "note")
 # Headings per field, most specific first. Compared after normalising width and spaces.
 HEADINGS = {
@@ -309,6 +311,15 @@ def split_units(text) -> list[str]:
     """The unit names in a lead or co-unit cell, in order: split on 、，,；; / spaces and line
     breaks (never inside brackets: "各县（市、区）民政局" stays whole), with annotations such as
     "（牵头）" and a trailing "等" removed. No name is empty."""
+    return [name for name, _role in _split_marked(text)]
+
+
+LEAD_MARK = re.compile(r"[（(【\[]\s*(?:牵头|主责|主办|牵头单位|牵头部门)\s*[）)】\]]")
+CO_MARK = re.compile(r"[（(【\[]\s*(?:配合|协办|参与|协助|配合单位|配合部门)\s*[）)】\]]")
+
+
+def _split_marked(text) -> list[tuple[str, str | None]]:
+    """split_units, with each name's role when it is annotated: "lead" for （牵头）, "co" for （配合）."""
     text = unicodedata.normalize("NFKC", str(text or ""))[:UNIT_CELL_MAX]
     parts, current, depth = [], [], 0
     for ch in text:
@@ -325,13 +336,65 @@ def split_units(text) -> list[str]:
     names, after_space = [], False
     for part, spaced in parts:
         name = _strip_annotations(part)
+        role = "lead" if LEAD_MARK.search(part) else "co" if CO_MARK.search(part) else None
         if name and after_space and names and name in SUFFIX_ONLY:
-            names[-1] = (names[-1] + name)[:NAME_MAX]  # "乙县 民政局": a space typed inside a name
+            names[-1] = ((names[-1][0] + name)[:NAME_MAX], names[-1][1] or role)  # "乙县 民政局"
         elif name:
-            names.append(name[:NAME_MAX])
+            names.append((name[:NAME_MAX], role))
         if name or not spaced:
             after_space = spaced
     return names
+
+
+# ---- one cell naming the lead unit and the co-units ----------------------------------------
+
+_ROLE_LABEL = re.compile(r"(?P<lead>(?:牵头|主责|主办)(?:单位|部门)?)\s*[:：]"
+                         r"|(?P<co>(?:配合|协办|参与|协助|协同)(?:单位|部门)?)\s*[:：]")
+_LEAD_VERB = re.compile(r"(?:为|是|作为)?(?:牵头(?:单位|部门)?|主责)(?:负责|实施|推进|落实)?")
+_CO_TAIL = re.compile(r"(?:为|是)?(?:按职责分工|按照职责分工|按职责|分别)?(?:共同|协同|积极)?"
+                      r"(?:配合(?:单位|部门)?|协办|参与|协助|负责|推进|落实|实施)+[。.;；]?$")
+FIRST_IS_LEAD = re.compile(r"(?:第一|首位|首个|第1|最前)[^，。；,;\n]{0,8}?(?:为|是)[^，。；,;\n]{0,3}牵头")
+
+
+def split_roles(text) -> tuple[str, str] | None:
+    """(lead, co-units) when one cell names both: "市民政局牵头，市财政局、市卫健委配合", "牵头单位：A；
+    配合单位：B、C", "A（牵头）、B、C". None when the cell does not say which unit leads."""
+    plain = unicodedata.normalize("NFKC", str(text or ""))[:UNIT_CELL_MAX].strip()
+    if not plain:
+        return None
+    labels = [m for m in _ROLE_LABEL.finditer(plain) if _depth_at(plain, m.start()) == 0]
+    if any(m["lead"] for m in labels):
+        lead, co = [], []
+        head = plain[:labels[0].start()].strip(" ;；,，。")
+        if head:
+            lead.append(head)
+        for k, m in enumerate(labels):
+            end = labels[k + 1].start() if k + 1 < len(labels) else len(plain)
+            (lead if m["lead"] else co).append(plain[m.end():end].strip(" ;；,，。\n"))
+        return "、".join(x for x in lead if x), "、".join(x for x in co if x)
+    verb = next((m for m in _LEAD_VERB.finditer(plain) if _depth_at(plain, m.start()) == 0), None)
+    if verb and verb.start() > 0:
+        lead = re.sub(r"^(?:由)", "", plain[:verb.start()]).strip(" ;；,，。")
+        co = _CO_TAIL.sub("", plain[verb.end():].strip(" ;；,，。\n")).strip(" ;；,，。")
+        co = re.sub(r"^(?:单位|部门)", "", co).strip(" ;；,，。")
+        if lead and not re.search(r"[，,；;。]", lead):
+            return lead, co
+        return None
+    marked = _split_marked(plain)
+    if any(role == "lead" for _n, role in marked) and any(role != "lead" for _n, role in marked):
+        return ("、".join(n for n, role in marked if role == "lead"),
+                "、".join(n for n, role in marked if role != "lead"))
+    return None
+
+
+def _depth_at(text: str, position: int) -> int:
+    depth = 0
+    for ch in text[:position]:
+        if ch in _OPEN:
+            depth += 1
+        elif ch in _CLOSE and depth:
+            depth -= 1
+    return depth
 
 
 def _strip_annotations(part: str) -> str:
@@ -354,7 +417,7 @@ _MONTH_DAY = re.compile(r"(?<![\d年.\-/])(\d{1,2})\s*月\s*(\d{1,2})\s*日")
 _MONTH = re.compile(r"(?:(\d{4})\s*年)?\s*(\d{1,2})\s*月\s*(底|末|份|上旬|中旬|下旬)?")
 _YEAR_END = re.compile(r"(\d{4})\s*年\s*(底|末|内|年底|年内|全年)")
 _HALF = re.compile(r"(\d{4})\s*年\s*(上半年|下半年)")
-_QUARTER = re.compile(r"(\d{4})\s*年\s*(?:第)?([一二三四1-4])\s*季度\s*(末|底)?")
+_QUARTER = re.compile(r"(?:(\d{4})\s*年\s*)?(?<!每)(?:第)?([一二三四1-4])\s*季度\s*(末|底)?")
 ONGOING = ("长期坚持", "长期", "持续推进", "持续开展", "常态化", "持续")
 CADENCES = (("每季度", "quarterly"), ("每月", "monthly"), ("每半年", "half_yearly"), ("每年", "yearly"),
             ("每周", "weekly"), ("按季度", "quarterly"), ("按月", "monthly"))
@@ -382,15 +445,16 @@ def parse_deadline(value, default_year: int | None = None) -> dict | None:
         iso = value.isoformat()
         return {"text": iso, "kind": "date", "date": iso, "dates": [iso], "cadence": None}
     text, _cut = _text(value, SHORT_MAX)
-    plain = unicodedata.normalize("NFKC", text)
+    plain = arabic(unicodedata.normalize("NFKC", text))[0]  # 二〇二五年十月底 → 2025年10月底
     found = []  # (position, date)
     for m in _DATE.finditer(plain):
         _add(found, m.start(), int(m.group(1)), int(m.group(2)), int(m.group(3)))
     taken = [m.span() for m in _DATE.finditer(plain)]
     for m in _QUARTER.finditer(plain):
-        year, quarter = int(m.group(1)), _QUARTERS[m.group(2)]
-        _add_end(found, m.start(), year, quarter * 3)
-        taken.append(m.span())
+        year, quarter = int(m.group(1)) if m.group(1) else default_year, _QUARTERS[m.group(2)]
+        if year:
+            _add_end(found, m.start(), year, quarter * 3)
+            taken.append(m.span())
     for m in _HALF.finditer(plain):
         _add_end(found, m.start(), int(m.group(1)), 6 if m.group(2) == "上半年" else 12)
         taken.append(m.span())
@@ -544,17 +608,23 @@ def read_task_table(data: bytes, *, sheet: str | None = None, mapping: dict | No
         raise TableRefused(_("No column is mapped to the task (任务)."))
     year = _title_year(grid, start)
     matcher = UnitMatcher(user)
+    # 责任单位 "A、B、C" with a note that the first named leads: the first is the lead, the others co-units.
+    first_leads = ("lead" in columns and "co_units" not in columns
+                   and not norm(header_cells[columns["lead"]]).startswith("牵头")
+                   and _says_first_leads(grid, start + span))
     rows, by_number, unmatched = [], {}, {}
     previous = section = None
     task_heading = norm(header_cells[columns["task"]]) if header else None
     for index in range(start + span, len(grid)):
         cells, flags = grid[index], filled[index]
+        if _note_row(cells):
+            continue  # 注：排在第一位的为牵头单位 under the table
         title = _section_title(cells, flags)
         if title:  # "一、养老服务" across the row: the items below belong to it
             number, text = _section_parts(title)
             section = {"row": index + 1, "number": number, "task": text, "section": True,
                        "lead": {"matched": [], "unmatched": []}, "co_units": {"matched": [], "unmatched": []},
-                       "lead_text": "", "co_units_text": "", "deadline": None, "target": "", "note": "",
+                       "lead_text": "", "co_units_text": "", "units_cell": "", "deadline": None, "target": "", "note": "",
                        "truncated": [], "children": []}
             rows.append(section)
             by_number, previous = {}, None
@@ -576,10 +646,17 @@ def read_task_table(data: bytes, *, sheet: str | None = None, mapping: dict | No
         target, target_cut = cell("target", TEXT_MAX)
         note, note_cut = cell("note")
         deadline_column = columns.get("deadline")
+        lead_cell = lead
+        roles = split_roles(lead)
+        if roles is None and first_leads:
+            names = split_units(lead)
+            roles = ("、".join(names[:1]), "、".join(names[1:])) if len(names) > 1 else None
+        if roles is not None:  # one cell names the lead and the co-units: the preview shows them apart
+            lead, co = roles[0], "、".join(x for x in (roles[1], co) if x)
         row = {
             "row": index + 1, "number": number, "task": task,
             "lead": matcher.match_cell(lead), "co_units": matcher.match_cell(co),
-            "lead_text": lead, "co_units_text": co,
+            "lead_text": lead, "co_units_text": co, "units_cell": lead_cell if roles is not None else "",
             "deadline": parse_deadline(cells[deadline_column], year) if deadline_column is not None else None,
             "target": target, "note": note,
             "truncated": [f for f, cut in (("task", task_cut), ("lead", lead_cut), ("co_units", co_cut),
@@ -611,6 +688,26 @@ def read_task_table(data: bytes, *, sheet: str | None = None, mapping: dict | No
         "rows": rows,
         "unmatched_units": list(unmatched.values()),
     }
+
+
+NOTE_ROW = re.compile(r"^(?:注|备注|说明|附注|填表说明)\s*\d*\s*[:：]")
+
+
+def _note_row(cells) -> bool:
+    """A row holding only a note (注：…) under or above the table."""
+    values = {str(v).strip() for v in cells if v not in (None, "")}
+    return len(values) == 1 and bool(NOTE_ROW.match(unicodedata.normalize("NFKC", next(iter(values)))))
+
+
+def _says_first_leads(grid, body_start) -> bool:
+    """The title, the headings or a note row says that the first unit named leads (排在第一位的为牵头单位)."""
+    for index, row in enumerate(grid):
+        if index >= body_start and not _note_row(row):
+            continue
+        for value in row:
+            if isinstance(value, str) and len(value) <= 300 and FIRST_IS_LEAD.search(norm(value)):
+                return True
+    return False
 
 
 SECTION_NUMBER = re.compile(r"^\s*(第?[一二三四五六七八九十百]+[、.．部分]|[（(][一二三四五六七八九十]+[）)])\s*")

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 
 from django.utils.translation import gettext as _
 
-CN_DIGITS = "零〇一二三四五六七八九十百两兩"
+CN_DIGITS = "零〇○一二三四五六七八九十百两兩"
 CN_NUM = f"[{CN_DIGITS}]+"
 OPEN, CLOSE = "[(（]", "[)）]"
 
@@ -65,11 +65,13 @@ INLINE_DI = re.compile(r"(?:(?<=^)|(?<=[。；;，,：:\s]))第(?P<n>[一二三�
 
 
 def cn_to_int(s: str) -> int | None:
-    """一 → 1, 十二 → 12, 二十 → 20, 一百零五 → 105; None when it is not a Chinese numeral."""
+    """一 → 1, 十二 → 12, 二十 → 20, 一百零五 → 105, 二〇二五 → 2025; None when it is not a Chinese numeral."""
     digits = {"零": 0, "〇": 0, "一": 1, "二": 2, "两": 2, "兩": 2, "三": 3, "四": 4, "五": 5, "六": 6,
               "七": 7, "八": 8, "九": 9}
     if s.isdigit():
         return int(s)
+    if len(s) > 1 and s and all(ch in digits or ch == "○" for ch in s):  # 二〇二五 (a year), read digit by digit
+        return int("".join(str(digits.get(ch, 0)) for ch in s))
     total, current = 0, 0
     for ch in s:
         if ch in digits:
@@ -77,8 +79,8 @@ def cn_to_int(s: str) -> int | None:
         elif ch == "十":
             total += (current or 1) * 10
             current = 0
-        elif ch == "百":
-            total += (current or 1) * 100
+        elif ch in "百千":
+            total += (current or 1) * (100 if ch == "百" else 1000)
             current = 0
         else:
             return None
@@ -196,29 +198,81 @@ def _month_end(year: int, month: int) -> str:
     return f"{year:04d}-{month:02d}-{calendar.monthrange(year, month)[1]:02d}"
 
 
-NUM = rf"(?:\d+|{CN_NUM})"
+# Chinese numerals in dates, periods and quantities (二〇二五年十月底, 三个月内, 第三季度, 五个, 百分之九十五) are
+# read as Arabic numerals before the patterns below run; the text reported is the original's.
+CN_QUANTITY = re.compile(
+    rf"百分之(?P<p>[{CN_DIGITS}]+)"
+    rf"|(?<![统統唯万萬同之逐专專划劃单單归歸合])(?P<n>[{CN_DIGITS}千]+)(?=\s*(?:年|月|日|号|號|个|個|季度|季|周|週|天|工作日"
+    r"|星期|户|戶|人|家|所|项|項|处|處|张|張|名|座|间|間|条|條|场|場|支|件|套|床|台|辆|輛|公里|平方米|万|萬|亿|億|元))"
+)
+
+
+def arabic(text: str) -> tuple[str, list[int]]:
+    """The text with Chinese numerals in dates and quantities written in Arabic numerals, and for each of its
+    characters (plus one past the end) the position it comes from in `text`."""
+    out, where, last = [], [], 0
+    for m in CN_QUANTITY.finditer(text):
+        value = cn_to_int(m["p"] or m["n"])
+        if value is None:
+            continue
+        out.append(text[last:m.start()])
+        where.extend(range(last, m.start()))
+        digits = f"{value}%" if m["p"] else str(value)
+        out.append(digits)
+        where.extend([m.start()] * (len(digits) - 1) + [m.end() - 1])
+        last = m.end()
+    out.append(text[last:])
+    where.extend(range(last, len(text) + 1))
+    return "".join(out), where
+
+
+def _original(text: str, where: list[int], m) -> str:
+    return text[where[m.start()]:where[m.end() - 1] + 1] if m.end() > m.start() else ""
+
+
+BEFORE = r"(?:前|之前|以前)"
 DEADLINE_PATTERNS = [
-    ("day", re.compile(r"(?:到|至|于|於|在)?(?P<y>\d{4})\s*年\s*(?P<m>\d{1,2})\s*月\s*(?P<d>\d{1,2})\s*日(?:前|之前|以前)?")),
-    ("month", re.compile(r"(?:到|至|于|於)?(?P<y>\d{4})\s*年\s*(?P<m>\d{1,2})\s*月(?:底|末)(?:前|之前|以前)?")),
-    ("month", re.compile(r"(?P<y>\d{4})\s*年\s*(?P<m>\d{1,2})\s*月(?:前|之前|以前)")),
-    ("half", re.compile(r"(?:到|至|于|於)?(?P<y>\d{4})\s*年\s*上半年(?:前|底前|末)?")),
+    ("day", re.compile(r"(?:到|至|于|於|在)?(?P<y>\d{4})\s*年\s*(?P<m>\d{1,2})\s*月\s*(?P<d>\d{1,2})\s*[日号號](?:前|之前|以前)?")),
+    ("month", re.compile(r"(?:到|至|于|於)?(?P<y>\d{4})\s*年\s*(?P<m>\d{1,2})\s*月(?:份)?(?P<p>底|末|上旬|中旬|下旬)(?:前|之前|以前)?")),
+    ("month", re.compile(r"(?P<y>\d{4})\s*年\s*(?P<m>\d{1,2})\s*月(?:份)?(?:前|之前|以前)")),
+    ("quarter", re.compile(r"(?:到|至|于|於)?(?P<y>\d{4})\s*年\s*第?\s*(?P<q>[1-4])\s*季度?(?:末|底)?(?:前|之前|以前)?")),
+    ("half", re.compile(r"(?:到|至|于|於)?(?P<y>\d{4})\s*年\s*(?P<h>上|下)半年(?:前|底前|末)?")),
     ("year", re.compile(r"(?:到|至|于|於)(?P<y>\d{4})\s*年(?:年?底|年?末)?(?:前|之前|以前)?|(?P<y2>\d{4})\s*年年?(?:底|末)(?:前|之前|以前)?"
-                        r"|(?P<y3>\d{4})\s*年(?:前|之前|以前)")),
-    ("this-day", re.compile(r"(?<![\d年])(?P<m>\d{1,2})\s*月\s*(?P<d>\d{1,2})\s*日(?:前|之前|以前)")),
-    ("this-month", re.compile(r"(?<![\d年])(?P<m>\d{1,2})\s*月(?:底|末)(?:前|之前|以前)?|(?<![\d年])(?P<m2>\d{1,2})\s*月(?:前|之前|以前)")),
-    ("this-half", re.compile(r"(?<!\d年)上半年(?:前|底前|末)?|年中")),
-    ("this-year", re.compile(r"年内|年內|年底前|今年底|本年度内|本年度內|年底之前")),
-    ("relative", re.compile(rf"(?P<n>{NUM})\s*(?P<u>个月|個月|周|週|个工作日|個工作日|工作日|日|天)(?:内|內|之内|之內)")),
+                        r"|(?P<y3>\d{4})\s*年(?:前|之前|以前|内|內|度内|度內)")),
+    ("this-day", re.compile(r"(?<![\d年])(?P<m>\d{1,2})\s*月\s*(?P<d>\d{1,2})\s*[日号號](?:前|之前|以前)")),
+    ("this-month", re.compile(r"(?<![\d年])(?P<m>\d{1,2})\s*月(?:份)?(?P<p>底|末|上旬|中旬|下旬)(?:前|之前|以前)?"
+                              r"|(?<![\d年])(?P<m2>\d{1,2})\s*月(?:份)?(?:前|之前|以前)")),
+    ("this-quarter", re.compile(r"(?<![\d年每])第?(?P<q>[1-4])\s*季度(?:末|底)?(?:前|之前|以前)?")),
+    ("this-half", re.compile(r"(?<!\d年)(?P<h>上|下)半年(?:前|底前|末)?|年中")),
+    ("relative", re.compile(r"(?<!\d)(?P<n>\d{1,3}|半)\s*(?P<u>个月|個月|年|个季度|個季度|季度|周|週|个星期|個星期|星期|个工作日|個工作日"
+                            r"|工作日|日|天)(?:内|內|之内|之內)")),
+    ("this-year", re.compile(r"年内|年內|年底前|今年底|本年度内|本年度內|年底之前|(?<![\d年])年(?:底|末)")),
     ("cadence", re.compile(r"每(?P<c>季度|季|月|年|半年|周|週|旬|日|天)")),
 ]
+RELATIVE_UNITS = {"个月": "months", "個月": "months", "年": "years", "周": "weeks", "週": "weeks", "个星期": "weeks",
+                  "個星期": "weeks", "星期": "weeks", "日": "days", "天": "days", "个季度": "quarters",
+                  "個季度": "quarters", "季度": "quarters"}
 CADENCE = {"季度": "quarter", "季": "quarter", "月": "month", "年": "year", "半年": "half-year", "周": "week",
            "週": "week", "旬": "ten-days", "日": "day", "天": "day"}
 
 
+def _quarter_end(year: int, quarter: int) -> str:
+    return _month_end(year, quarter * 3)
+
+
+def _in_month(year: int, month: int, part: str | None) -> str:
+    """A month's 上旬 (the 10th), 中旬 (the 20th), or its end (底, 末, 下旬)."""
+    if part in ("上旬", "中旬"):
+        return f"{year:04d}-{month:02d}-{10 if part == '上旬' else 20}"
+    return _month_end(year, month)
+
+
 def extract_deadlines(text: str, year: int | None) -> list[dict]:
+    plain, where = arabic(text)
     found, taken = [], []
+    this_year = {"kind": "this-year", "date": None}
     for kind, pattern in DEADLINE_PATTERNS:
-        for m in pattern.finditer(text):
+        for m in pattern.finditer(plain):
             if any(m.start() < e and s < m.end() for s, e in taken):
                 continue
             value = None
@@ -229,9 +283,11 @@ def extract_deadlines(text: str, year: int | None) -> list[dict]:
             elif kind == "month":
                 y, mo = int(m["y"]), int(m["m"])
                 if 1 <= mo <= 12:
-                    value = {"kind": "date", "date": _month_end(y, mo)}
+                    value = {"kind": "date", "date": _in_month(y, mo, m.groupdict().get("p"))}
+            elif kind == "quarter":
+                value = {"kind": "date", "date": _quarter_end(int(m["y"]), int(m["q"]))}
             elif kind == "half":
-                value = {"kind": "date", "date": f"{int(m['y']):04d}-06-30"}
+                value = {"kind": "date", "date": f"{int(m['y']):04d}-{'06-30' if m['h'] == '上' else '12-31'}"}
             elif kind == "year":
                 y = int(m["y"] or m["y2"] or m["y3"])
                 value = {"kind": "date", "date": f"{y:04d}-12-31"}
@@ -240,26 +296,29 @@ def extract_deadlines(text: str, year: int | None) -> list[dict]:
                 if year and 1 <= mo <= 12 and 1 <= d <= calendar.monthrange(year, mo)[1]:
                     value = {"kind": "date", "date": f"{year:04d}-{mo:02d}-{d:02d}"}
                 elif not year and 1 <= mo <= 12 and 1 <= d <= 31:
-                    value = {"kind": "this-year", "date": None}
+                    value = dict(this_year)
             elif kind == "this-month":
                 mo = int(m["m"] or m["m2"])
                 if 1 <= mo <= 12:
-                    value = ({"kind": "date", "date": _month_end(year, mo)} if year
-                             else {"kind": "this-year", "date": None})
+                    value = ({"kind": "date", "date": _in_month(year, mo, m["p"])} if year else dict(this_year))
+            elif kind == "this-quarter":
+                value = {"kind": "date", "date": _quarter_end(year, int(m["q"]))} if year else dict(this_year)
             elif kind == "this-half":
-                value = {"kind": "date", "date": f"{year:04d}-06-30"} if year else {"kind": "this-year", "date": None}
+                end = "12-31" if m["h"] == "下" else "06-30"
+                value = {"kind": "date", "date": f"{year:04d}-{end}"} if year else dict(this_year)
             elif kind == "this-year":
-                value = {"kind": "date", "date": f"{year:04d}-12-31"} if year else {"kind": "this-year", "date": None}
+                value = {"kind": "date", "date": f"{year:04d}-12-31"} if year else dict(this_year)
             elif kind == "relative":
-                n = cn_to_int(m["n"])
-                unit = {"个月": "months", "個月": "months", "周": "weeks", "週": "weeks", "日": "days", "天": "days"}.get(
-                    m["u"], "working_days")
+                unit = RELATIVE_UNITS.get(m["u"], "working_days")
+                n = cn_to_int(m["n"]) if m["n"] != "半" else None
+                if m["n"] == "半":  # 半年 is six months, 半个月 fifteen days
+                    unit, n = {"years": ("months", 6), "months": ("days", 15)}.get(unit, (unit, None))
                 if n:
                     value = {"kind": "relative", unit: n}
             elif kind == "cadence":
                 value = {"kind": "cadence", "every": CADENCE[m["c"]]}
             if value:
-                value["text"] = m.group(0)
+                value["text"] = _original(text, where, m)
                 found.append((m.start(), value))
                 taken.append((m.start(), m.end()))
     return [v for _, v in sorted(found, key=lambda p: p[0])]
@@ -286,15 +345,18 @@ MULTIPLIER = {"亿": 100_000_000, "億": 100_000_000, "万": 10_000, "萬": 10_0
 
 
 def extract_targets(text: str) -> list[dict]:
+    plain, where = arabic(text)
     found, taken = [], []
     for kind, pattern in TARGET_PATTERNS:
-        for m in pattern.finditer(text):
+        for m in pattern.finditer(plain):
             if any(m.start() < e and s < m.end() for s, e in taken):
                 continue
             v = float(m["v"])
+            if kind == "count" and text[where[m.start()]] == "一" and v == 1:
+                continue  # 一个, 一项: an article more often than a target
             if kind != "percent":
                 v *= MULTIPLIER.get(m["m"] or "", 1)
-            value = {"kind": kind, "value": int(v) if v == int(v) else v, "text": m.group(0)}
+            value = {"kind": kind, "value": int(v) if v == int(v) else v, "text": _original(text, where, m)}
             if kind == "count":
                 value["unit"] = m["u"]
             qualifier = (m["q"] or "") + ("…" + m["a"] if m["a"] else "")
