@@ -657,3 +657,82 @@ def test_a_date_in_chinese_numerals_reads_as_the_same_date_in_arabic(y, m, d, ta
     cn, ar = extract_deadlines(f"要在{written}完成。", None), extract_deadlines(f"要在{arabic}完成。", None)
     assert [x["date"] for x in cn] == [x["date"] for x in ar] == [f"{y:04d}-{m:02d}-{d:02d}"]
     assert cn[0]["text"].endswith(written)
+
+
+def _outline(items):
+    return [(i.number, i.title, _outline(i.children)) for i in items]
+
+
+def test_a_plan_in_chapters_and_articles_with_enumerations_inside_an_article():
+    plan = parse("某市养老服务体系建设实施方案\n为贯彻落实有关文件精神，制定本方案。\n第一章 总则\n"
+                 "第一条 为加快建设养老服务体系，制定本方案。\n第二章 主要任务\n"
+                 "第二条 发展社区养老服务。各区要在两年内建成社区嵌入式养老服务设施三十个。\n"
+                 "第三条 提升机构养老服务质量。（一）推进公办养老机构改革；（二）加强养老机构安全管理。\n"
+                 "某市人民政府办公室\n2024年3月15日")
+    assert [(i.number, i.title) for i in plan.items] == [("第一章", "总则"), ("第二章", "主要任务")]
+    second, third = plan.items[1].children
+    assert (second.number, second.deadline["years"], second.targets[0]["value"]) == ("第二条", 2, 30)
+    assert _outline(third.children) == [("（一）", "推进公办养老机构改革", []), ("（二）", "加强养老机构安全管理", [])]
+    assert plan.closing == "某市人民政府办公室\n2024年3月15日"
+
+
+def test_paren_numbers_inside_arabic_inside_chinese_and_a_closing_after_contacts_and_attachments():
+    plan = parse("2025年民政工作要点\n一、兜牢基本民生底线\n1.完善社会救助体系。三月底前完成核查。\n"
+                 "（1）开展低保专项治理。\n（2）加强临时救助。六月底前实现“一门受理”。\n2.加强特困人员供养。\n"
+                 "二、工作步骤\n（一）动员部署阶段（2025年3月31日前）。\n（二）排查整治阶段（2025年4月至8月）。\n"
+                 "联系人：张三，联系电话：12345678\n附件：1．排查表\n2．联系人回执\n区民政局\n2025年1月20日")
+    assert _outline(plan.items) == [
+        ("一、", "兜牢基本民生底线", [("1.", "完善社会救助体系", [("（1）", "开展低保专项治理", []), ("（2）", "加强临时救助", [])]),
+                                ("2.", "加强特困人员供养", [])]),
+        ("二、", "工作步骤", [("（一）", "动员部署阶段（2025年3月31日前）", []), ("（二）", "排查整治阶段（2025年4月至8月）", [])])]
+    assert plan.items[0].children[0].children[1].deadline["date"] == "2025-06-30"
+    assert plan.items[1].children[1].deadline["date"] == "2025-08-31"  # the end of 4月至8月
+    assert plan.closing.startswith("联系人：张三") and plan.closing.endswith("2025年1月20日")
+
+
+def test_a_task_table_inside_a_plan_becomes_items_from_text_and_from_word():
+    text = ("市民政局2025年工作要点\n一、聚焦民生保障\n1、完善低保制度\n三、重点任务分解\n"
+            "序号\t工作任务\t牵头单位\t完成时限\n1\t完善低保制度\t社会救助科\t2025年6月底前\n"
+            "2\t做好残疾人两项补贴\t社会事务科\t十二月底前")
+    plan = parse(text)
+    table = plan.items[-1]
+    assert [(i.number, i.title, i.deadline["date"]) for i in table.children] == [
+        ("1.", "完善低保制度", "2025-06-30"), ("2.", "做好残疾人两项补贴", "2025-12-31")]
+    assert "牵头单位：社会救助科" in table.children[0].text
+    assert table.children[1].targets == []  # 两项补贴 is a name, not a target
+
+    import docx
+
+    document = docx.Document()
+    document.add_paragraph("2025年养老服务重点任务清单")
+    grid = document.add_table(rows=1, cols=4)
+    for cell, heading in zip(grid.rows[0].cells, ["序号", "重点任务", "责任单位", "完成时限"]):
+        cell.text = heading
+    section = grid.add_row().cells
+    section[0].merge(section[3]).text = "一、居家养老"
+    for values in (("1", "新建老年助餐点十个。确保覆盖全部街道。", "市民政局", "2025年6月底前"),
+                   ("2", "实施适老化改造500户", "市民政局", "三季度末")):
+        for cell, value in zip(grid.add_row().cells, values):
+            cell.text = value
+    buffer = io.BytesIO()
+    document.save(buffer)
+    plan = parse(read_docx(buffer.getvalue()))
+    assert [(i.number, i.title) for i in plan.items] == [("一、", "居家养老")]
+    first, second = plan.items[0].children
+    assert (first.title, first.deadline["date"], first.targets[0]["text"]) == ("新建老年助餐点十个", "2025-06-30", "十个")
+    assert (second.title, second.deadline["date"]) == ("实施适老化改造500户", "2025-09-30")
+
+
+def test_a_plan_with_unnumbered_headings_is_divided_at_them():
+    with translation.override("en"):
+        plan = parse("某区2025年社区治理工作要点\n2025年，全区社区治理工作以党建引领为主线。\n总体目标\n"
+                     "到2025年底，居民满意度达到90%以上。\n重点任务\n加强社区党组织建设。年底前完成换届。\n"
+                     "推进社区服务设施建设。新建社区综合服务设施十个。\n保障措施\n加强组织领导。建立工作专班。")
+    assert _outline(plan.items) == [
+        ("", "总体目标", [("", "到2025年底，居民满意度达到90%以上", [])]),
+        ("", "重点任务", [("", "加强社区党组织建设", []), ("", "推进社区服务设施建设", [])]),
+        ("", "保障措施", [("", "加强组织领导", [])])]
+    assert plan.preamble.startswith("某区2025年社区治理工作要点")
+    assert plan.notes and "unnumbered headings" in plan.notes[0]
+    # one short line is not enough to divide a text
+    assert len(parse("工作目标\n今年要把民政工作做好。各单位认真落实。").items) == 1

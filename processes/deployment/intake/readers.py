@@ -20,6 +20,8 @@ from django.utils.translation import gettext as _
 
 from workflow.cases.evidence import EvidenceRejected, check_ooxml
 
+from .workplan import table_lines
+
 MACRO_PART = re.compile(r"(^|/)(vbaProject\.bin|vbaData\.xml)$|\.(bin|exe|js|vbs)$", re.IGNORECASE)
 MACRO_TYPES = (b"macroEnabled", b"vbaProject", b"ms-office.activeX", b"vnd.ms-office.vba")
 ZIP_SIGNATURE = b"PK\x03\x04"
@@ -223,10 +225,12 @@ def read_docx(data: bytes) -> str:
             prefix = numbering.prefix(block) if text.strip() else ""
             lines.append(prefix + text)
         elif tag == "tbl":
-            for row in block.iter(_w("tr")):
-                cells = ["".join(_paragraph_text(p) for p in cell.iter(_w("p"))).strip()
-                         for cell in row.iter(_w("tc"))]
-                lines.append("  ".join(c for c in cells if c))
+            rows = [["\n".join(_paragraph_text(p) for p in cell.iter(_w("p"))).strip() for cell in row.iter(_w("tc"))]
+                    for row in block.iter(_w("tr"))]
+            converted = table_lines(rows)  # a task table: its rows as items
+            if converted is None:
+                converted = ["  ".join(c.replace("\n", "") for c in cells if c) for cells in rows]
+            lines.extend(converted)
     return "\n".join(lines)
 
 

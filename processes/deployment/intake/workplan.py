@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import calendar
 import re
+import unicodedata
 from dataclasses import dataclass, field
 
 from django.utils.translation import gettext as _
@@ -61,6 +62,7 @@ CLAUSE = "，,；;、：:"
 TRAILING = "。！？!?；;：:，,、 \u3000"
 
 INLINE_SHI = re.compile(r"(?:(?<=^)|(?<=[。；;，,：:\s]))(?P<n>[一二三四五六七八九十]+)是")
+INLINE_PAREN = re.compile(r"(?<=[。；;：:])\s*[（(](?P<n>[一二三四五六七八九十]+)[）)]\s*")
 INLINE_DI = re.compile(r"(?:(?<=^)|(?<=[。；;，,：:\s]))第(?P<n>[一二三四五六七八九十]+)\s*[，,、：:]")
 
 
@@ -232,6 +234,9 @@ def _original(text: str, where: list[int], m) -> str:
 
 BEFORE = r"(?:前|之前|以前)"
 DEADLINE_PATTERNS = [
+    ("range", re.compile(r"(?P<y>\d{4})\s*年\s*\d{1,2}\s*月(?:份)?(?:\s*\d{1,2}\s*[日号號])?\s*(?:至|到|—|－|-|~|～)+\s*"
+                         r"(?:(?P<y2>\d{4})\s*年\s*)?(?P<m>\d{1,2})\s*月(?:份)?(?:\s*(?P<d>\d{1,2})\s*[日号號])?"
+                         r"(?P<p>底|末|上旬|中旬|下旬)?(?:前|之前|以前)?")),
     ("day", re.compile(r"(?:到|至|于|於|在)?(?P<y>\d{4})\s*年\s*(?P<m>\d{1,2})\s*月\s*(?P<d>\d{1,2})\s*[日号號](?:前|之前|以前)?")),
     ("month", re.compile(r"(?:到|至|于|於)?(?P<y>\d{4})\s*年\s*(?P<m>\d{1,2})\s*月(?:份)?(?P<p>底|末|上旬|中旬|下旬)(?:前|之前|以前)?")),
     ("month", re.compile(r"(?P<y>\d{4})\s*年\s*(?P<m>\d{1,2})\s*月(?:份)?(?:前|之前|以前)")),
@@ -284,6 +289,12 @@ def extract_deadlines(text: str, year: int | None) -> list[dict]:
                 y, mo = int(m["y"]), int(m["m"])
                 if 1 <= mo <= 12:
                     value = {"kind": "date", "date": _in_month(y, mo, m.groupdict().get("p"))}
+            elif kind == "range":  # 2025年4月至8月: the end of the period
+                y, mo = int(m["y2"] or m["y"]), int(m["m"])
+                if 1 <= mo <= 12 and m["d"] and 1 <= int(m["d"]) <= calendar.monthrange(y, mo)[1]:
+                    value = {"kind": "date", "date": f"{y:04d}-{mo:02d}-{int(m['d']):02d}"}
+                elif 1 <= mo <= 12 and not m["d"]:
+                    value = {"kind": "date", "date": _in_month(y, mo, m["p"])}
             elif kind == "quarter":
                 value = {"kind": "date", "date": _quarter_end(int(m["y"]), int(m["q"]))}
             elif kind == "half":
@@ -341,6 +352,8 @@ TARGET_PATTERNS = [
                          r"(?P<u>个|個|户|戶|人次|人|家|所|项|項|处|處|张|張|名|座|间|間|条|條|场|場|支|件|套|床|台|辆|輛|公里|平方米|万人)"
                          rf"(?![月工小季])(?P<a>{AFTER})")),
 ]
+COUNT_VERB = re.compile(r"新建|建成|建设|新增|打造|培育|改造|完成|开展|实施|达到|達到|不少于|不少於|累计|累計|培训|培訓|组建|組建"
+                        r"|设立|設立|创建|創建|举办|舉辦|建立|提供|覆盖|覆蓋|扶持|认定|認定|命名|评选|評選|招募|引进|引進|至少")
 MULTIPLIER = {"亿": 100_000_000, "億": 100_000_000, "万": 10_000, "萬": 10_000, "千": 1000}
 
 
@@ -352,8 +365,10 @@ def extract_targets(text: str) -> list[dict]:
             if any(m.start() < e and s < m.end() for s, e in taken):
                 continue
             v = float(m["v"])
-            if kind == "count" and text[where[m.start()]] == "一" and v == 1:
-                continue  # 一个, 一项: an article more often than a target
+            at = where[m.start()]
+            clause = re.split(r"[，,。；;：:、！？]", text[max(0, at - 20):at])[-1]
+            if kind == "count" and text[at] in CN_DIGITS and (v == 1 or (v <= 10 and not COUNT_VERB.search(clause))):
+                continue  # 一个 (an article), 两项补贴 and 四个意识 (names): a target says 建成五个, 新建…十个
             if kind != "percent":
                 v *= MULTIPLIER.get(m["m"] or "", 1)
             value = {"kind": kind, "value": int(v) if v == int(v) else v, "text": _original(text, where, m)}
@@ -429,6 +444,64 @@ def unwrap(lines: list[str]) -> list[str]:
 YEAR = re.compile(r"(?<!\d)((?:19|20)\d{2})\s*年")
 
 
+def table_lines(rows: list[list[str]]) -> list[str] | None:
+    """A task table inside a plan (a Word table, or lines of tab-separated cells) as the lines of numbered items:
+    its heading row is found by the task table's headings (序号, 任务, 牵头单位, 完成时限 …); each row becomes
+    "1. task" and a line "牵头单位：…；完成时限：…。" in the table's own words. None when no row is headed
+    like a task table."""
+    from .task_table import _row_mapping  # task_table reads Chinese numerals with this module
+
+    rows = [[(cell or "").strip() for cell in row] for row in rows]
+    header = next((i for i, row in enumerate(rows[:3])
+                   if "task" in (m := _row_mapping(row)) and len(m) >= 2), None)
+    if header is None:
+        return None
+    headings = rows[header]
+    mapping = _row_mapping(headings)
+    out = ["  ".join(cell for cell in row if cell) for row in rows[:header]]
+    for row in rows[header + 1:]:
+        cell = {field: row[column] for field, column in mapping.items() if column < len(row)}
+        task = cell.get("task", "")
+        values = list(dict.fromkeys(value for value in row if value))
+        if not task or task == headings[mapping["task"]]:
+            if len(values) == 1:
+                out.append(values[0])  # a section row across the table: 一、养老服务
+            continue
+        number = unicodedata.normalize("NFKC", cell.get("number", "")).strip().rstrip("、.．")
+        if re.fullmatch(r"\d{1,3}(?:\.\d{1,3})*", number):
+            mark = f"{number}." if "." not in number else f"{number} "
+        elif re.fullmatch(CN_NUM, number):
+            mark = f"{number}、"
+        elif number and _numbering(number + " x"):
+            mark = number
+        else:
+            mark = ""
+        out.append(f"{mark}{task}".replace("\n", " "))
+        details = [f"{headings[column] or field}：{row[column]}" for field, column in
+                   sorted(mapping.items(), key=lambda pair: pair[1])
+                   if field not in ("number", "task") and column < len(row) and row[column]]
+        if details:
+            out.append("；".join(details).replace("\n", " ") + "。")
+    return out
+
+
+def _tab_tables(lines: list[str]) -> list[str]:
+    """Runs of tab-separated lines (a table pasted from Excel or Word) headed like a task table, as items."""
+    out, i = [], 0
+    while i < len(lines):
+        j = i
+        while j < len(lines) and "\t" in lines[j]:
+            j += 1
+        if j - i >= 2:
+            converted = table_lines([line.split("\t") for line in lines[i:j]])
+            out.extend(converted if converted is not None else lines[i:j])
+            i = j
+        else:
+            out.append(lines[i])
+            i += 1
+    return out
+
+
 def parse(text: str, year: int | None = None) -> Plan:
     """Parse a work plan's plain text into a Plan (tree of items, preamble, closing, notes)."""
     lines = split_lines(text or "")
@@ -437,26 +510,29 @@ def parse(text: str, year: int | None = None) -> Plan:
         (debris if DEBRIS.match(line) else kept).append(line)
     lines = kept
 
-    lines = unwrap(lines)
+    lines = unwrap(_tab_tables(lines))
     closing = []
-    while lines and CLOSING.match(lines[-1]) and len(closing) < 8:
-        closing.insert(0, lines.pop())
-    if lines and DATE_LINE.match(lines[-1].replace(" ", "")):
-        closing.insert(0, lines.pop())
-        issuers = 0
-        while lines and issuers < 2 and _is_short_title(lines[-1]) and not _numbering(lines[-1]):
+    before = None
+    while before != len(lines):  # signature, date, contacts, 抄送 and the list of attachments, in any order
+        before = len(lines)
+        while lines and CLOSING.match(lines[-1]) and len(closing) < 12:
             closing.insert(0, lines.pop())
-            issuers += 1
-    # The list of attachments after the body (附件：1．任务分解表 / 2．联系人名单) is not an item.
-    for back in range(1, min(len(lines), 12) + 1):
-        line = lines[-back]
-        if ATTACHMENTS.match(line):
-            if back < len(lines) and any(_numbering(x) for x in lines[:-back]):
-                closing[:0] = lines[-back:]
-                del lines[-back:]
-            break
-        if len(line) > 40 or line[-1] in "。！？!?；;":
-            break
+        if lines and DATE_LINE.match(lines[-1].replace(" ", "")):
+            closing.insert(0, lines.pop())
+            issuers = 0
+            while lines and issuers < 2 and _is_short_title(lines[-1]) and not _numbering(lines[-1]):
+                closing.insert(0, lines.pop())
+                issuers += 1
+        # The list of attachments after the body (附件：1．任务分解表 / 2．联系人名单) is not an item.
+        for back in range(1, min(len(lines), 12) + 1):
+            line = lines[-back]
+            if ATTACHMENTS.match(line):
+                if back < len(lines) and any(_numbering(x) for x in lines[:-back]):
+                    closing[:0] = lines[-back:]
+                    del lines[-back:]
+                break
+            if len(line) > 40 or line[-1] in "。！？!?；;":
+                break
 
     classified = [(line, _numbering(line)) for line in lines]
     first_numbered = next((i for i, (_, n) in enumerate(classified) if n), None)
@@ -476,6 +552,9 @@ def parse(text: str, year: int | None = None) -> Plan:
         if not body:
             plan.items = [_finish(Item(level=1, number="", title="", text=""), year)]
             plan.notes.append(_("The document is empty; it was imported as one empty item."))
+        elif _unnumbered_sections(plan, lines, year):
+            plan.notes.append(_("No numbered headings were found; the text was divided at its unnumbered headings, "
+                                "one item per paragraph. Check the items in the editor."))
         else:
             item = Item(level=1, number="", title=make_title(lines[0]), text=body)
             _inline_children(item)  # 一是…二是… still splits a paragraph without headings
@@ -487,7 +566,7 @@ def parse(text: str, year: int | None = None) -> Plan:
     # Sections: short unnumbered lines after the preamble (or right before the first numbered line).
     def section_at(i: int) -> bool:
         line, numbered = classified[i]
-        if numbered or not _is_short_title(line):
+        if numbered or not _is_short_title(line) or "\t" in line:  # a row of a table is not a heading
             return False
         if i < first_numbered:
             # Right before the first item: a section, unless it is (part of) the document's title block.
@@ -540,6 +619,30 @@ def parse(text: str, year: int | None = None) -> Plan:
     return plan
 
 
+def _unnumbered_sections(plan: Plan, lines: list[str], year: int | None) -> bool:
+    """A plan with headings but no numbers (headings set in bold in Word: 总体目标 / 重点任务 / 保障措施): two or
+    more short lines, each followed by a paragraph, become sections and each paragraph under them an item."""
+    def heading(i: int) -> bool:
+        line = lines[i]
+        return (0 < i < len(lines) - 1 and _is_short_title(line) and "\t" not in line and not DOC_TITLE.search(line)
+                and not re.fullmatch(r"[（(].*[)）]", line) and not _is_short_title(lines[i + 1])
+                and not DATE_LINE.match(line.replace(" ", "")))
+
+    heads = [i for i in range(len(lines)) if heading(i)]
+    if len(heads) < 2:
+        return False
+    plan.preamble = "\n".join(lines[:heads[0]])
+    for k, head in enumerate(heads):
+        end = heads[k + 1] if k + 1 < len(heads) else len(lines)
+        section = Item(level=1, number="", title=make_title(lines[head]), text=lines[head], style="section")
+        for paragraph in lines[head + 1:end]:
+            child = Item(level=2, number="", title=make_title(paragraph), text=paragraph)
+            _inline_children(child)
+            section.children.append(_finish(child, year))
+        plan.items.append(_finish(section, year))
+    return True
+
+
 def _finish(item: Item, year: int | None) -> Item:
     item.deadlines = extract_deadlines(item.text, year)
     item.deadline = pick_deadline(item.deadlines)
@@ -554,7 +657,7 @@ def _inline_children(item: Item) -> None:
     """一是…；二是…；三是… (or 第一，…第二，…) inside the item's text become its children."""
     if item.style == "inline":
         return
-    for pattern in (INLINE_SHI, INLINE_DI):
+    for pattern in (INLINE_SHI, INLINE_DI, INLINE_PAREN):
         marks, expected = [], 1
         for m in pattern.finditer(item.text):
             value = cn_to_int(m["n"])
@@ -567,11 +670,11 @@ def _inline_children(item: Item) -> None:
         for k, m in enumerate(marks):
             end = marks[k + 1].start() if k + 1 < len(marks) else _paragraph_end(item.text, m.end())
             segment = item.text[m.start():end].strip()
-            body = segment[m.end() - m.start():]
+            body = item.text[m.end():end].strip()
             if pattern is INLINE_DI:
                 body = body.lstrip("，,、：: ")
             title = make_title(re.split(r"[；;]", body, maxsplit=1)[0])
-            inline.append(Item(level=item.level + 1, number=m.group(0).rstrip("，,、：: "), title=title,
+            inline.append(Item(level=item.level + 1, number=m.group(0).strip().rstrip("，,、：: "), title=title,
                                text=segment, style="inline"))
         item.children = inline + item.children  # the paragraph's own enumeration, then numbered children
         return
