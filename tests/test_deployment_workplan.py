@@ -571,8 +571,8 @@ def test_an_undecidable_encoding_is_refused_in_chinese():
     with translation.override("zh-hans"), pytest.raises(WorkplanRejected) as refused:
         decode_text("組".encode("gbk"))  # one character that reads as a common one both in GBK and in Big5
     assert refused.value.message == zh(
-        "The text file's encoding could not be decided: it reads both as simplified (GBK) and as traditional "
-        "(Big5) Chinese. Save it as UTF-8 and try again.")
+        "The text file's encoding could not be decided: it reads as Chinese in more than one encoding "
+        "(UTF-8, GBK, Big5). Save it as UTF-8 with a BOM and try again.")
 
 
 @hsettings(max_examples=300, deadline=None)
@@ -736,3 +736,21 @@ def test_a_plan_with_unnumbered_headings_is_divided_at_them():
     assert plan.notes and "unnumbered headings" in plan.notes[0]
     # one short line is not enough to divide a text
     assert len(parse("工作目标\n今年要把民政工作做好。各单位认真落实。").items) == 1
+
+
+def test_a_taiwan_plan_with_formal_numerals_and_years_of_the_republic():
+    plan = parse("臺北市政府社會局114年度長期照顧服務推動計畫\n中華民國114年1月15日\n壹、計畫依據\n依據長期照顧服務法辦理。\n"
+                 "貳、計畫目標\n一、建構完善長照服務體系，114年12月31日前完成佈建。\n二、提升長照服務涵蓋率達百分之七十以上。\n"
+                 "參、執行策略\n一、擴充服務資源\n（一）增設日間照顧中心十處。\n（二）於半年內完成居家服務單位評鑑。\n"
+                 "1.辦理評鑑說明會。\n2.民國114年6月底前完成實地評鑑。\n肆、經費來源\n由本局年度預算支應。")
+    assert plan.year == 2025
+    assert [(i.number, i.title) for i in plan.items] == [
+        ("壹、", "計畫依據"), ("貳、", "計畫目標"), ("參、", "執行策略"), ("肆、", "經費來源")]
+    goals, strategy = plan.items[1], plan.items[2]
+    assert goals.children[0].deadline["date"] == "2025-12-31"
+    assert goals.children[1].targets[0]["value"] == 70
+    resources = strategy.children[0]
+    assert resources.children[0].targets[0]["text"] == "十處"
+    assert resources.children[1].deadline["months"] == 6
+    assert resources.children[1].children[1].deadline == {
+        "kind": "date", "date": "2025-06-30", "text": "民國114年6月底前"}

@@ -67,7 +67,7 @@ def decode_text(data: bytes) -> str:
     utf8 = None
     for encoding in candidates:
         text = _decode(data, encoding)
-        if text is not None and (encoding != "utf-8" or _plausible(text) >= 0.7):
+        if text is not None and (encoding != "utf-8" or _plausible(text) == 1.0):
             return text
         utf8 = text
     if candidates != ["utf-8"]:
@@ -79,8 +79,9 @@ def decode_text(data: bytes) -> str:
             if text is not None:
                 decoded[family] = text
                 break
-    if utf8 is not None:  # valid UTF-8 but not Chinese text: kept, unless it reads as Chinese in GBK or Big5
-        if any(_plausible(text) >= 0.7 for text in decoded.values()):
+    if utf8 is not None:  # valid UTF-8 with other characters than ASCII and Chinese (℃, é, Ҫ): kept, unless
+        # it reads as well as Chinese in GBK or Big5 (C7 B0 is "ǰ" in UTF-8 and "前" in GBK)
+        if any(_plausible(text) >= max(0.7, _plausible(utf8)) for text in decoded.values()):
             raise WorkplanRejected(_undecided())
         return utf8
     if len(decoded) == 1:
@@ -98,8 +99,8 @@ def decode_text(data: bytes) -> str:
 
 
 def _undecided():
-    return _("The text file's encoding could not be decided: it reads both as simplified (GBK) "
-             "and as traditional (Big5) Chinese. Save it as UTF-8 and try again.")
+    return _("The text file's encoding could not be decided: it reads as Chinese in more than one encoding "
+             "(UTF-8, GBK, Big5). Save it as UTF-8 with a BOM and try again.")
 
 
 def _unknown_encoding():

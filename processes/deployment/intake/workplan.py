@@ -23,12 +23,14 @@ from django.utils.translation import gettext as _
 
 CN_DIGITS = "零〇○一二三四五六七八九十百两兩"
 CN_NUM = f"[{CN_DIGITS}]+"
+FORMAL_DIGITS = "壹贰貳叁參肆伍陆陸柒捌玖拾佰"
 OPEN, CLOSE = "[(（]", "[)）]"
 
 # Numbering styles at the start of a line: (style key, pattern). The pattern's group "n" is the number.
 STYLES = [
     ("part", re.compile(rf"第\s*(?P<n>{CN_NUM}|\d{{1,3}})\s*(?:部分|章|节|節|篇)\s*[、，,．.：:]?\s*")),
     ("article", re.compile(rf"第\s*(?P<n>{CN_NUM}|\d{{1,3}})\s*(?:条|條)\s*[、，,．.：:]?\s*")),
+    ("formal", re.compile(rf"(?P<n>[{FORMAL_DIGITS}]+)\s*[、，,．.]\s*")),  # 壹、貳、: the top level in Taiwan
     ("cn", re.compile(rf"(?P<n>{CN_NUM})\s*[、，,．.]\s*")),
     ("pcn", re.compile(rf"{OPEN}\s*(?P<n>{CN_NUM})\s*{CLOSE}\s*[、，,．.]?\s*")),
     ("num3", re.compile(r"(?P<n>\d{1,3})[.．]\d{1,3}[.．]\d{1,3}(?:[.．、]\s*|\s+)")),
@@ -69,7 +71,9 @@ INLINE_DI = re.compile(r"(?:(?<=^)|(?<=[。；;，,：:\s]))第(?P<n>[一二三�
 def cn_to_int(s: str) -> int | None:
     """一 → 1, 十二 → 12, 二十 → 20, 一百零五 → 105, 二〇二五 → 2025; None when it is not a Chinese numeral."""
     digits = {"零": 0, "〇": 0, "一": 1, "二": 2, "两": 2, "兩": 2, "三": 3, "四": 4, "五": 5, "六": 6,
-              "七": 7, "八": 8, "九": 9}
+              "七": 7, "八": 8, "九": 9, "壹": 1, "贰": 2, "貳": 2, "叁": 3, "參": 3, "肆": 4, "伍": 5, "陆": 6,
+              "陸": 6, "柒": 7, "捌": 8, "玖": 9}
+    s = s.replace("拾", "十").replace("佰", "百")
     if s.isdigit():
         return int(s)
     if len(s) > 1 and s and all(ch in digits or ch == "○" for ch in s):  # 二〇二五 (a year), read digit by digit
@@ -203,20 +207,26 @@ def _month_end(year: int, month: int) -> str:
 # Chinese numerals in dates, periods and quantities (二〇二五年十月底, 三个月内, 第三季度, 五个, 百分之九十五) are
 # read as Arabic numerals before the patterns below run; the text reported is the original's.
 CN_QUANTITY = re.compile(
-    rf"百分之(?P<p>[{CN_DIGITS}]+)"
+    rf"(?:中華民國|中华民国|民國|民国)\s*(?P<roc>\d{{2,3}}|[{CN_DIGITS}]+)(?=\s*年)"  # Taiwan: 民國114年 is 2025
+    rf"|(?<![\d.])(?P<roc2>1[0-4]\d)(?=\s*年\s*(?:\d{{1,2}}|[{CN_DIGITS}]+)\s*月|\s*年度)"
+    rf"|百分之(?P<p>[{CN_DIGITS}]+)"
     rf"|(?<![统統唯万萬同之逐专專划劃单單归歸合])(?P<n>[{CN_DIGITS}千]+)(?=\s*(?:年|月|日|号|號|个|個|季度|季|周|週|天|工作日"
     r"|星期|户|戶|人|家|所|项|項|处|處|张|張|名|座|间|間|条|條|场|場|支|件|套|床|台|辆|輛|公里|平方米|万|萬|亿|億|元))"
 )
 
 
 def arabic(text: str) -> tuple[str, list[int]]:
-    """The text with Chinese numerals in dates and quantities written in Arabic numerals, and for each of its
+    """The text with Chinese numerals in dates and quantities written in Arabic numerals (and years of the
+    Republic of China as Gregorian years: 民國114年, 114年6月 → 2025年), and for each of its
     characters (plus one past the end) the position it comes from in `text`."""
     out, where, last = [], [], 0
     for m in CN_QUANTITY.finditer(text):
-        value = cn_to_int(m["p"] or m["n"])
+        roc = m["roc"] or m["roc2"]
+        value = cn_to_int(roc or m["p"] or m["n"])
         if value is None:
             continue
+        if roc:
+            value += 1911
         out.append(text[last:m.start()])
         where.extend(range(last, m.start()))
         digits = f"{value}%" if m["p"] else str(value)
@@ -352,7 +362,7 @@ TARGET_PATTERNS = [
                          r"(?P<u>个|個|户|戶|人次|人|家|所|项|項|处|處|张|張|名|座|间|間|条|條|场|場|支|件|套|床|台|辆|輛|公里|平方米|万人)"
                          rf"(?![月工小季])(?P<a>{AFTER})")),
 ]
-COUNT_VERB = re.compile(r"新建|建成|建设|新增|打造|培育|改造|完成|开展|实施|达到|達到|不少于|不少於|累计|累計|培训|培訓|组建|組建"
+COUNT_VERB = re.compile(r"新建|建成|建设|建設|新增|增设|增設|新设|新設|设置|設置|建置|佈建|布建|打造|培育|改造|完成|开展|实施|达到|達到|不少于|不少於|累计|累計|培训|培訓|组建|組建"
                         r"|设立|設立|创建|創建|举办|舉辦|建立|提供|覆盖|覆蓋|扶持|认定|認定|命名|评选|評選|招募|引进|引進|至少")
 MULTIPLIER = {"亿": 100_000_000, "億": 100_000_000, "万": 10_000, "萬": 10_000, "千": 1000}
 
@@ -541,6 +551,7 @@ def parse(text: str, year: int | None = None) -> Plan:
     if year is None:
         head = lines[:first_numbered] if first_numbered is not None else lines[:1]
         for source in ("\n".join(head), "\n".join(closing), "\n".join(debris)):
+            source = arabic(source)[0]  # 二〇二五年, 民國114年
             m = YEAR.search(source) or re.search(r"(?<!\d)((?:19|20)\d{2})[-/.]\d{1,2}[-/.]\d{1,2}", source)
             if m:
                 year = int(m.group(1))
