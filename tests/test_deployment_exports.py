@@ -323,3 +323,157 @@ def test_a_user_of_the_office_who_does_not_supervise_may_not_download(world, cli
     assert client.get(reverse("matter:detail", args=[matter.pk])).status_code == 200
     for name in ("task_table_xlsx", "task_table_pdf", "progress_docx", "progress_pdf"):
         assert client.get(reverse(f"matter:{name}", args=[matter.pk])).status_code == 403, name
+
+
+# Many units in a row ---------------------------------------------------------------------------
+
+def test_a_row_names_its_first_units_and_counts_the_rest(world, plan, tmp_path):
+    """An item sent to many units stays one row: its first UNITS_LISTED units named, then 等N个单位,
+    in every format; the units that did not report are counted the same way."""
+    from tests.factories import make_unit
+
+    many = [make_unit(f"第{i:02d}街道办事处", parent=world.county_a) for i in range(exports.UNITS_LISTED + 5)]
+    low = _item(plan, "提高低保标准")
+    services.update_item(plan.pk, low.pk, actor=world.actor("inspector"), title=low.title, text=low.text,
+                         deadline=_deadline(60), target="5%", cadence="monthly", units=many, co_units=[world.county_b])
+    (row,) = [row for row in exports.build_table(plan).rows if row.title == "提高低保标准"]
+    assert len(row.leads) == exports.UNITS_LISTED and row.lead_count == len(many)
+    assert row.lead.endswith(f"第{exports.UNITS_LISTED - 1:02d}街道办事处等{len(many)}个单位")
+    assert row.co == "乙县民政局" and not row.more_cos   # one: named
+    act(world, "inspector", plan, "dispatch", model=MatterCase)
+    (row,) = [row for row in exports.build_table(plan).rows if row.title == "提高低保标准"]
+    assert row.lead_count == len(many) and len(row.leads) == exports.UNITS_LISTED and row.more_leads
+    assert row.progress.startswith(f"{len(many)}个单位")
+    sheet = load_workbook(io.BytesIO(_get(world.inspector, "task_table_xlsx", plan).content)).active
+    leads = [sheet.cell(r, 3).value for r in range(4, sheet.max_row + 1)]
+    assert f"第{exports.UNITS_LISTED:02d}街道办事处" not in "".join(v or "" for v in leads)
+    assert any((v or "").endswith(f"等{len(many)}个单位") for v in leads)
+    text = _pdftotext(_get(world.inspector, "task_table_pdf", plan).content, tmp_path)
+    assert f"等{len(many)}个单位" in text and f"第{exports.UNITS_LISTED:02d}街道办事处" not in text
+    context = exports.progress_context(plan, "month")
+    assert context["silent"] == ""   # issued, not yet signed: owes no report
+    ItemCase.objects.filter(parent=plan).update(status="working")
+    silent = exports.progress_context(plan, "month")["silent"]
+    assert silent.endswith(f"等{len(many)}个单位") and silent.count("、") == exports.UNITS_LISTED - 1
+    text = _pdftotext(_get(world.inspector, "progress_pdf", plan).content, tmp_path)
+    assert f"等{len(many)}个单位" in text
+
+
+# A large matter: built by the worker -----------------------------------------------------------
+
+def _large(settings):
+    """Every matter counts as large: its downloads are built by the worker (eager in tests)."""
+    settings.DEPLOYMENT_EXPORT_INLINE_MAX = 0
+
+
+@pytest.mark.parametrize("name", DOCS)
+def test_a_large_matter_is_built_once_in_the_background_then_handed_out(world, dispatched, settings, name,
+                                                                         django_capture_on_commit_callbacks):
+    from processes.deployment.export_files import ExportFile
+
+    _large(settings)
+    client = _client(world.inspector)
+    url = reverse(f"matter:{name}", args=[dispatched.pk])
+    query = {"period": "week"} if name.startswith("progress") else {}
+    with django_capture_on_commit_callbacks() as queued:
+        waiting = client.get(url, query)
+    assert waiting.status_code == 202 and len(queued) == 1
+    assert "attachment" not in waiting.get("Content-Disposition", "")
+    assert waiting["Refresh"].startswith(f"{exports.PENDING_REFRESH}; url={url}?") and "ready=1" in waiting["Refresh"]
+    with django_capture_on_commit_callbacks() as again:
+        assert client.get(url, {**query, "ready": "1"}).status_code == 202   # still rendering
+        assert client.get(url, query).status_code == 202
+    assert again == []   # the same request while it renders queues nothing more
+    export = ExportFile.objects.get()
+    assert (export.kind, export.period, export.day) == (name, query.get("period", ""), timezone.localdate())
+    assert export.rendered_at is None
+    for callback in queued:
+        callback()   # the queued task, run by Celery (eager in tests)
+    export.refresh_from_db()
+    assert export.rendered_at is not None and export.size > 0 and export.stored_name.endswith(DOWNLOADS_EXT[name])
+    offered = client.get(url, {**query, "ready": "1"})
+    assert offered.status_code == 200 and "Refresh" not in offered
+    download = f'href="{url}?period=week"' if query else f'href="{url}"'
+    assert download in offered.content.decode()
+    with django_capture_on_commit_callbacks() as after:
+        response = client.get(url, query)
+    assert after == [] and response.status_code == 200
+    data = b"".join(response.streaming_content)
+    assert len(data) == export.size and response["Content-Type"] == exports.DOWNLOADS[name].content_type
+    inline = _client(world.inspector)
+    settings.DEPLOYMENT_EXPORT_INLINE_MAX = 10_000
+    small = inline.get(url, query)
+    assert small["Content-Disposition"] == response["Content-Disposition"]   # the same file name
+    assert ExportFile.objects.count() == 1
+
+
+DOWNLOADS_EXT = {name: "." + exports.DOWNLOADS[name].ext for name in DOCS}
+
+
+def test_a_large_download_is_kept_per_period_and_its_content_is_the_document(world, dispatched, settings, tmp_path,
+                                                                             django_capture_on_commit_callbacks):
+    from processes.deployment.export_files import ExportFile
+
+    _large(settings)
+    client = _client(world.inspector)
+    url = reverse("matter:progress_pdf", args=[dispatched.pk])
+    with django_capture_on_commit_callbacks(execute=True):
+        client.get(url, {"period": "week"})
+        client.get(url)   # the month, the default
+    assert sorted(ExportFile.objects.values_list("period", flat=True)) == ["month", "week"]
+    text = _pdftotext(b"".join(client.get(url, {"period": "week"}).streaming_content), tmp_path)
+    assert "督办周报" in text and "甲县民政局" in text and "已完成选址12处" in text
+    assert client.get(url, {"period": "year"}).status_code == 400
+    table = client.get(reverse("matter:task_table_xlsx", args=[dispatched.pk]), {"period": "year"})
+    assert table.status_code == 202   # the task table has no period: ignored, as in the request
+    assert ExportFile.objects.count() == 3
+
+
+def test_a_large_download_that_failed_or_was_lost_is_queued_again(world, dispatched, settings, monkeypatch,
+                                                                   django_capture_on_commit_callbacks):
+    from processes.deployment import export_files
+    from processes.deployment.export_files import ExportFile
+
+    _large(settings)
+    client = _client(world.inspector)
+    url = reverse("matter:task_table_pdf", args=[dispatched.pk])
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("fonts missing")
+
+    monkeypatch.setattr(exports, "build", broken)
+    for attempt in range(1, export_files.MAX_ATTEMPTS + 1):
+        with django_capture_on_commit_callbacks(execute=True) as queued:
+            assert client.get(url).status_code == 202
+        assert len(queued) == 1
+        export = ExportFile.objects.get()
+        assert export.attempts == attempt and "fonts missing" in export.last_error and export.queued_at is None
+    with django_capture_on_commit_callbacks() as queued:
+        failed = client.get(url)
+    assert queued == [] and failed.status_code == 200 and "Refresh" not in failed
+    assert 'role="alert"' in failed.content.decode()
+    monkeypatch.undo()
+    # A message the broker lost: the row waits, queued long ago; the next request queues it once.
+    ExportFile.objects.all().delete()
+    with django_capture_on_commit_callbacks():
+        client.get(url)
+    ExportFile.objects.update(queued_at=timezone.now() - export_files.STALE_AFTER - timedelta(seconds=1))
+    with django_capture_on_commit_callbacks() as queued:
+        client.get(url)
+        client.get(url)
+    assert len(queued) == 1
+    queued[0]()
+    assert ExportFile.objects.get().rendered_at is not None
+
+
+def test_a_large_download_is_for_those_who_supervise(world, dispatched, settings):
+    from processes.deployment.export_files import ExportFile
+    from tests.factories import make_user
+    from workflow.models import Role
+
+    _large(settings)
+    clerk = make_user(Role.HANDLER, world.city)
+    for name in DOCS:
+        assert _get(clerk, name, dispatched).status_code == 403
+        assert _get(world.handler_a, name, dispatched).status_code == 404
+    assert not ExportFile.objects.exists()

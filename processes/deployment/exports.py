@@ -4,8 +4,12 @@ progress report (督办周报/月报, Word and PDF).
 Both read the matter's tree once: its plan items with their planned units, and the shares
 dispatched from them (one item case per receiving unit) with their co-units and latest
 report, in a fixed number of queries whatever the number of items. An item dispatched to
-many units is one row summing up its shares (12个单位：已完成8，逾期1); before dispatch a row
-shows the units planned. The wording is fixed official Chinese, so it lives here and in the
+many units is one row summing up its shares (12个单位：已完成8，逾期1), naming its first
+UNITS_LISTED units (甲、乙……等1000个单位); before dispatch a row shows the units planned.
+Reading a matter of 100,000 item cases takes a minute and most of a gigabyte, so a matter
+of more than DEPLOYMENT_EXPORT_INLINE_MAX plan items and item cases is built by the worker,
+once a day per document and period, and handed out from the document store (export_files).
+The wording is fixed official Chinese, so it lives here and in the
 templates rather than in the translation catalogue. Whoever sees the matter may download
 them; anyone else gets the platform's 404.
 """
@@ -13,25 +17,27 @@ import io
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
+from urllib.parse import urlencode
 
 from django import forms
+from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.db.models import OuterRef, Prefetch, Subquery
-from django.http import HttpResponse
+from django.http import FileResponse, HttpResponse
 from django.shortcuts import render
 from django.urls import path
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from workflow.documents.pdf import pdf_response, render_pdf
+from workflow.documents.pdf import render_pdf
 from workflow.documents.responses import as_download
 from workflow.kernel import unit_settings
 from workflow.models import CaseParty, Unit
 from workflow.web.ledger import XLSX_TYPE, cell_text, local_date
 
-from . import editor
+from . import editor, export_files
 from .declaration import Cadence, Matter, SourceKind
 from .intake.readers import int_to_cn
 from .models import ItemCase, ItemReport, Light, MatterCase
@@ -44,6 +50,8 @@ PROGRESS_TEMPLATE = "pdf/deployment_progress.html"
 TEXT_MAX = 300        # a task's full text in a cell, beyond its title
 REPORT_MAX = 120      # a quoted report, in a cell or a line
 REPORTS_LISTED = 100  # the period's reports listed in the progress report (all are counted)
+UNITS_LISTED = 20     # units named in a row or a line; more are counted (甲、乙……等1000个单位)
+PENDING_REFRESH = 5   # seconds between the refreshes of the page waiting for a large download
 PORTRAIT_TITLE, LANDSCAPE_TITLE = 20, 31   # characters of 2号 (22 pt) in a line of the text block
 
 SOURCE_TEXT = {SourceKind.PLAN: "工作计划", SourceKind.INSTRUCTION: "领导批示", SourceKind.MEETING: "会议决定",
@@ -66,8 +74,10 @@ class Row:
     title: str
     rest: str = ""          # what the full text says beyond the title
     inline: bool = True     # the rest continues the title's sentence (else it goes below)
-    leads: list = field(default_factory=list)   # the lead units' names
-    cos: list = field(default_factory=list)     # the co-units' names
+    leads: list = field(default_factory=list)   # the lead units' names, the first UNITS_LISTED
+    cos: list = field(default_factory=list)     # the co-units' names, the first UNITS_LISTED
+    lead_count: int = 0     # how many lead units there are (more than are named, for many)
+    co_count: int = 0
     deadline: str = ""
     progress: str = ""
     state: str = ""         # where it stands: 办理中, 已办结, 完成8/12 …
@@ -77,11 +87,25 @@ class Row:
 
     @property
     def lead(self) -> str:
-        return "、".join(self.leads)
+        return "、".join(self.leads) + (f"等{self.lead_count}个单位" if self.more_leads else "")
 
     @property
     def co(self) -> str:
-        return "、".join(self.cos)
+        return "、".join(self.cos) + (f"等{self.co_count}个单位" if self.more_cos else "")
+
+    @property
+    def more_leads(self) -> bool:
+        return self.lead_count > len(self.leads)
+
+    @property
+    def more_cos(self) -> bool:
+        return self.co_count > len(self.cos)
+
+    def name_units(self, leads: list, cos: list):
+        """Name the first UNITS_LISTED units of each list and count them all: a row sent to a
+        thousand units stays a row."""
+        self.leads, self.lead_count = leads[:UNITS_LISTED], len(leads)
+        self.cos, self.co_count = cos[:UNITS_LISTED], len(cos)
 
     @property
     def task(self) -> str:
@@ -220,12 +244,11 @@ def _many_shares(row: Row, cases, today):
 
 def _fill(row: Row, cases, today):
     row.shares = cases
-    row.leads = [case.unit.name for case in cases]
     co = {}
     for case in cases:
         for party in case.parties.all():
             co.setdefault(party.unit_id, party.unit.name)
-    row.cos = list(co.values())
+    row.name_units([case.unit.name for case in cases], list(co.values()))
     if len(cases) == 1:
         _one_share(row, cases[0], today)
     else:
@@ -270,7 +293,7 @@ def build_table(matter, today=None) -> Table:
                 row.deadline = _day(min((c.deadline for c in cases if c.deadline), default=None))
         else:
             planned, co = list(item.units.all()), list(item.co_units.all())
-            row.leads, row.cos = [unit.name for unit in planned], [unit.name for unit in co]
+            row.name_units([unit.name for unit in planned], [unit.name for unit in co])
             row.section = (item.pk in parents and not planned and not co and not row.deadline)
             if not row.section:
                 row.progress, row.state, row.light = "未分办", "未分办", "—"
@@ -354,11 +377,17 @@ def progress_context(matter, period: str, today=None) -> dict:
                      "percent": r.percent, "kind": "完成报告" if r.kind == ItemReport.Kind.FINAL else
                      ("配合情况" if r.kind == ItemReport.Kind.PART else "进展报告"),
                      "body": _clip(r.body, REPORT_MAX)} for r in listed],
-        "report_count": count, "reports_cut": count > len(listed), "silent": "、".join(dict.fromkeys(silent)),
+        "report_count": count, "reports_cut": count > len(listed), "silent": _units_text(list(dict.fromkeys(silent))),
         "behind": "、".join(f"{name}（{_behind_text(overdue, red)}）" for _pk, name, overdue, red in behind),
         "next_steps": (f"请各承办单位对照任务清单加快推进，按时报送进展；逾期和红灯任务的承办单位要于5个工作日内"
                        f"书面说明原因和整改措施。{issuer_name}将持续跟踪督办。"),
     }
+
+
+def _units_text(names: list) -> str:
+    """Units in a line: the first UNITS_LISTED named, the rest counted."""
+    text = "、".join(names[:UNITS_LISTED])
+    return text + f"等{len(names)}个单位" if len(names) > UNITS_LISTED else text
 
 
 def _behind_text(overdue: int, red: int) -> str:
@@ -704,7 +733,55 @@ def progress_docx_bytes(context: dict) -> bytes:
 
 
 # Views -----------------------------------------------------------------------------------------
-class PeriodForm(forms.Form):
+@dataclass(frozen=True)
+class Download:
+    """One of the matter's downloads: the task table or the progress report (for a week or a
+    month), in one format."""
+
+    report: bool
+    ext: str
+    content_type: str
+
+    def what(self, period: str) -> str:
+        return f"督办{PERIOD_TEXT[period]}" if self.report else "任务分解表"
+
+
+DOWNLOADS = {
+    "task_table_xlsx": Download(False, "xlsx", XLSX_TYPE),
+    "task_table_pdf": Download(False, "pdf", "application/pdf"),
+    "progress_docx": Download(True, "docx", DOCX_TYPE),
+    "progress_pdf": Download(True, "pdf", "application/pdf"),
+}
+
+
+def build(name: str, matter, period: str, today, request=None) -> bytes:
+    """The download `name` of the matter as of `today`: in the request for a small matter,
+    in the worker (export_files) for a large one. The task table's PDF is set in the template
+    the office's unit settings name for the matter's kind of numbered document (its own by
+    default)."""
+    if name == "task_table_xlsx":
+        return task_table_xlsx_bytes(table_context(matter, today))
+    if name == "task_table_pdf":
+        template = unit_settings.document_template(matter.supervisor_unit, document_kind(matter.kind),
+                                                   local_date(matter.created_at))
+        return render_pdf(template, table_context(matter, today), request=request)
+    context = progress_context(matter, period, today)
+    if name == "progress_docx":
+        return progress_docx_bytes(context)
+    return render_pdf(PROGRESS_TEMPLATE, context, request=request)
+
+
+def size_of(matter) -> int:
+    """What a download reads: the matter's plan items and the item cases dispatched from it."""
+    return matter.plan_items.count() + ItemCase.objects.filter(parent_id=matter.pk).count()
+
+
+class ReadyForm(forms.Form):
+    # Set by the waiting page's refresh: once the file is there, a page offers it.
+    ready = forms.BooleanField(required=False)
+
+
+class PeriodForm(ReadyForm):
     period = forms.ChoiceField(choices=[("week", "week"), ("month", "month")], required=False, error_messages={
         "invalid_choice": gettext_lazy("The period must be week or month.")})
 
@@ -721,62 +798,67 @@ def _matter(request, pk) -> MatterCase:
     return matter
 
 
-def _period(request):
-    """The period asked for, or a 400 page saying why it was refused."""
-    form = PeriodForm(request.GET)
-    if form.is_valid():
-        return form.cleaned_data["period"], None
-    message = "；".join(str(error) for errors in form.errors.values() for error in errors)
-    return None, render(request, "workflow/error.html", {"message": message}, status=400)
-
-
 def _name(matter, what: str, ext: str, today) -> tuple[str, str]:
     """The download's file name (the matter's number and the document's name), and an ASCII one."""
     label = matter.doc_number or matter.number
     return f"{label}-{what}-{today:%Y%m%d}.{ext}", f"matter-{matter.pk}-{today:%Y%m%d}.{ext}"
 
 
+def _download(request, pk, name: str):
+    """The downloads' one view. Who may download it, and for the progress report the period
+    (?period=week|month; any other a 400 page), are checked first. A matter of up to
+    DEPLOYMENT_EXPORT_INLINE_MAX plan items and item cases is built in the request; a larger
+    one by the worker, once per matter, document, period and day (export_files): until it is
+    there, a page that refreshes itself, then a page offering it; the file itself to a plain
+    request."""
+    kind = DOWNLOADS[name]
+    matter = _matter(request, pk)
+    form = (PeriodForm if kind.report else ReadyForm)(request.GET)
+    if not form.is_valid():
+        message = "；".join(str(error) for errors in form.errors.values() for error in errors)
+        return render(request, "workflow/error.html", {"message": message}, status=400)
+    period, today = form.cleaned_data.get("period", ""), timezone.localdate()
+    filename = _name(matter, kind.what(period), kind.ext, today)
+    if size_of(matter) <= settings.DEPLOYMENT_EXPORT_INLINE_MAX:
+        data = build(name, matter, period, today, request=request)
+        response = HttpResponse(data, content_type=kind.content_type)
+        response["Content-Length"] = str(len(data))
+        return as_download(response, *filename)
+    export = export_files.ask(matter, name, period, today)
+    if export.rendered_at is not None and not form.cleaned_data["ready"]:
+        response = FileResponse(export_files.open_file(export), content_type=kind.content_type)
+        return as_download(response, *filename)
+    query = {"period": period} if kind.report else {}
+    download = f"{request.path}?{urlencode(query)}" if query else request.path
+    refresh = f"{request.path}?{urlencode({**query, 'ready': '1'})}"
+    response = render(request, "deployment/export_pending.html", {
+        "matter": matter, "filename": filename[0], "ready": export.rendered_at is not None,
+        "failed": export.failed, "download": download, "refresh": refresh,
+    }, status=202 if export.rendered_at is None and not export.failed else 200)
+    if response.status_code == 202:
+        response["Refresh"] = f"{PENDING_REFRESH}; url={refresh}"
+    response["Cache-Control"] = "private, no-store"
+    return response
+
+
 @login_required
 def task_table_xlsx(request, pk):
-    matter = _matter(request, pk)
-    context = table_context(matter)
-    data = task_table_xlsx_bytes(context)
-    response = HttpResponse(data, content_type=XLSX_TYPE)
-    return as_download(response, *_name(matter, "任务分解表", "xlsx", context["today"]))
+    return _download(request, pk, "task_table_xlsx")
 
 
 @login_required
 def task_table_pdf(request, pk):
-    """The task table on the official grid, in the template the office's unit settings name for
-    the matter's kind of numbered document (its own by default)."""
-    matter = _matter(request, pk)
-    context = table_context(matter)
-    template = unit_settings.document_template(matter.supervisor_unit, document_kind(matter.kind),
-                                               local_date(matter.created_at))
-    pdf = render_pdf(template, context, request=request)
-    return pdf_response(pdf, *_name(matter, "任务分解表", "pdf", context["today"]))
+    return _download(request, pk, "task_table_pdf")
 
 
 @login_required
 def progress_docx(request, pk):
-    matter = _matter(request, pk)
-    period, refused = _period(request)
-    if refused is not None:
-        return refused
-    context = progress_context(matter, period)
-    response = HttpResponse(progress_docx_bytes(context), content_type=DOCX_TYPE)
-    return as_download(response, *_name(matter, f"督办{context['kind']}", "docx", context["today"]))
+    return _download(request, pk, "progress_docx")
 
 
 @login_required
 def progress_pdf(request, pk):
-    matter = _matter(request, pk)
-    period, refused = _period(request)
-    if refused is not None:
-        return refused
-    context = progress_context(matter, period)
-    pdf = render_pdf(PROGRESS_TEMPLATE, context, request=request)
-    return pdf_response(pdf, *_name(matter, f"督办{context['kind']}", "pdf", context["today"]))
+    return _download(request, pk, "progress_pdf")
 
 
 urls = {"matter": [

@@ -1,0 +1,121 @@
+"""The matter's downloads built by the worker when the matter is large (exports.py decides):
+one stored file per matter, document, period and day, rendered once and handed to whoever
+asks for it that day.
+
+A request for a large download writes the row (one per matter, document, period and day: a
+second request finds it) and queues the rendering after commit; while the row waits, the
+request gets a page that refreshes itself. The worker renders the file, stores it in the
+document store under the row's id and marks the row rendered. A rendering that failed, or a
+message the broker lost, is queued again by the next request once the row has waited
+STALE_AFTER; after MAX_ATTEMPTS failures the page says so. The module is imported by the
+app's ready() (the model lives here, beside what uses it).
+"""
+import logging
+import uuid
+from datetime import timedelta
+
+from django.db import models, transaction
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from workflow.storage import files
+
+from .models import MatterCase
+
+logger = logging.getLogger(__name__)
+STALE_AFTER = timedelta(minutes=15)   # queued that long ago and not rendered: queued again
+MAX_ATTEMPTS = 3
+
+
+class ExportFile(models.Model):
+    """A download of a matter (task table or progress report) rendered by the worker."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    matter = models.ForeignKey(MatterCase, on_delete=models.PROTECT, related_name="+", verbose_name=_("matter"))
+    kind = models.CharField(_("document"), max_length=20)
+    period = models.CharField(_("period"), max_length=10, blank=True)
+    day = models.DateField(_("as of"))
+    created_at = models.DateTimeField(_("created"), default=timezone.now)
+    queued_at = models.DateTimeField(_("queued"), null=True, blank=True)
+    attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)
+    last_error = models.TextField(_("last error"), blank=True)
+    rendered_at = models.DateTimeField(_("rendered"), null=True, blank=True)
+    stored_name = models.CharField(max_length=200, blank=True)
+    size = models.PositiveBigIntegerField(default=0)
+
+    class Meta:
+        app_label = "deployment"
+        verbose_name = _("matter download")
+        verbose_name_plural = _("matter downloads")
+        constraints = [models.UniqueConstraint(fields=["matter", "kind", "period", "day"], name="export_file_unique")]
+
+    def __str__(self):
+        return f"{self.matter_id} {self.kind} {self.period} {self.day}"
+
+    @property
+    def failed(self) -> bool:
+        return self.rendered_at is None and self.attempts >= MAX_ATTEMPTS
+
+
+def ask(matter, kind: str, period: str, day) -> ExportFile:
+    """The row of this download, written if new; queued for the worker (after commit) when new,
+    or when it has waited too long unrendered. Two requests at once write one row and queue it
+    once: the row is unique, and queuing again claims it by a conditional update."""
+    export, created = ExportFile.objects.get_or_create(matter=matter, kind=kind, period=period, day=day,
+                                                       defaults={"queued_at": timezone.now()})
+    if created:
+        _queue(export)
+        return export
+    if export.rendered_at is not None or export.failed:
+        return export
+    now = timezone.now()
+    if export.queued_at is None or export.queued_at < now - STALE_AFTER:
+        claimed = ExportFile.objects.filter(pk=export.pk, rendered_at__isnull=True).filter(
+            Q(queued_at__isnull=True) | Q(queued_at=export.queued_at)).update(queued_at=now)
+        if claimed:
+            export.queued_at = now
+            _queue(export)
+    return export
+
+
+def _queue(export):
+    pk = str(export.pk)
+
+    def send():
+        from .tasks import render_export
+
+        try:
+            render_export.apply_async((pk,), retry=False)
+        except Exception as exc:  # noqa: BLE001 - broker down: the next request after STALE_AFTER queues it again
+            logger.warning("broker unavailable; download %s not queued: %r", pk, exc)
+
+    transaction.on_commit(send)
+
+
+def render(pk: str, build) -> bool:
+    """The worker's part: build the file (`build(export)` gives its bytes and extension), store
+    it under the row's id and mark the row rendered. Idempotent: a rendered row is left alone,
+    and of two workers rendering one row at once the first to finish is kept. A failure is
+    written on the row (queued_at cleared, so the next request queues it again)."""
+    export = ExportFile.objects.select_related("matter").filter(pk=pk).first()
+    if export is None or export.rendered_at is not None:
+        return False
+    try:
+        data, ext = build(export)
+    except Exception as exc:  # noqa: BLE001 - written on the row; the next request retries
+        logger.exception("download %s could not be rendered", pk)
+        ExportFile.objects.filter(pk=pk, rendered_at__isnull=True).update(
+            attempts=models.F("attempts") + 1, last_error=repr(exc)[:2000], queued_at=None)
+        return False
+    storage = files.document_storage()
+    name = f"exports/{export.pk.hex[:2]}/{export.pk.hex}.{ext}"
+    if not files.save_new(storage, name, data):   # a second rendering: the first file stands
+        return False
+    marked = ExportFile.objects.filter(pk=pk, rendered_at__isnull=True).update(
+        rendered_at=timezone.now(), stored_name=name, size=len(data), last_error="")
+    return bool(marked)
+
+
+def open_file(export):
+    return files.document_storage().open(export.stored_name, "rb")
