@@ -754,3 +754,11 @@ def test_a_taiwan_plan_with_formal_numerals_and_years_of_the_republic():
     assert resources.children[1].deadline["months"] == 6
     assert resources.children[1].children[1].deadline == {
         "kind": "date", "date": "2025-06-30", "text": "民國114年6月底前"}
+
+
+def test_typed_bullets_are_items_without_a_number():
+    plan = parse("2025年工作要点\n一、加强党的建设\n●深入学习贯彻党的二十大精神。\n●加强干部队伍建设。\n"
+                 "二、兜牢民生底线\n◆提高低保标准。")
+    assert _outline(plan.items) == [
+        ("一、", "加强党的建设", [("", "深入学习贯彻党的二十大精神", []), ("", "加强干部队伍建设", [])]),
+        ("二、", "兜牢民生底线", [("", "提高低保标准", [])])]

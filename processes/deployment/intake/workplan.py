@@ -15,6 +15,7 @@ Everything is regular expressions over lines: deterministic and linear in the do
 from __future__ import annotations
 
 import calendar
+import functools
 import re
 import unicodedata
 from dataclasses import dataclass, field
@@ -39,6 +40,7 @@ STYLES = [
     ("pnum", re.compile(rf"{OPEN}\s*(?P<n>\d{{1,3}})\s*{CLOSE}\s*[、，,．.]?\s*|(?P<n2>[\u2474-\u2487])\s*")),
     ("numr", re.compile(r"(?P<n>\d{1,3})\s*[)）]\s*")),
     ("circ", re.compile(r"(?P<n>[\u2460-\u2473\u3251-\u325f])\s*")),
+    ("bullet", re.compile(r"(?P<n>[●◆■▲★☆◇□•▪►❖➢➤])\s*")),  # typed bullets: items without a number
 ]
 
 DEBRIS = re.compile(
@@ -94,6 +96,8 @@ def cn_to_int(s: str) -> int | None:
 
 
 def _number_value(n: str) -> int | None:
+    if len(n) == 1 and n in "●◆■▲★☆◇□•▪►❖➢➤":
+        return 0
     if len(n) == 1 and ("\u2474" <= n <= "\u2487"):
         return ord(n) - 0x2474 + 1
     if len(n) == 1 and ("\u2488" <= n <= "\u249b"):
@@ -215,12 +219,16 @@ CN_QUANTITY = re.compile(
 )
 
 
-def arabic(text: str) -> tuple[str, list[int]]:
+@functools.lru_cache(maxsize=32)  # an item's text is read for deadlines, then for targets
+def arabic(text: str) -> tuple[str, list[int] | None]:
     """The text with Chinese numerals in dates and quantities written in Arabic numerals (and years of the
     Republic of China as Gregorian years: 民國114年, 114年6月 → 2025年), and for each of its
     characters (plus one past the end) the position it comes from in `text`."""
+    matches = list(CN_QUANTITY.finditer(text))
+    if not matches:
+        return text, None  # nothing to rewrite: positions are the text's own
     out, where, last = [], [], 0
-    for m in CN_QUANTITY.finditer(text):
+    for m in matches:
         roc = m["roc"] or m["roc2"]
         value = cn_to_int(roc or m["p"] or m["n"])
         if value is None:
@@ -238,7 +246,9 @@ def arabic(text: str) -> tuple[str, list[int]]:
     return "".join(out), where
 
 
-def _original(text: str, where: list[int], m) -> str:
+def _original(text: str, where: list[int] | None, m) -> str:
+    if where is None:
+        return m.group(0)
     return text[where[m.start()]:where[m.end() - 1] + 1] if m.end() > m.start() else ""
 
 
@@ -286,7 +296,10 @@ def extract_deadlines(text: str, year: int | None) -> list[dict]:
     plain, where = arabic(text)
     found, taken = [], []
     this_year = {"kind": "this-year", "date": None}
+    numbers = bool(re.search(r"\d", plain))
     for kind, pattern in DEADLINE_PATTERNS:
+        if not numbers and kind not in ("this-half", "relative", "this-year", "cadence"):
+            continue  # the others need a number
         for m in pattern.finditer(plain):
             if any(m.start() < e and s < m.end() for s, e in taken):
                 continue
@@ -375,7 +388,7 @@ def extract_targets(text: str) -> list[dict]:
             if any(m.start() < e and s < m.end() for s, e in taken):
                 continue
             v = float(m["v"])
-            at = where[m.start()]
+            at = where[m.start()] if where is not None else m.start()
             clause = re.split(r"[，,。；;：:、！？]", text[max(0, at - 20):at])[-1]
             if kind == "count" and text[at] in CN_DIGITS and (v == 1 or (v <= 10 and not COUNT_VERB.search(clause))):
                 continue  # 一个 (an article), 两项补贴 and 四个意识 (names): a target says 建成五个, 新建…十个
@@ -408,7 +421,7 @@ def _numbering(line: str):
             continue
         if style == "cn" and m.group(0).strip()[-1] in "，,":
             continue  # 一，… is a sentence, not a heading
-        return style, m.group(0).strip(), value, rest.strip()
+        return style, "" if style == "bullet" else m.group(0).strip(), value, rest.strip()
     return None
 
 
