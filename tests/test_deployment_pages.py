@@ -82,14 +82,44 @@ def test_matter_panel_shows_the_tree_roll_up_and_units_behind_for_the_office_and
         html = page(client, user, url)
         assert "Items and progress" in html and "提高低保标准" in html and "建设社区食堂" in html
         assert "Units behind schedule" in html
-        unit_link = f'{reverse("item:list")}?unit={world.county_b.pk}&amp;overdue=1'
+        unit_link = f'{reverse("item:list")}?under={matter.pk}&amp;unit={world.county_b.pk}&amp;overdue=1'
         assert unit_link in html and world.county_b.name in html
+        assert "under this matter" in html and "across all matters" not in html
         assert "Not dispatched yet" in html                      # the items left for later
         assert "Behind 1" in html and "On track 2" in html       # lights in words, not colour alone
         assert "Total of the items below" in html                # a heading sums its items
     assert "Roll-up of all matters" in html
     # The listed unit's link opens the item list, filtered.
-    assert client.get(f'{reverse("item:list")}?unit={world.county_b.pk}&overdue=1').status_code == 200
+    assert client.get(f'{reverse("item:list")}?under={matter.pk}&unit={world.county_b.pk}&overdue=1').status_code == 200
+
+
+def test_a_unit_behind_opens_its_items_of_this_matter_only(client, world, matter):
+    other = dispatched(world, [[world.county_b]], title="另一件事项", text="一、兜牢民生底线\n（一）另一项任务。\n")
+    late_elsewhere = ItemCase.objects.get(parent=other, unit=world.county_b)
+    behind(late_elsewhere)
+    # County B passes its late share of this matter down to a township: the township's share is listed too.
+    share = ItemCase.objects.get(parent=matter, unit=world.county_b, plan_item__title__contains="提高低保标准")
+    town = make_unit("丙镇民政办", parent=world.county_b)
+    ItemCase.objects.filter(pk=share.pk).update(deadline=timezone.localdate() + timedelta(days=60))
+    share.refresh_from_db()
+    (township,) = services.open_items(actor=Actor(make_user(Role.INSPECTOR, world.county_b)), units=[town],
+                                      parent=share, title=share.title, description="镇级落实", cadence="monthly",
+                                      deadline=timezone.localdate() + timedelta(days=30))
+    behind(township)
+    behind(share)
+    html = page(client, world.inspector, reverse("matter:detail", args=[matter.pk]))
+    link = f'{reverse("item:list")}?under={matter.pk}&amp;unit={world.county_b.pk}&amp;overdue=1'
+    assert link in html
+    listed = page(client, world.inspector, link.replace("&amp;", "&"))
+    assert share.number in listed and township.number in listed
+    assert late_elsewhere.number not in listed
+    # The list says which matter it is narrowed to, by the matter's own number, with a way back.
+    assert "Only the cases under" in listed and matter.doc_number in listed
+    assert f'href="{reverse("item:list")}?unit={world.county_b.pk}&amp;overdue=1"' in listed
+    assert f'<input type="hidden" name="under" value="{matter.pk}"' in listed
+    # Without the matter, the unit's overdue items of every matter.
+    listed = page(client, world.inspector, f'{reverse("item:list")}?unit={world.county_b.pk}&overdue=1')
+    assert share.number in listed and late_elsewhere.number in listed and "Only the cases under" not in listed
 
 
 def test_matter_panel_scopes_the_units_behind_to_what_the_user_may_see(client, world, matter):
@@ -106,6 +136,13 @@ def test_matter_page_queries_do_not_grow_with_items_and_units(client, world):
     small = dispatched(world, [[world.county_a]], title="小", text="一、兜牢民生底线\n（一）提高低保标准。\n")
     more_units = [make_unit(f"{n}县民政局", parent=world.city) for n in "丙丁戊己"]
     large = dispatched(world, [[world.county_a, world.county_b, *more_units]] * 4, title="大")
+    # Shares passed further down, under two of the large matter's plan items.
+    for share in ItemCase.objects.filter(parent=large, unit__in=more_units[:2]):
+        towns = [make_unit(f"{share.unit.name}{n}镇", parent=share.unit) for n in "一二"]
+        services.open_items(actor=Actor(make_user(Role.INSPECTOR, share.unit)), units=towns, parent=share,
+                            title=share.title, description="镇级落实", cadence="monthly",
+                            deadline=share.deadline - timedelta(days=10))
+    assert ItemCase.objects.filter(root=large).exclude(parent=large).count() == 16
     behind(ItemCase.objects.get(parent=small))
     for case in ItemCase.objects.filter(parent=large)[:5]:
         behind(case)
@@ -120,6 +157,52 @@ def test_matter_page_queries_do_not_grow_with_items_and_units(client, world):
             assert client.get(url).status_code == 200
         counts.append(len(queries))
     assert counts[0] == counts[1], counts
+    assert "below: 0/4 done" in client.get(reverse("matter:detail", args=[large.pk])).content.decode()
+
+
+def test_matter_panel_counts_the_shares_passed_further_down_per_plan_item(client, world, matter, passed_down):
+    from processes.deployment.rollup import Below, matter_rollup
+
+    item, county_inspector, children = passed_down
+    Case.objects.filter(pk=children[0].pk).update(phase="done", status="done")
+    with CaptureQueriesContext(connection) as queries:
+        result = matter_rollup(matter)
+    assert len(queries) == 2  # every level's shares in one query, and the units behind
+    assert result.below == {item.plan_item_id: Below(live=2, done=1)}
+    # The units' own shares are counted as before: the townships' are not among them.
+    assert result.by_plan_item[item.plan_item_id].total == 1 and result.whole.total == 3
+    html = page(client, world.inspector, reverse("matter:detail", args=[matter.pk]))
+    assert html.count("below: 1/2 done") == 2                 # the plan item, and the heading above it
+    assert "“Below” counts the shares the units passed further down" in html
+    # A cancelled township's share is not counted.
+    Case.objects.filter(pk=children[1].pk).update(phase="cancelled")
+    assert matter_rollup(matter).below[item.plan_item_id] == Below(live=1, done=1)
+    html = page(client, world.inspector, reverse("matter:detail", args=[matter.pk]))
+    assert "below: 1/1 done" in html
+
+
+def test_a_matter_without_shares_passed_down_shows_no_below_figure(client, world, matter):
+    html = page(client, world.inspector, reverse("matter:detail", args=[matter.pk]))
+    assert "below:" not in html and "“Below” counts" not in html
+
+
+def test_the_matter_is_known_by_its_supervision_number_at_the_top_of_its_page(client, world, matter):
+    assert matter.doc_number and matter.doc_number != matter.number
+    html = page(client, world.inspector, reverse("matter:detail", args=[matter.pk]))
+    assert f"<title>{matter.doc_number}" in html
+    assert f'<p class="muted">{matter.doc_number} <small>· {matter.number}</small></p>' in html
+    # The matters' list and an item's page name it the same way.
+    html = page(client, world.inspector, reverse("matter:list"))
+    assert f'<a href="{matter.get_absolute_url()}">{matter.doc_number}</a>' in html
+    assert "<th>Supervision number</th>" not in html and "<th>Source</th>" in html  # not twice
+    item = ItemCase.objects.filter(parent=matter).first()
+    html = page(client, world.inspector, reverse("item:detail", args=[item.pk]))
+    assert f"{matter.doc_number} {matter.title}</a>" in html
+    assert f"<title>{item.number}" in html and f'<p class="muted">{item.number}</p>' in html
+    # A matter without a supervision number is known by its case number.
+    MatterCase.objects.filter(pk=matter.pk).update(doc_number="")
+    html = page(client, world.inspector, reverse("matter:detail", args=[matter.pk]))
+    assert f'<p class="muted">{matter.number}</p>' in html
 
 
 # The item's panel --------------------------------------------------------------------------------

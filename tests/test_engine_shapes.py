@@ -123,6 +123,87 @@ def test_children__pages__plan_lists_its_tickets_and_opens_one_under_it(world):
     assert reverse("plan:detail", args=[plan.pk]) in inspector.get(made.get_absolute_url()).content.decode()
 
 
+def _listed(client, query):
+    response = client.get(f"{reverse('ticket:list')}?{query}")
+    assert response.status_code == 200, response.status_code
+    return response, {case.pk for case in response.context["page"].object_list}
+
+
+def test_children__the_list_narrowed_to_the_cases_under_one_case(world):
+    # given two plans, with tickets under each, and a ticket under none
+    plan, other_plan = open_plan(world), open_plan(world)
+    first, second = open_ticket(world, world.county_a, parent=plan), open_ticket(world, world.county_b, parent=plan)
+    elsewhere = open_ticket(world, world.county_a, parent=other_plan)
+    loose = open_ticket(world, world.county_a)
+    inspector = client_for(world.inspector)
+    # when the list is narrowed to the first plan: only its tickets, with the other filters too
+    response, pks = _listed(inspector, f"under={plan.pk}")
+    assert pks == {first.pk, second.pk}
+    assert _listed(inspector, f"under={plan.pk}&unit={world.county_b.pk}")[1] == {second.pk}
+    assert _listed(inspector, f"under={other_plan.pk}")[1] == {elsewhere.pk}
+    assert loose.pk in _listed(inspector, "")[1]
+    # the page names the plan, links to it and back to the list without it; the filter is kept in the form
+    html = response.content.decode()
+    assert f'<a href="{plan.get_absolute_url()}">{plan.number} {plan.title}</a>' in html
+    assert f'href="{reverse("ticket:list")}"' in html
+    assert f'<input type="hidden" name="under" value="{plan.pk}"' in html
+    html = inspector.get(f"{reverse('ticket:list')}?under={plan.pk}&priority=high").content.decode()
+    assert f'href="{reverse("ticket:list")}?priority=high"' in html
+    # and it goes with the list to the ledger, on record
+    ledger = inspector.get(f"{reverse('ticket:export')}?under={plan.pk}&unit={world.county_a.pk}")
+    assert ledger.status_code == 200
+    b"".join(ledger.streaming_content)
+    event = AuditEvent.objects.filter(action="export_ledger").latest("pk")
+    assert event.data["filters"] == {"under": plan.pk, "unit": world.county_a.pk} and event.data["rows"] == 1
+    # a plan's own list has no such filter (plans have no parent)
+    assert 'name="under"' not in inspector.get(reverse("plan:list")).content.decode()
+
+
+def test_children__a_case_the_user_may_not_see_or_cannot_be_read_narrows_nothing(world):
+    plan = open_plan(world)  # held by county A
+    open_ticket(world, world.county_b, parent=plan)
+    county_b = client_for(world.handler_b)
+    # then a case the user may not see is a 404 on record, on the list and on its ledger
+    for url in (reverse("ticket:list"), reverse("ticket:export")):
+        assert county_b.get(f"{url}?under={plan.pk}").status_code == 404
+    assert county_b.get(f"{reverse('ticket:list')}?under=99999999").status_code == 404
+    denied = AuditEvent.objects.filter(actor_id=world.handler_b.pk, outcome="denied", action="access_denied")
+    assert [(e.data["target"], e.data["id"]) for e in denied.order_by("pk")] == [
+        ("case-filter", str(plan.pk)), ("case-filter", str(plan.pk)), ("case-filter", "99999999")]
+    # and a value that is no case number is refused, never read as no filter
+    inspector = client_for(world.inspector)
+    for bad in ("abc", "0", "-1", "99999999999999999999", "1.5"):
+        response = inspector.get(f"{reverse('ticket:list')}?under={bad}")
+        assert response.status_code == 302 and response["Location"] == reverse("ticket:list"), bad
+        assert inspector.get(f"{reverse('ticket:export')}?under={bad}").status_code == 400, bad
+
+
+def test_children__the_api_list_narrowed_to_the_cases_under_one_case(world):
+    from rest_framework.authtoken.models import Token
+    from rest_framework.test import APIClient
+
+    def api(user):
+        client = APIClient()
+        client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.get_or_create(user=user)[0].key}")
+        return client
+
+    plan, other_plan = open_plan(world), open_plan(world)
+    first, second = open_ticket(world, world.county_a, parent=plan), open_ticket(world, world.county_b, parent=plan)
+    open_ticket(world, world.county_a, parent=other_plan)
+    inspector = api(world.inspector)
+    rows = inspector.get("/api/v1/ticket/cases/", {"under": plan.pk}).json()["results"]
+    assert {row["id"] for row in rows} == {first.pk, second.pk}
+    rows = inspector.get("/api/v1/ticket/cases/", {"under": plan.pk, "unit": world.county_b.pk}).json()["results"]
+    assert [row["id"] for row in rows] == [second.pk]
+    for bad in ("abc", "0", "", "99999999999999999999"):
+        assert inspector.get("/api/v1/ticket/cases/", {"under": bad}).status_code == 400, bad
+    # a type without a parent takes no such filter
+    assert inspector.get("/api/v1/plan/cases/", {"under": plan.pk}).status_code == 400
+    # a case the user may not see is a 404 on record
+    assert api(world.handler_b).get("/api/v1/ticket/cases/", {"under": plan.pk}).status_code == 404
+    event = AuditEvent.objects.filter(actor_id=world.handler_b.pk, outcome="denied").latest("pk")
+    assert event.data == {"target": "case-filter", "id": str(plan.pk), "via": "api"}
+
 # Lead unit and co-units ---------------------------------------------------------------------
 
 def open_joint(world):

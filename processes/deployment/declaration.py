@@ -113,6 +113,7 @@ class Matter(CaseType):
         denied=_("Only the supervision office's inspectors register matters."))
     uploader = OFFICE  # the scanned original, and what the completion report rests on
     list_filters = ("kind", "urgency")
+    number_field = "doc_number"  # known by its supervision number (示范督办〔2026〕1号) once registered
     list_columns = ("kind", "doc_number")
     detail_fields = ("doc_number", "kind", "urgency", "origin", "source_ref", "source_date", "hotline_ticket",
                      "hotline_deadline", "satisfaction", "return_visit", "completion_report", "read_opinion")

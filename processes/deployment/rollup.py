@@ -3,6 +3,9 @@ shares (the items dispatched to them), how many are done, overdue, and by light;
 units behind schedule at any level (an item passed down names its townships that are late).
 An item passed down is done only once its townships are, so its share carries theirs.
 
+The matter's roll-up also counts, per plan item, the shares passed further down (the items
+below the units' own shares): how many, and how many are done.
+
 Each is one aggregate query over the item table, by the matter's tree (``root``) or the
 item's parent, whatever the number of units."""
 from dataclasses import dataclass, field
@@ -42,36 +45,60 @@ class Tally:
 
 
 @dataclass
+class Below:
+    """The shares passed further down under one plan item: the items below the units' own."""
+
+    live: int = 0                 # not cancelled
+    done: int = 0
+
+    def add(self, other: "Below"):
+        self.live += other.live
+        self.done += other.done
+
+
+@dataclass
 class Rollup:
     by_plan_item: dict = field(default_factory=dict)   # plan item id (None: items opened by hand) → Tally
+    below: dict = field(default_factory=dict)          # plan item id → Below, when passed further down
     whole: Tally = field(default_factory=Tally)
     behind: list = field(default_factory=list)          # (unit id, unit name, overdue, red), most behind first
 
 
-def _counts(today) -> dict:
+def _counts(today, among: Q = Q()) -> dict:
+    """The tally's counts over the items `among` selects (all of those grouped, by default)."""
     open_ = Q(phase="open")
     return {
-        "total": Count("pk"), "done": Count("pk", filter=Q(phase="done")),
-        "cancelled": Count("pk", filter=Q(phase="cancelled")),
-        "overdue": Count("pk", filter=open_ & Q(deadline__lt=today)),
-        "red": Count("pk", filter=open_ & Q(period_light=Light.RED)),
-        "yellow": Count("pk", filter=open_ & Q(period_light=Light.YELLOW)),
-        "green": Count("pk", filter=Q(phase="done") | (open_ & Q(period_light=Light.GREEN))),
-        "average": Avg("percent", filter=~Q(phase="cancelled")),
+        "total": Count("pk", filter=among), "done": Count("pk", filter=among & Q(phase="done")),
+        "cancelled": Count("pk", filter=among & Q(phase="cancelled")),
+        "overdue": Count("pk", filter=among & open_ & Q(deadline__lt=today)),
+        "red": Count("pk", filter=among & open_ & Q(period_light=Light.RED)),
+        "yellow": Count("pk", filter=among & open_ & Q(period_light=Light.YELLOW)),
+        "green": Count("pk", filter=among & (Q(phase="done") | (open_ & Q(period_light=Light.GREEN)))),
+        "average": Avg("percent", filter=among & ~Q(phase="cancelled")),
     }
 
 
 def matter_rollup(matter, today=None, behind_limit: int = 50) -> Rollup:
-    """The roll-up of one matter: its units' shares per plan item, the whole, and who is behind."""
+    """The roll-up of one matter: its units' shares per plan item, the whole, and who is behind;
+    and per plan item the shares passed further down. The shares at every level are read in
+    one query over the matter's tree, the units' own ones counted apart from those below."""
     today = today or timezone.localdate()
     result = Rollup()
-    rows = (ItemCase.objects.filter(parent_id=matter.pk).values("plan_item_id").annotate(**_counts(today))
+    own, further = Q(parent_id=matter.pk), ~Q(parent_id=matter.pk)
+    rows = (ItemCase.objects.filter(root_id=matter.pk).values("plan_item_id")
+            .annotate(**_counts(today, own),
+                      below_live=Count("pk", filter=further & ~Q(phase="cancelled")),
+                      below_done=Count("pk", filter=further & Q(phase="done")))
             .order_by())
     for row in rows:
         key = row.pop("plan_item_id")
-        tally = Tally(**{**row, "average": float(row["average"] or 0)})
-        result.by_plan_item[key] = tally
-        result.whole.add(tally)
+        below = Below(row.pop("below_live"), row.pop("below_done"))
+        if below.live:
+            result.below[key] = below
+        if row["total"]:
+            tally = Tally(**{**row, "average": float(row["average"] or 0)})
+            result.by_plan_item[key] = tally
+            result.whole.add(tally)
     result.behind = units_behind(matter, today, behind_limit)
     return result
 

@@ -234,7 +234,8 @@ def any_action_serializer(model):
 
 @cache
 def query_serializer(model):
-    """List filters; ``unit`` includes the units below it."""
+    """List filters; ``unit`` includes the units below it; ``under`` (for a type with a parent)
+    keeps the cases below one case."""
     spec = model.spec
     attrs = {
         "status": serializers.ChoiceField(choices=spec.state_choices(), required=False),
@@ -243,6 +244,10 @@ def query_serializer(model):
     }
     for name in spec.list_filters:
         attrs[name] = serializers.ChoiceField(choices=model._meta.get_field(name).choices, required=False)
+    if spec.parent is not None:
+        attrs["under"] = serializers.IntegerField(
+            min_value=1, max_value=KEY_MAX, required=False,
+            help_text="id of a case: only the cases under it (those it is the parent or the top case of)")
     attrs.update(created_from=WindowDateField(required=False), created_to=WindowDateField(required=False),
                  q=text(max_length=SEARCH_MAX, required=False, help_text="title or number contains"))
     return type(f"{camel(spec.key)}CaseListQuerySerializer", (serializers.Serializer,), {"__doc__": "", **attrs})

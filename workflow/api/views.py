@@ -19,7 +19,7 @@ from rest_framework.views import APIView
 from workflow.cases import selectors, services
 from workflow.cases.engine import ActionError, AlreadyHandled
 from workflow.web.http import actor_for, record_denied
-from workflow.models import Evidence, Unit
+from workflow.models import Case, Evidence, Unit
 from workflow.web.paging import CappedPaginator
 from workflow.web.pages import evidence_download
 from workflow.api.fields import unknown_name
@@ -136,9 +136,14 @@ class CaseListView(KnownQueryMixin, CaseTypeMixin, generics.ListAPIView):
             unit = Unit.objects.visible_to(self.request.user).filter(pk=filters["unit"]).first()
             if unit is None:
                 not_visible(self.request, "unit-filter", filters["unit"], _("No such unit, or you may not see it."))
+        under = None
+        if "under" in filters:
+            under = Case.objects.visible_to(self.request.user).filter(pk=filters["under"]).first()
+            if under is None:
+                not_visible(self.request, "case-filter", filters["under"], _("No such case, or you may not see it."))
         choices = {name: filters.get(name, "") for name in self.model.spec.list_filters}
         return selectors.case_list(
-            self.model, self.request.user, status=filters.get("status", ""), unit=unit,
+            self.model, self.request.user, status=filters.get("status", ""), unit=unit, under=under,
             overdue=filters.get("overdue", False), date_from=filters.get("created_from"),
             date_to=filters.get("created_to"), q=filters.get("q", ""), **choices)
 

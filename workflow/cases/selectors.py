@@ -7,6 +7,7 @@ from viewflow.workflow.models import Task
 from viewflow.workflow.status import STATUS
 
 from workflow.kernel.declaration import NAMED_ROLE
+from workflow.kernel.registry import model_for
 from workflow.models import AuditEvent, CaseRequest, Comment, Evidence, Role, Rung, Unit
 from workflow.models.units import unit_scope
 
@@ -43,14 +44,18 @@ def case_timeline(case):
     return AuditEvent.objects.filter(case_id=case.pk, outcome=AuditEvent.Outcome.OK).order_by("seq")
 
 
-def case_list(model, user, *, status="", unit=None, overdue=False, date_from=None, date_to=None, q="", **choices):
+def case_list(model, user, *, status="", unit=None, under=None, overdue=False, date_from=None, date_to=None, q="",
+              **choices):
     """Cases of one type the user may see, filtered; `choices` are the type's declared choice
-    filters (``list_filters``), by model field."""
+    filters (``list_filters``), by model field. ``under`` (a case the caller has found visible
+    to the user) keeps the cases below it: those it is the parent or the top case of."""
     cases = model.objects.visible_to(user).select_related("unit")
     if status:
         cases = cases.filter(status=status)
     if unit is not None:
         cases = cases.filter(unit__path__startswith=unit.path)
+    if under is not None:
+        cases = cases.filter(Q(root_id=under.pk) | Q(parent_id=under.pk))
     if overdue:
         cases = cases.overdue(timezone.localdate())
     for name in model.spec.list_filters:
@@ -63,6 +68,16 @@ def case_list(model, user, *, status="", unit=None, overdue=False, date_from=Non
     if q:
         cases = cases.filter(Q(title__icontains=q) | Q(number__icontains=q))
     return cases.order_by("-created_at")
+
+
+def with_own_number(case):
+    """A case read through the base model, read again through its type's own model when the
+    type declares a number of its own (``number_field``); otherwise the case itself, with no
+    query."""
+    model = model_for(case.case_type)
+    if model is None or isinstance(case, model) or not model.spec.number_field:
+        return case
+    return model.objects.select_related("unit").filter(pk=case.pk).first() or case
 
 
 def case_detail(model, user, pk):

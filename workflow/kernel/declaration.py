@@ -406,6 +406,9 @@ class CaseType:
     label: str = ""
     initial: str = ""
     number_prefix: str = ""
+    # A model field the cases are known by once set (a document number), at the top of their page
+    # and in their list; else by the case number.
+    number_field: str = ""
     states: tuple[State, ...] = ()
     actions: tuple[Action, ...] = ()
     requests: tuple[SideRequest, ...] = ()

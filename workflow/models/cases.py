@@ -185,6 +185,16 @@ class Case(ConcurrentTransitionMixin, models.Model):
         state = self.state
         return not state.end if state is not None else self.phase not in ENDED
 
+    @property
+    def display_number(self) -> str:
+        """The number the case is known by: the type's own number (its declared ``number_field``,
+        e.g. a document number) once set, else the platform's case number. A case read through
+        the base model has only the latter (selectors.with_own_number reads the former)."""
+        field = self.declaration.number_field
+        if not field:
+            return self.number
+        return getattr(self, field, "") or self.number
+
     def get_absolute_url(self):
         from django.urls import reverse
 

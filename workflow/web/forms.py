@@ -8,8 +8,7 @@ from workflow.kernel.declaration import Field
 from workflow.kernel.limits import COMMENT_MAX, NOTE_MAX, SEARCH_MAX
 from workflow.web.bounds import KEY_MAX, KeyChoiceField, WindowDateField
 from workflow.web.unit_tree import UnitSelect, UnitTree, UnitTreeChoiceField, UnitTreeMultipleField
-from workflow.models import Unit
-
+from workflow.models import Case, Unit
 
 
 def form_field(field: Field, units=None) -> forms.Field:
@@ -133,7 +132,12 @@ class FilterForm(forms.Form):
 
     ``unit`` is read as a number first, then looked up among the units the user may see: a
     number that names no such unit sets ``unseen_unit``, so the caller can answer as for a
-    unit that does not exist (a 404 with a denied-access event)."""
+    unit that does not exist (a 404 with a denied-access event).
+
+    A type that declares a parent also takes ``under``: the cases below one case (those whose
+    parent or top case it is), kept as a hidden field so that it survives the other filters
+    and paging. The case is looked up among those the user may see, like the unit: one that
+    is not sets ``unseen_case``."""
 
     status = forms.ChoiceField(label=_("State"), required=False)
     unit = forms.IntegerField(label=_("Unit"), required=False, min_value=1, max_value=KEY_MAX,
@@ -146,7 +150,9 @@ class FilterForm(forms.Form):
     def __init__(self, *args, spec, model, units, user=None, **kwargs):
         super().__init__(*args, **kwargs)
         self.units = units
+        self.user = user
         self.unseen_unit = None
+        self.unseen_case = None
         self.fields["status"].choices = [("", _("All states"))] + spec.state_choices()
         # The type's own choice filters go after the state, in the declared order.
         ordered = {}
@@ -162,6 +168,9 @@ class FilterForm(forms.Form):
         # Every unit the user may see is offered, indented by depth (one query, when the list
         # is drawn); a unit's cases include those of the units below it.
         self.fields["unit"].widget.tree = UnitTree(units if user is not None else Unit.objects.none())
+        if spec.parent is not None:
+            self.fields["under"] = forms.IntegerField(label=_("Under the case"), required=False, min_value=1,
+                                                      max_value=KEY_MAX, widget=forms.HiddenInput)
 
     def clean_unit(self):
         pk = self.cleaned_data.get("unit")
@@ -172,3 +181,15 @@ class FilterForm(forms.Form):
             self.unseen_unit = pk
             raise forms.ValidationError(_("No such unit, or you may not see it."))
         return unit
+
+    def clean_under(self):
+        pk = self.cleaned_data.get("under")
+        if pk is None:
+            return None
+        case = None
+        if self.user is not None:
+            case = Case.objects.visible_to(self.user).filter(pk=pk).first()
+        if case is None:
+            self.unseen_case = pk
+            raise forms.ValidationError(_("No such case, or you may not see it."))
+        return case

@@ -10,6 +10,7 @@ import tempfile
 
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
+from django.db import models
 from django.http import FileResponse, Http404
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
@@ -24,7 +25,6 @@ from workflow.cases import selectors
 from workflow.kernel.declaration import Ledger
 from workflow.documents.responses import as_download
 from workflow.web.http import client_ip
-from workflow.models import Unit
 from workflow.web.views import BadFilter, list_filters, model_of, refused_filter
 
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -36,7 +36,7 @@ def filters_for_audit(filters: dict) -> dict:
     """The list's filters as the audit event records them."""
     out = {}
     for key, value in filters.items():
-        if isinstance(value, Unit):
+        if isinstance(value, models.Model):  # a unit, or the case the list is narrowed to
             value = value.pk
         elif isinstance(value, datetime.date):
             value = value.isoformat()

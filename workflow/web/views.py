@@ -31,13 +31,16 @@ class BadFilter(ActionError):
 
 
 def list_filters(request, model):
-    """The case list's filters from the query string: (form, filters). A unit the user may
-    not see is a 404 with a denied-access event, never an empty list."""
+    """The case list's filters from the query string: (form, filters). A unit, or a case to
+    list the cases under, that the user may not see is a 404 with a denied-access event,
+    never an empty list."""
     form = FilterForm(request.GET or None, spec=model.spec, model=model,
                       units=Unit.objects.visible_to(request.user), user=request.user)
     if form.is_bound and not form.is_valid():
         if form.unseen_unit is not None:
             not_found(request, "unit-filter", form.unseen_unit)
+        if form.unseen_case is not None:
+            not_found(request, "case-filter", form.unseen_case)
         raise BadFilter(" ".join(str(e) for errors in form.errors.values() for e in errors))
     filters = form.cleaned_data if form.is_bound else {}
     return form, {k: v for k, v in filters.items() if v}
@@ -63,11 +66,17 @@ def case_list(request, case_type):
     page = CappedPaginator(cases, 50).get_page(request.GET.get("page"))
     query = request.GET.copy()
     query.pop("page", None)
-    fields = [model._meta.get_field(name) for name in spec.list_columns]
+    under = filters.get("under")  # shown by the number its type gives it
+    under = selectors.with_own_number(under) if under is not None else None
+    unfiltered = query.copy()  # the same filters without the case the list is narrowed to
+    unfiltered.pop("under", None)
+    # The field the type numbers its cases by is the list's number column already.
+    fields = [model._meta.get_field(name) for name in spec.list_columns if name != spec.number_field]
     columns = [field.verbose_name.capitalize() for field in fields]
     rows = [(case, [(label, _shown(case, f)) for label, f in zip(columns, fields)]) for case in page.object_list]
     return render(request, "workflow/case_list.html", {
         "spec": spec, "form": form, "page": page, "rows": rows, "columns": columns, "query": query.urlencode(),
+        "under": under, "without_under": unfiltered.urlencode(),
         "can_create": spec.opened_by(request.user),
         "documents": [(d.title, reverse(f"{case_type}:{d.name}")) for d in spec.list_documents
                       if d.allows(request.user)],
@@ -133,7 +142,8 @@ def _related(request, case, spec) -> dict:
     child_types = [t for t in registry.case_types() if t.parent and spec.key in t.parent.types]
     related = {"parent": None, "children": [], "new_children": [], "parties": []}
     if case.parent_id:
-        related["parent"] = Case.objects.visible_to(request.user).filter(pk=case.parent_id).first()
+        parent = Case.objects.visible_to(request.user).filter(pk=case.parent_id).first()
+        related["parent"] = selectors.with_own_number(parent) if parent is not None else None
     if child_types:
         related["children"] = list(Case.objects.visible_to(request.user).filter(parent_id=case.pk)
                                    .select_related("unit").order_by("created_at")[:200])

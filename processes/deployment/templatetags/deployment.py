@@ -17,7 +17,7 @@ from workflow.models import Unit
 from ..declaration import Cadence
 from ..lights import Shown, expected_percent, previous_period, report_expected, rule_on
 from ..models import ItemCase, ItemPeriod, ItemReport, Light, period_start
-from ..rollup import Tally, children_rollup, matter_rollup
+from ..rollup import Below, Tally, children_rollup, matter_rollup
 from ..services import EDITABLE, is_office
 
 register = template.Library()
@@ -48,9 +48,10 @@ def optional_url(name, *args) -> str:
         return ""
 
 
-def item_list_url(unit_id: int, overdue: bool) -> str:
-    """The item list narrowed to a unit (and its overdue items, when it has some)."""
-    query = {"unit": unit_id, **({"overdue": "1"} if overdue else {})}
+def item_list_url(matter_id: int, unit_id: int, overdue: bool) -> str:
+    """The list of the matter's items narrowed to a unit (and its overdue items, when it has
+    some): the units' shares at every level under the matter."""
+    query = {"under": matter_id, "unit": unit_id, **({"overdue": "1"} if overdue else {})}
     return f"{reverse('item:list')}?{urlencode(query)}"
 
 
@@ -59,6 +60,7 @@ class TreeRow:
     plan_item: object              # a PlanItem, or None for the items opened by hand under the matter
     tally: Tally | None            # its own units' shares; else the sum of the items below it; None: neither
     summed: bool = False           # the tally is that of the items below it (a heading)
+    below: Below | None = None     # the shares passed further down (summed likewise for a heading)
 
 
 @dataclass
@@ -72,24 +74,28 @@ class Behind:
 
 @register.simple_tag
 def matter_panel(matter, user) -> dict:
-    """The matter's plan items in tree order, each with the roll-up of the units' shares, the
-    whole, and the units behind schedule that the user may see. Four queries at most."""
+    """The matter's plan items in tree order, each with the roll-up of the units' shares and of
+    the shares passed further down, the whole, and the units behind schedule that the user
+    may see. Four queries at most."""
     result = matter_rollup(matter)
     items = list(matter.plan_items.order_by("position").only("pk", "matter_id", "parent_id", "position", "level",
                                                              "number", "title", "deadline", "dispatched_at"))
-    rows = [TreeRow(item, result.by_plan_item.get(item.pk)) for item in items]
+    rows = [TreeRow(item, result.by_plan_item.get(item.pk), below=result.below.get(item.pk)) for item in items]
     parents = {item.pk: item.parent_id for item in items}
-    below = {}
+    summed, summed_below = {}, {}
     for item in items:  # each dispatched item's shares, added to every heading above it
-        tally, up = result.by_plan_item.get(item.pk), parents.get(item.pk)
+        tally, further, up = result.by_plan_item.get(item.pk), result.below.get(item.pk), parents.get(item.pk)
         while tally is not None and up is not None:
-            below.setdefault(up, Tally()).add(tally)
+            summed.setdefault(up, Tally()).add(tally)
+            if further is not None:
+                summed_below.setdefault(up, Below()).add(further)
             up = parents.get(up)
     for row in rows:
-        if row.tally is None and row.plan_item.pk in below:
-            row.tally, row.summed = below[row.plan_item.pk], True
+        if row.tally is None and row.plan_item.pk in summed:
+            row.tally, row.summed = summed[row.plan_item.pk], True
+            row.below = summed_below.get(row.plan_item.pk)
     if None in result.by_plan_item:
-        rows.append(TreeRow(None, result.by_plan_item[None]))
+        rows.append(TreeRow(None, result.by_plan_item[None], below=result.below.get(None)))
     behind = result.behind
     if behind:
         seen = set(Unit.objects.visible_to(user).filter(pk__in=[row[0] for row in behind])
@@ -97,9 +103,10 @@ def matter_panel(matter, user) -> dict:
         behind = [row for row in behind if row[0] in seen]
     return {
         "rows": rows, "whole": result.whole,
-        "behind": [Behind(unit_id, name, overdue, red, item_list_url(unit_id, bool(overdue)))
+        "behind": [Behind(unit_id, name, overdue, red, item_list_url(matter.pk, unit_id, bool(overdue)))
                    for unit_id, name, overdue, red in behind],
         "dispatched": any(row.tally for row in rows),
+        "passed_down": bool(result.below),
         # The office (an inspector of the unit holding the matter) imports items until it is reported.
         "may_import": is_office(user, matter) and matter.status in EDITABLE,
     }
