@@ -6,12 +6,13 @@ dispatched from them (one item case per receiving unit) with their co-units and 
 report, in a fixed number of queries whatever the number of items. An item dispatched to
 many units is one row summing up its shares (12个单位：已完成8，逾期1), naming its first
 UNITS_LISTED units (甲、乙……等1000个单位); before dispatch a row shows the units planned.
-Reading a matter of 100,000 item cases takes a minute and most of a gigabyte, so a matter
-of more than DEPLOYMENT_EXPORT_INLINE_MAX plan items and item cases is built by the worker,
-once a day per document and period, and handed out from the document store (export_files).
-The wording is fixed official Chinese, so it lives here and in the
-templates rather than in the translation catalogue. Whoever sees the matter may download
-them; anyone else gets the platform's 404.
+Reading a matter of 100,000 item cases takes a minute and most of a gigabyte, and setting
+2,000 rows in Word half a minute, so a matter larger than DEPLOYMENT_EXPORT_INLINE_MAX (item
+cases, plus ROW_WEIGHT per plan item) has its downloads built by the worker, once a day per
+document and period, and handed out from the document store (export_files). The wording is
+fixed official Chinese, so it lives here and in the templates rather than in the translation
+catalogue. Those who supervise and see the matter may download them; anyone else who sees it
+gets a 403, anyone who does not the platform's 404.
 """
 import io
 from collections import defaultdict
@@ -51,6 +52,7 @@ TEXT_MAX = 300        # a task's full text in a cell, beyond its title
 REPORT_MAX = 120      # a quoted report, in a cell or a line
 REPORTS_LISTED = 100  # the period's reports listed in the progress report (all are counted)
 UNITS_LISTED = 20     # units named in a row or a line; more are counted (甲、乙……等1000个单位)
+ROW_WEIGHT = 10       # a plan item's row costs the documents about as much as ten item cases read
 PENDING_REFRESH = 5   # seconds between the refreshes of the page waiting for a large download
 PORTRAIT_TITLE, LANDSCAPE_TITLE = 20, 31   # characters of 2号 (22 pt) in a line of the text block
 
@@ -772,8 +774,9 @@ def build(name: str, matter, period: str, today, request=None) -> bytes:
 
 
 def size_of(matter) -> int:
-    """What a download reads: the matter's plan items and the item cases dispatched from it."""
-    return matter.plan_items.count() + ItemCase.objects.filter(parent_id=matter.pk).count()
+    """What a download costs, in item cases read: the item cases dispatched from the matter,
+    and ROW_WEIGHT for each plan item (a row set in Word or PDF costs about that many)."""
+    return ROW_WEIGHT * matter.plan_items.count() + ItemCase.objects.filter(parent_id=matter.pk).count()
 
 
 class ReadyForm(forms.Form):
@@ -807,7 +810,7 @@ def _name(matter, what: str, ext: str, today) -> tuple[str, str]:
 def _download(request, pk, name: str):
     """The downloads' one view. Who may download it, and for the progress report the period
     (?period=week|month; any other a 400 page), are checked first. A matter of up to
-    DEPLOYMENT_EXPORT_INLINE_MAX plan items and item cases is built in the request; a larger
+    DEPLOYMENT_EXPORT_INLINE_MAX (size_of) is built in the request; a larger
     one by the worker, once per matter, document, period and day (export_files): until it is
     there, a page that refreshes itself, then a page offering it; the file itself to a plain
     request."""
