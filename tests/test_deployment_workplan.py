@@ -684,7 +684,7 @@ def test_paren_numbers_inside_arabic_inside_chinese_and_a_closing_after_contacts
     assert _outline(plan.items) == [
         ("一、", "兜牢基本民生底线", [("1.", "完善社会救助体系", [("（1）", "开展低保专项治理", []), ("（2）", "加强临时救助", [])]),
                                 ("2.", "加强特困人员供养", [])]),
-        ("二、", "工作步骤", [("（一）", "动员部署阶段（2025年3月31日前）", []), ("（二）", "排查整治阶段（2025年4月至8月）", [])])]
+        ("二、", "工作步骤", [("（一）", "动员部署阶段", []), ("（二）", "排查整治阶段", [])])]
     assert plan.items[0].children[0].children[1].deadline["date"] == "2025-06-30"
     assert plan.items[1].children[1].deadline["date"] == "2025-08-31"  # the end of 4月至8月
     assert plan.closing.startswith("联系人：张三") and plan.closing.endswith("2025年1月20日")
@@ -762,3 +762,14 @@ def test_typed_bullets_are_items_without_a_number():
     assert _outline(plan.items) == [
         ("一、", "加强党的建设", [("", "深入学习贯彻党的二十大精神", []), ("", "加强干部队伍建设", [])]),
         ("二、", "兜牢民生底线", [("", "提高低保标准", [])])]
+
+
+def test_responsibility_and_deadline_notes_after_a_heading_stay_out_of_its_title():
+    assert make_title("加强养老机构安全管理（责任单位：市民政局；完成时限：2025年6月底前）") == "加强养老机构安全管理"
+    assert make_title("加强养老机构安全管理。（市民政局牵头，各区配合）") == "加强养老机构安全管理"
+    assert make_title("推进殡葬改革（市民政局、市发改委按职责分工负责）") == "推进殡葬改革"
+    assert make_title("开展“双随机、一公开”检查（2025年6月底前完成）") == "开展“双随机、一公开”检查"
+    assert make_title("实施“十四五”规划（2021—2025年）") == "实施“十四五”规划（2021—2025年）"  # a period, not a note
+    assert make_title("深化村（居）务公开") == "深化村（居）务公开"
+    item = parse("一、重点任务\n1.加强养老机构安全管理（责任单位：市民政局；完成时限：2025年6月底前）").items[0].children[0]
+    assert item.deadline["date"] == "2025-06-30" and "责任单位：市民政局" in item.text

@@ -178,6 +178,11 @@ def _boundaries(text: str):
     return _outside(text, CLAUSE)
 
 
+RESPONSIBILITY = re.compile(
+    r"[（(]\s*[^（）()]*(?:责任|責任|牵头|牽頭|配合|协办|協辦|主责|主責|负责|負責|时限|時限|完成时间|完成時間|前完成|底前"
+    r"|\d{4}\s*年\s*\d{1,2}\s*月|\d{4}\s*年[^（）()]*(?:前|底|末|完成|内|內)|[月季]底?前|年底|年內|年内)[^（）()]*[)）]$")
+
+
 def make_title(text: str, limit: int = 40) -> str:
     """The heading part of an item: before the first 。, cleaned, trimmed, at most ~limit characters."""
     text = clean_annotations(text).strip()
@@ -186,6 +191,11 @@ def make_title(text: str, limit: int = 40) -> str:
         if cut is not None and (cut >= 4 or mark not in "：:"):
             text = text[:cut]
     text = text.strip().rstrip(TRAILING).strip()
+    while True:  # （责任单位：市民政局；完成时限：2025年6月底前） after the heading belongs to the text, not the title
+        m = RESPONSIBILITY.search(text)
+        if not m or m.start() < 2:
+            break
+        text = text[:m.start()].rstrip(TRAILING).strip()
     if len(text) <= limit:
         return text
     cuts = [i for i in _boundaries(text) if 4 <= i]
