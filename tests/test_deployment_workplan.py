@@ -644,6 +644,8 @@ def test_words_with_a_numeral_inside_are_not_dates_and_chinese_numeral_targets()
         ("count", 5, "五个"), ("percent", 100, "达到百分之百"), ("percent", 95, "百分之九十五以上"),
         ("count", 1200, "一千二百张"), ("money", 3_000_000, "三百万元")]
     assert extract_targets("建立一个工作机制") == []  # 一个: an article, not a target
+    assert extract_targets("着力打造“三个生态”，增强四个意识，做好两项补贴") == []  # names, not targets
+    assert [t["text"] for t in extract_targets("新建社区综合服务设施十个，培育社会组织五十家")] == ["十个", "五十家"]
 
 
 @hsettings(max_examples=200, deadline=None)

@@ -400,8 +400,9 @@ def extract_targets(text: str) -> list[dict]:
             v = float(m["v"])
             at = where[m.start()] if where is not None else m.start()
             clause = re.split(r"[，,。；;：:、！？]", text[max(0, at - 20):at])[-1]
-            if kind == "count" and text[at] in CN_DIGITS and (v == 1 or (v <= 10 and not COUNT_VERB.search(clause))):
-                continue  # 一个 (an article), 两项补贴 and 四个意识 (names): a target says 建成五个, 新建…十个
+            if kind == "count" and text[at] in CN_DIGITS and (
+                    v == 1 or (v <= 10 and not COUNT_VERB.search(clause)) or text[at - 1:at] in "“‘「『《\"'"):
+                continue  # 一个 (an article), 两项补贴, 四个意识 and “三个生态” (names): a target says 建成五个, 新建…十个
             if kind != "percent":
                 v *= MULTIPLIER.get(m["m"] or "", 1)
             value = {"kind": kind, "value": int(v) if v == int(v) else v, "text": _original(text, where, m)}
