@@ -465,3 +465,22 @@ def test_the_first_unit_rule_never_applies_beside_a_co_unit_column(world):
     row = read_task_table(xlsx(build), user=world.inspector)["rows"][0]
     assert row["lead"]["matched"] == [world.county_b.pk, world.city.pk]
     assert row["co_units"]["matched"] == [world.county_a.pk]
+
+
+def test_rows_numbered_in_chinese_hold_the_rows_numbered_in_arabic_below_them(world):
+    def build(sheet):
+        sheet.append(["序号", "工作任务", "牵头单位", "完成时限"])
+        sheet.append(["一", "养老服务", None, None])
+        sheet.append([1, "推进居家养老", "甲县民政局", "2026年6月底前"])
+        sheet.append(["（1）", "新建助餐点", "甲县民政局", "2026年3月底前"])
+        sheet.append([2, "强化机构养老", "乙县民政局", "2026年底前"])
+        sheet.append(["二", "社会救助", "市民政局", None])
+        sheet.append([1, "规范低保", "乙县民政局", "三季度末"])
+    rows = read_task_table(xlsx(build), user=world.inspector)["rows"]
+
+    def outline(rows):
+        return [(r["number"], r["task"], outline(r["children"])) for r in rows]
+
+    assert outline(rows) == [
+        ("一", "养老服务", [("1", "推进居家养老", [("(1)", "新建助餐点", [])]), ("2", "强化机构养老", [])]),
+        ("二", "社会救助", [("1", "规范低保", [])])]

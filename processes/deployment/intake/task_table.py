@@ -613,6 +613,7 @@ def read_task_table(data: bytes, *, sheet: str | None = None, mapping: dict | No
                    and not norm(header_cells[columns["lead"]]).startswith("牵头")
                    and _says_first_leads(grid, start + span))
     rows, by_number, unmatched = [], {}, {}
+    ranks, stack = {}, []  # numbering styles in order of appearance (一 → 1 → (1)), and the open rows
     previous = section = None
     task_heading = norm(header_cells[columns["task"]]) if header else None
     for index in range(start + span, len(grid)):
@@ -628,6 +629,7 @@ def read_task_table(data: bytes, *, sheet: str | None = None, mapping: dict | No
                        "truncated": [], "children": []}
             rows.append(section)
             by_number, previous = {}, None
+            ranks, stack = {}, []
             continue
 
         def cell(field, limit=SHORT_MAX):
@@ -673,7 +675,15 @@ def read_task_table(data: bytes, *, sheet: str | None = None, mapping: dict | No
         if flags[task_column] == "down" and previous is not None:
             _extend(previous, row)  # one task merged down over rows, a unit per row
             continue
-        parent = _parent(number, by_number) or section
+        parent = _parent(number, by_number)
+        style = _number_style(number) if parent is None else None
+        if style:  # 一 over 1 over (1): a row numbered in a higher style holds the rows below it
+            rank = ranks.setdefault(style, len(ranks))
+            while stack and stack[-1][0] >= rank:
+                stack.pop()
+            parent = stack[-1][1] if stack else None
+            stack.append((rank, row))
+        parent = parent or section
         (parent["children"] if parent else rows).append(row)
         if number:
             by_number[number] = row
@@ -744,6 +754,15 @@ def _extend(first: dict, more: dict):
         text = more[f"{part}_text"]
         if text and text != first[f"{part}_text"]:
             first[f"{part}_text"] = f"{first[f'{part}_text']}\n{text}".strip()
+
+
+NUMBER_STYLES = (("cn", re.compile(r"第?[一二三四五六七八九十百]+")), ("pcn", re.compile(r"\([一二三四五六七八九十百]+\)")),
+                 ("num", re.compile(r"\d{1,3}")), ("pnum", re.compile(r"\(\d{1,3}\)")))
+
+
+def _number_style(number: str) -> str | None:
+    """The numbering style of a row's number (after NFKC: brackets are half width): 一, (一), 1 or (1)."""
+    return next((style for style, pattern in NUMBER_STYLES if pattern.fullmatch(number)), None)
 
 
 def _parent(number: str, by_number: dict):
