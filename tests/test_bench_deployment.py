@@ -31,4 +31,7 @@ def test_bench_deployment__real_path_and_floor_agree(tmp_path):
     lights = results["lights"]
     assert lights["judged"] == lights["open_items"] > 0 and lights["period_rows"] == lights["open_items"]
     assert lights.get("same_result", True) is True
+    again = lights["again"]  # the next sweep of the day: the same lights, nothing left to write
+    assert again["judged"] == lights["judged"] and again["period_rows"] == lights["period_rows"]
+    assert again.get("same_result", True) is True
     assert all(t["met"] for t in results["targets"]), results["targets"]

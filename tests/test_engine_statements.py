@@ -62,3 +62,54 @@ def test_close_tasks__prepared_plan_starts_from_the_process(world):
     # then: the open tasks are found by process, and the inbox index is not used
     assert "workflow_task_open_idx" in plan, plan
     assert "workflow_task_inbox_idx" not in plan, plan
+
+
+AUDIT_COLUMNS = ("chain", "seq", "case_id", "actor_id", "actor_name", "unit_id", "action", "outcome", "reason", "ip",
+                 "data", "created_at", "prev_hash", "hash")
+
+
+def _events(chain, n):
+    from django.utils import timezone
+
+    now = timezone.now()
+    return [AuditEvent(chain=chain, seq=i + 1, case_id=None if i % 3 else i, actor_id=i if i % 2 else None,
+                       actor_name="审核人" if i % 2 else "", unit_id=None, action="sign",
+                       outcome=AuditEvent.Outcome.DENIED if i % 4 == 0 else "ok", reason="理由\x7f'\"" * (i % 2),
+                       ip="10.0.0.%d" % (i % 250) if i % 5 else None, data={"n": i, "文字": ["a", None]} if i else {},
+                       created_at=now.replace(microsecond=i % 1000), prev_hash="0" * 64, hash=str(i).zfill(64))
+            for i in range(n)]
+
+
+@pytest.mark.django_db
+def test_sql_insert__many_rows_are_those_django_writes(world):
+    from workflow.storage import sql
+
+    # given: the same events, written once by Django and once by the engine's bulk insert
+    # (values of every kind: NULLs, text choices, JSON, addresses, aware datetimes)
+    AuditEvent.objects.bulk_create(_events("django", 25))
+    # when
+    sql.insert(_events("engine", 25))
+    # then: the rows read back the same, column by column
+    def rows(chain):
+        return list(AuditEvent.objects.filter(chain=chain).order_by("seq").values_list(*AUDIT_COLUMNS[1:]))
+
+    assert rows("engine") == rows("django") and len(rows("engine")) == 25
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("n", [1, 3])
+def test_sql_insert__conflict_updates_the_row_already_there(world, n):
+    from workflow.models import RungCount, Unit
+    from workflow.storage import sql
+
+    # given: counts kept for some units, not for others
+    units = list(Unit.objects.order_by("pk")[:n + 1])
+    RungCount.objects.filter(unit__in=units).delete()
+    RungCount.objects.create(unit=units[0], rung=1, open_cases=5)
+    # when: rows for every unit, the first colliding with the kept one
+    sql.insert([RungCount(unit=u, rung=1, open_cases=7) for u in units[:n]], conflict=("unit", "rung"),
+               update_fields=("open_cases",))
+    # then: the kept row is updated in place, the others are added, nothing else changes
+    got = dict(RungCount.objects.filter(unit__in=units, rung=1).values_list("unit_id", "open_cases"))
+    assert got == {u.pk: 7 for u in units[:n]}
+    assert RungCount.objects.filter(unit=units[0], rung=1).count() == 1

@@ -19,6 +19,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext_noop
 
+from workflow.storage import sql
 from workflow.trail import notify
 
 from .declaration import HANDLER, Cadence
@@ -101,68 +102,96 @@ class Shown:
         return "same" if diff == 0 else ("worse" if diff > 0 else "better")
 
 
-def refresh(case, today: date | None = None) -> ItemPeriod:
+def refresh(case, today: date | None = None, *, save_item: bool = True) -> ItemPeriod:
     """Judge the item for the period `today` falls in and keep the result (in the caller's
-    transaction, e.g. the report's)."""
-    return refresh_many([case], today)[0]
+    transaction, e.g. the report's). Inside a transition, pass ``save_item=False``: the
+    engine writes the item's changed columns, its light among them."""
+    return refresh_many([case], today, save_items=save_item)[0]
 
 
-def refresh_many(cases, today: date | None = None) -> list:
-    """The same for many items, in a few statements: their periods read and written in bulk."""
+PERIOD_FIELDS = ("light", "worst", "percent", "rule", "updated_at")
+
+
+def refresh_many(cases, today: date | None = None, *, save_items: bool = True) -> list:
+    """The same for many items, in a few statements: their periods read in one query, and
+    only the periods and items whose light changed written, in bulk."""
     today = today or timezone.localdate()
     rule = rule_on(today)
+    ids = [case.pk for case in cases]
     starts = {case.pk: period_start(case.cadence, today) for case in cases}
     previous = {case.pk: previous_period(case.cadence, starts[case.pk]) for case in cases}
     wanted = set(starts.values()) | set(previous.values())
-    rows = {(row.case_id, row.period): row for row in
-            ItemPeriod.objects.filter(case__in=[c.pk for c in cases], period__in=wanted)}
-    reported = set(ItemReport.objects.filter(
-        case__in=[c.pk for c in cases], period__in=set(starts.values()), kind__in=("progress", "final"))
-        .values_list("case_id", "period"))
-    stored = {case.pk: case.period_light for case in cases}
-    result, moved = [], {}
+    kept_rows = {(case_id, period): (light, worst, percent, rule_id) for case_id, period, light, worst, percent, rule_id
+                 in ItemPeriod.objects.filter(case__in=ids, period__in=wanted)
+                 .values_list("case_id", "period", "light", "worst", "percent", "rule_id")}
+    reported = set(ItemReport.objects.filter(case__in=ids, period__in=set(starts.values()),
+                                             kind__in=("progress", "final")).values_list("case_id", "period"))
+    result, changed, moved = [], [], {}
     now = timezone.now()
     for case in cases:
         start = starts[case.pk]
         earned = judge(case, today, rule, (case.pk, start) in reported)
-        before = rows.get((case.pk, previous[case.pk]))
-        kept = rows.get((case.pk, start))
-        worst = max(earned, kept.worst if kept else earned, key=ORDER.get)
-        was_red = worst == Light.RED or (before is not None and before.light == Light.RED)
+        before = kept_rows.get((case.pk, previous[case.pk]))
+        kept = kept_rows.get((case.pk, start))
+        worst = max(earned, kept[1] if kept else earned, key=ORDER.get)
+        was_red = worst == Light.RED or (before is not None and before[0] == Light.RED)
         light = Light.YELLOW if earned == Light.GREEN and was_red and case.phase != "done" else earned
         row = ItemPeriod(case_id=case.pk, period=start, light=light, worst=worst, percent=case.percent,
                          rule_id=rule.pk, updated_at=now)
-        row.previous = before.light if before else None
+        row.previous = before[0] if before else None
         result.append(row)
-        case.period_light = light
-        if light != stored[case.pk]:
+        if kept != (light, worst, case.percent, rule.pk):
+            changed.append(row)
+        if light != case.period_light:
             moved.setdefault(light, []).append(case.pk)
-    # One upsert for the period rows (a report and the sweep may judge the same item at once: the
-    # later write wins, never a failure) and at most one update per colour for the items.
-    ItemPeriod.objects.bulk_create(result, update_conflicts=True, unique_fields=["case", "period"],
-                                   update_fields=["light", "worst", "percent", "rule", "updated_at"])
-    for light, ids in moved.items():
-        ItemCase.objects.filter(pk__in=ids).update(period_light=light)
+        case.period_light = light
+    # One upsert for the periods that changed (a report and the sweep may judge the same item
+    # at once: the later write wins, never a failure) and one update per colour for the items.
+    sql.insert(changed, conflict=("case", "period"), update_fields=PERIOD_FIELDS)
+    if save_items:
+        for light, moved_ids in moved.items():
+            ItemCase.objects.filter(pk__in=moved_ids).update(period_light=light)
     return result
 
 
 REMIND_BEFORE = 3  # days before a period's report is due that the unit's handlers are reminded
 
 
+@dataclass(slots=True)
+class Swept:
+    """What the sweep reads of an open item: what judge() and remind() use, without the
+    cost of a model instance."""
+    pk: int
+    status: str
+    phase: str
+    cadence: str
+    deadline: date | None
+    issued_at: object
+    percent: int
+    period_light: str
+    unit_id: int
+    number: str
+    title: str
+
+
+SWEPT = tuple(Swept.__slots__)
+
+
 def refresh_open(today: date | None = None, batch: int = 2000) -> int:
     """The sweep (hourly, idempotent): judge every open item again (a deadline passing turns it
     red) and remind the units whose period report is due within ``REMIND_BEFORE`` days or
-    late, once per item and period."""
+    late, once per item and period. Items are read in key order, a batch at a time."""
     today = today or timezone.localdate()
-    done = 0
-    ids = list(ItemCase.objects.filter(phase="open").values_list("pk", flat=True))
-    for start in range(0, len(ids), batch):
-        cases = list(ItemCase.objects.filter(pk__in=ids[start:start + batch]).select_related("unit"))
+    done, after = 0, 0
+    while True:
+        cases = [Swept(*row) for row in ItemCase.objects.filter(phase="open", pk__gt=after).order_by("pk")
+                 .values_list(*SWEPT)[:batch]]
+        if not cases:
+            return done
         with transaction.atomic():
             refresh_many(cases, today)
             remind(cases, today)
-        done += len(cases)
-    return done
+        done, after = done + len(cases), cases[-1].pk
 
 
 def remind(cases, today: date) -> int:

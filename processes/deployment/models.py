@@ -168,7 +168,7 @@ class ItemCase(Case, case_type=Item):
                                   percent=self.percent, period=period_start(self.cadence, today))
         from .lights import refresh
 
-        refresh(self, today)
+        refresh(self, today, save_item=False)  # the transition writes the item's light with its other columns
 
 
 def period_start(cadence: str, today=None):

@@ -124,20 +124,38 @@ def _insert_one(model, vendor: str) -> tuple[str, tuple]:
     return f"INSERT INTO {ops.quote_name(model._meta.db_table)} ({columns}) VALUES ({values})", fields
 
 
-def insert(objs: list[Model], model=None):
+def insert(objs: list[Model], model=None, *, conflict: tuple = (), update_fields: tuple = ()):
     """INSERT unsaved instances into `model`'s own table (by default their model's). Keys
     are not read back: an instance of a model with an automatic key keeps ``pk = None``.
     For a model with parents, insert into each parent and then the model itself.
 
-    One row uses a statement built once; many rows use Django's own bulk statement (on
-    PostgreSQL one INSERT ... SELECT FROM UNNEST of an array per column, cheap to plan)."""
+    With `conflict` (attribute names of a unique constraint), a row that collides updates
+    `update_fields` of the row already there instead (the later write wins).
+
+    One row uses a statement built once. Many rows on PostgreSQL go as one array per column
+    (``INSERT ... SELECT FROM UNNEST``, cheap to plan) of up to ``UNNEST_ROWS`` rows, the
+    values that are already what the column takes (ints, text, dates, aware datetimes) passed
+    as they are and the others through the field's own conversion; elsewhere, Django's own
+    bulk statement."""
     if not objs:
         return
     model = model or type(objs[0])
     conn = transaction.get_connection()
     sql, fields = _insert_one(model, conn.vendor)
+    if conflict:
+        sql += _on_conflict(model, conflict, update_fields)
     if len(objs) == 1:
         execute(sql, [f.get_db_prep_save(f.pre_save(objs[0], True), conn) for f in fields])
+        return
+    if conn.vendor == "postgresql" and _unnest_sql(model, conn.vendor) is not None:
+        statement = _unnest_sql(model, conn.vendor) + (_on_conflict(model, conflict, update_fields) if conflict else "")
+        for start in range(0, len(objs), UNNEST_ROWS):
+            chunk = objs[start:start + UNNEST_ROWS]
+            execute(statement, [_column(f, chunk, conn) for f in fields])
+        return
+    if conflict:
+        model._default_manager.bulk_create(objs, update_conflicts=True, unique_fields=list(conflict),
+                                           update_fields=list(update_fields))
         return
     per_statement = max(1, min(conn.ops.bulk_batch_size(fields, objs), MAX_PARAMS // len(fields)))
     for start in range(0, len(objs), per_statement):
@@ -145,6 +163,74 @@ def insert(objs: list[Model], model=None):
         query.insert_values(fields, objs[start:start + per_statement])
         for statement, params in query.get_compiler(connection=conn).as_sql():
             execute(statement, params)
+
+
+# Rows per INSERT ... SELECT FROM UNNEST: each column is one array parameter, so the rows per
+# statement are bounded by memory, not by the parameter limit.
+UNNEST_ROWS = 10_000
+
+
+@lru_cache(maxsize=None)
+def _unnest_sql(model, vendor: str) -> str | None:
+    """The INSERT of many rows from one array per column, or None when a column cannot go as
+    an array (a field that builds its own placeholder, or a type outside the backend's)."""
+    fields = _insert_one(model, vendor)[1]
+    conn = connections[DEFAULT_DB_ALIAS]
+    if any(hasattr(f, "get_placeholder") or (f.target_field if f.is_relation else f).get_internal_type()
+           not in conn.data_types for f in fields):
+        return None
+    # The array types without their modifiers (varchar[], not varchar(50)[]), as Django does.
+    arrays = ", ".join(f"(%s)::{f.db_type(conn).split('(')[0]}[]" for f in fields)
+    columns = ", ".join(conn.ops.quote_name(f.column) for f in fields)
+    return f"INSERT INTO {conn.ops.quote_name(model._meta.db_table)} ({columns}) SELECT * FROM UNNEST({arrays})"
+
+
+@lru_cache(maxsize=None)
+def _on_conflict(model, conflict: tuple, update_fields: tuple) -> str:
+    ops = connections[DEFAULT_DB_ALIAS].ops
+    keys = ", ".join(ops.quote_name(model._meta.get_field(n).column) for n in conflict)
+    columns = [ops.quote_name(model._meta.get_field(n).column) for n in update_fields]
+    if not columns:
+        return f" ON CONFLICT ({keys}) DO NOTHING"
+    return f" ON CONFLICT ({keys}) DO UPDATE SET " + ", ".join(f"{c} = EXCLUDED.{c}" for c in columns)
+
+
+def _ready_types(field) -> tuple:
+    """The Python types whose values `field` would send unchanged (its conversion is the
+    identity for them), so a column of them needs no per-value call."""
+    from django.db import models
+
+    if getattr(field, "auto_now", False) or getattr(field, "auto_now_add", False):
+        return ()
+    target = field.target_field if field.is_relation else field
+    if isinstance(target, (models.IntegerField, models.AutoField)):
+        return (int,)
+    if isinstance(target, (models.CharField, models.TextField)) and not target.is_relation:
+        return (str,)
+    if isinstance(target, models.BooleanField):
+        return (bool,)
+    return ()
+
+
+def _column(field, objs, conn) -> list:
+    """One column's values for `objs`, as the field's own conversion would give them."""
+    import datetime
+
+    from django.db import models
+
+    attname = field.attname
+    values = [getattr(obj, attname) for obj in objs]
+    ready = _ready_types(field)
+    if isinstance(field, models.DateTimeField) and not (field.auto_now or field.auto_now_add):
+        if all(v is None or (type(v) is datetime.datetime and v.tzinfo is not None) for v in values):
+            return values
+    elif isinstance(field, models.DateField) and not isinstance(field, models.DateTimeField) and not (
+            field.auto_now or field.auto_now_add):
+        if all(v is None or type(v) is datetime.date for v in values):
+            return values
+    elif ready and all(v is None or type(v) in ready for v in values):
+        return values
+    return [field.get_db_prep_save(field.pre_save(obj, True), conn) for obj in objs]
 
 
 def update(obj: Model, attnames) -> None:
