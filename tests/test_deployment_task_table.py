@@ -484,3 +484,15 @@ def test_rows_numbered_in_chinese_hold_the_rows_numbered_in_arabic_below_them(wo
     assert outline(rows) == [
         ("一", "养老服务", [("1", "推进居家养老", [("(1)", "新建助餐点", [])]), ("2", "强化机构养老", [])]),
         ("二", "社会救助", [("1", "规范低保", [])])]
+
+
+def test_other_bureaus_headings_and_people_columns(world):
+    def build(sheet):
+        sheet.append(["序号", "工作措施", "牵头领导", "责任处室", "配合处室", "截止时间", "预期成果"])
+        sheet.append([1, "推进居家养老", "张三", "甲县民政局", "乙县民政局", "二〇二六年六月底前", "建成助餐点五个"])
+    result = read_task_table(xlsx(build), user=world.inspector)
+    assert {f: m["column"] for f, m in result["mapping"].items()} == {
+        "number": "A", "task": "B", "lead": "D", "co_units": "E", "deadline": "F", "target": "G"}
+    row = result["rows"][0]
+    assert (row["lead"]["matched"], row["co_units"]["matched"]) == ([world.county_a.pk], [world.county_b.pk])
+    assert row["deadline"]["date"] == "2026-06-30"

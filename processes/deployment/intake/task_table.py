@@ -30,11 +30,15 @@ FIELDS = ("number", "task", "lead", "co_units", "deadline", "target", "note")
 HEADINGS = {
     "number": ("序号", "编号", "序"),
     "task": ("任务", "工作任务", "重点任务", "任务内容", "具体任务", "工作内容", "主要任务", "任务名称",
-             "工作事项", "重点工作"),
-    "lead": ("牵头单位", "牵头部门", "责任单位", "责任部门", "主责单位", "牵头", "主责部门"),
-    "co_units": ("配合单位", "配合部门", "协办单位", "参与单位", "配合", "协办部门"),
-    "deadline": ("完成时限", "时限", "完成时间", "时间节点", "完成期限", "时限要求"),
-    "target": ("目标", "预期成效", "工作目标", "预期目标", "目标任务", "成效"),
+             "工作事项", "重点工作", "工作措施", "具体措施", "主要措施", "任务事项", "事项"),
+    "lead": ("牵头单位", "牵头部门", "责任单位", "责任部门", "主责单位", "牵头", "主责部门", "责任处室", "责任科室",
+             "牵头处室", "牵头科室", "主办单位", "承办单位", "责任主体"),
+    "co_units": ("配合单位", "配合部门", "协办单位", "参与单位", "配合", "协办部门", "配合处室", "配合科室",
+                 "协同单位", "协同部门"),
+    "deadline": ("完成时限", "时限", "完成时间", "时间节点", "完成期限", "时限要求", "截止时间", "办结时限", "时间要求",
+                 "完成时间节点"),
+    "target": ("目标", "预期成效", "工作目标", "预期目标", "目标任务", "成效", "预期成果", "目标要求", "量化指标",
+               "考核指标"),
     "note": ("备注",),
 }
 HEADER_SCAN_ROWS = 30
@@ -186,8 +190,8 @@ def _heading_field(text) -> tuple[str, int] | None:
     """(field, strength) for a heading: 2 for an exact heading, 1 for one containing it."""
     text = norm(text)
     text = re.sub(r"[*＊:：]", "", text)
-    if not text or len(text) > 30:
-        return None
+    if not text or len(text) > 30 or text.endswith(("领导", "責任人", "责任人", "负责人", "联系人", "联系电话")):
+        return None  # 牵头领导, 责任人: people, not units
     for field, names in HEADINGS.items():
         if text in names:
             return field, 2
