@@ -477,3 +477,41 @@ def test_a_large_download_is_for_those_who_supervise(world, dispatched, settings
         assert _get(clerk, name, dispatched).status_code == 403
         assert _get(world.handler_a, name, dispatched).status_code == 404
     assert not ExportFile.objects.exists()
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.skipif(shutil.which("redis-server") is None, reason="needs the redis-server binary")
+def test_a_large_download_is_built_by_a_real_worker(world, dispatched, settings, tmp_path):
+    """The path as deployed: the request publishes to a broker, a `celery worker` process builds
+    the file into the shared document store, and the next requests hand it out."""
+    if connection.vendor != "postgresql":
+        pytest.skip("a worker process cannot see SQLite's in-memory test database")
+    from processes.deployment.export_files import ExportFile
+    from processes.deployment.tasks import render_export
+    from tests.worker_support import CeleryWorker, RedisServer, celery_app_on, database_url, wait_until, worker_env
+
+    _large(settings)
+    (tmp_path / "redis").mkdir()
+    redis = RedisServer(tmp_path / "redis").start()
+    worker = None
+    try:
+        with celery_app_on(redis.url(), {"visibility_timeout": 60}):
+            worker = CeleryWorker("exports", tmp_path / "worker.log", worker_env(
+                broker_url=redis.url(), database_url=database_url(connection.settings_dict), visibility_timeout=60,
+                DUBAN_DOCUMENT_ROOT=settings.DOCUMENT_ROOT), concurrency=1).start()
+            client = _client(world.inspector)
+            url = reverse("matter:progress_docx", args=[dispatched.pk])
+            assert client.get(url, {"period": "week"}).status_code == 202
+            assert client.get(url, {"period": "week", "ready": "1"}).status_code in (200, 202)
+            wait_until(lambda: ExportFile.objects.filter(rendered_at__isnull=False).exists(), 120,
+                       message=f"the worker built the file:\n{worker.log()[-3000:]}")
+            response = client.get(url, {"period": "week"})
+            assert response.status_code == 200
+            document = WordDocument(io.BytesIO(b"".join(response.streaming_content)))
+            assert any("督办周报" in p.text for p in document.paragraphs)
+            assert worker.received(render_export.name) == 1 and worker.failures() == []
+    finally:
+        if worker is not None:
+            worker.stop()
+        redis.stop()
