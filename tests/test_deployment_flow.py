@@ -7,7 +7,7 @@ from django.db import connection
 from django.utils import timezone
 
 from processes.deployment import services
-from processes.deployment.models import ItemCase, MatterCase, PlanItem
+from processes.deployment.models import ItemCase, ItemPeriod, MatterCase, PlanItem
 from tests.factories import make_unit, make_user
 from workflow.cases import services as platform
 from workflow.kernel.errors import ActionError
@@ -274,7 +274,7 @@ def test_hotline_ticket_keeps_its_number_and_deadline_and_ends_with_a_return_vis
     assert (ticket.phase, ticket.satisfaction) == ("done", "satisfied")
 
 
-def test_the_sweep_reminds_a_unit_once_per_period_before_its_report_is_due(world, plan):
+def test_the_sweep_reminds_a_unit_once_per_period_before_its_report_is_due(world, plan, monkeypatch):
     from processes.deployment import lights
     from processes.deployment.models import LightRule
     from workflow.models import OutboxMessage
@@ -293,9 +293,17 @@ def test_the_sweep_reminds_a_unit_once_per_period_before_its_report_is_due(world
         return OutboxMessage.objects.filter(recipient=user, key__startswith="report-due:").count()
 
     lights.refresh_open(day)
+    queued = []
+    original = lights.notify.queue_many
+    monkeypatch.setattr(lights.notify, "queue_many", lambda items, **kw: queued.extend(items) or original(items, **kw))
     lights.refresh_open(day)
     assert reminders(world.handler_a) == 1
     assert reminders(world.handler_b) == 0  # it reported this period
+    # the period keeps when its unit was reminded, so the next sweep queues nothing again
+    period = lights.period_start("monthly", day)
+    assert ItemPeriod.objects.get(case_id=a.pk, period=period).reminded_at is not None
+    assert ItemPeriod.objects.get(case_id=b.pk, period=period).reminded_at is None
+    assert queued == []
 
 
 def test_several_lead_units_with_co_units_each_get_their_own_case_with_the_co_units(world, plan):

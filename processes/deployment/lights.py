@@ -109,24 +109,27 @@ def refresh(case, today: date | None = None, *, save_item: bool = True) -> ItemP
     return refresh_many([case], today, save_items=save_item)[0]
 
 
-PERIOD_FIELDS = ("light", "worst", "percent", "rule", "updated_at")
+PERIOD_FIELDS = ("light", "worst", "percent", "rule", "updated_at", "reminded_at")
 
 
-def refresh_many(cases, today: date | None = None, *, save_items: bool = True) -> list:
+def refresh_many(cases, today: date | None = None, *, save_items: bool = True, remind: bool = False) -> list:
     """The same for many items, in a few statements: their periods read in one query, and
-    only the periods and items whose light changed written, in bulk."""
+    only the periods and items whose light changed written, in bulk. With `remind`, the
+    handlers of each item whose report for the period is due within ``REMIND_BEFORE`` days
+    or late, and has not come, are reminded, once per item and period (the period keeps when;
+    the outbox key names the period too)."""
     today = today or timezone.localdate()
     rule = rule_on(today)
     ids = [case.pk for case in cases]
     starts = {case.pk: period_start(case.cadence, today) for case in cases}
     previous = {case.pk: previous_period(case.cadence, starts[case.pk]) for case in cases}
     wanted = set(starts.values()) | set(previous.values())
-    kept_rows = {(case_id, period): (light, worst, percent, rule_id) for case_id, period, light, worst, percent, rule_id
-                 in ItemPeriod.objects.filter(case__in=ids, period__in=wanted)
-                 .values_list("case_id", "period", "light", "worst", "percent", "rule_id")}
+    kept_rows = {(case_id, period): tuple(row) for case_id, period, *row in
+                 ItemPeriod.objects.filter(case__in=ids, period__in=wanted)
+                 .values_list("case_id", "period", "light", "worst", "percent", "rule_id", "reminded_at")}
     reported = set(ItemReport.objects.filter(case__in=ids, period__in=set(starts.values()),
                                              kind__in=("progress", "final")).values_list("case_id", "period"))
-    result, changed, moved = [], [], {}
+    result, changed, moved, reminders = [], [], {}, []
     now = timezone.now()
     for case in cases:
         start = starts[case.pk]
@@ -137,10 +140,14 @@ def refresh_many(cases, today: date | None = None, *, save_items: bool = True) -
         was_red = worst == Light.RED or (before is not None and before[0] == Light.RED)
         light = Light.YELLOW if earned == Light.GREEN and was_red and case.phase != "done" else earned
         row = ItemPeriod(case_id=case.pk, period=start, light=light, worst=worst, percent=case.percent,
-                         rule_id=rule.pk, updated_at=now)
+                         rule_id=rule.pk, updated_at=now, reminded_at=kept[4] if kept else None)
         row.previous = before[0] if before else None
         result.append(row)
-        if kept != (light, worst, case.percent, rule.pk):
+        due = _reminder_due(case, today, rule) if remind and row.reminded_at is None else None
+        if due is not None and (case.pk, start) not in reported:
+            reminders.append(_reminder(case, start, due))
+            row.reminded_at = now
+        if kept is None or kept[:4] != (light, worst, case.percent, rule.pk) or row.reminded_at != kept[4]:
             changed.append(row)
         if light != case.period_light:
             moved.setdefault(light, []).append(case.pk)
@@ -151,6 +158,8 @@ def refresh_many(cases, today: date | None = None, *, save_items: bool = True) -
     if save_items:
         for light, moved_ids in moved.items():
             ItemCase.objects.filter(pk__in=moved_ids).update(period_light=light)
+    if reminders:
+        notify.queue_many(reminders)
     return result
 
 
@@ -189,27 +198,18 @@ def refresh_open(today: date | None = None, batch: int = 2000) -> int:
         if not cases:
             return done
         with transaction.atomic():
-            refresh_many(cases, today)
-            remind(cases, today)
+            refresh_many(cases, today, remind=True)
         done, after = done + len(cases), cases[-1].pk
 
 
-def remind(cases, today: date) -> int:
-    """Queue a reminder to the handlers of each item whose report for the period is due soon or
-    late and has not come; its key names the period, so it is sent once."""
-    rule = rule_on(today)
-    due = {}
-    for case in cases:
-        day = report_expected(case, today, rule.report_day)
-        if day is not None and today >= day - timedelta(days=REMIND_BEFORE):
-            due[case.pk] = (case, period_start(case.cadence, today), day)
-    if not due:
-        return 0
-    reported = set(ItemReport.objects.filter(case__in=list(due), kind__in=("progress", "final"),
-                                             period__in={start for _case, start, _day in due.values()})
-                   .values_list("case_id", "period"))
-    items = [(case, [(HANDLER.role, case.unit_id)], f"report-due:{case.pk}:{start.isoformat()}",
-              notify.message(gettext_noop("Progress report due by %(day)s: %(number)s %(title)s"),
-                             day=day.isoformat(), number=case.number, title=case.title))
-             for case, start, day in due.values() if (case.pk, start) not in reported]
-    return notify.queue_many(items) if items else 0
+def _reminder_due(case, today: date, rule) -> date | None:
+    """The day the item's report for the period is due, if a reminder is owed today: from
+    ``REMIND_BEFORE`` days before that day on."""
+    day = report_expected(case, today, rule.report_day)
+    return day if day is not None and today >= day - timedelta(days=REMIND_BEFORE) else None
+
+
+def _reminder(case, start: date, day: date) -> tuple:
+    return (case, [(HANDLER.role, case.unit_id)], f"report-due:{case.pk}:{start.isoformat()}",
+            notify.message(gettext_noop("Progress report due by %(day)s: %(number)s %(title)s"),
+                           day=day.isoformat(), number=case.number, title=case.title))

@@ -251,6 +251,8 @@ class ItemPeriod(models.Model):
     rule = models.ForeignKey(LightRule, null=True, blank=True, on_delete=models.PROTECT, related_name="+",
                              verbose_name=_("rule version"))
     updated_at = models.DateTimeField(_("updated"), default=timezone.now)
+    # When the unit's handlers were reminded of the period's report (lights.refresh_many).
+    reminded_at = models.DateTimeField(_("reminded"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("item period")
