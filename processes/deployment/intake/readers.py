@@ -67,7 +67,8 @@ def decode_text(data: bytes) -> str:
     utf8 = None
     for encoding in candidates:
         text = _decode(data, encoding)
-        if text is not None and (encoding != "utf-8" or _plausible(text) == 1.0):
+        if text is not None and (encoding != "utf-8" or (len(data) >= 64 and not UNUSUAL.search(text))
+                                 or _plausible(text) == 1.0):
             return text
         utf8 = text
     if candidates != ["utf-8"]:
@@ -91,9 +92,11 @@ def decode_text(data: bytes) -> str:
         raise WorkplanRejected(_unknown_encoding())
     if not decoded:
         raise WorkplanRejected(_unknown_encoding())
-    gb, big5 = _common_share(decoded["gb"], "gb"), _common_share(decoded["big5"], "big5")
+    # each reading's common ideographs, discounted by its other characters (kana, Cyrillic, box drawing)
+    gb = _common_share(decoded["gb"], "gb") * _plausible(decoded["gb"])
+    big5 = _common_share(decoded["big5"], "big5") * _plausible(decoded["big5"])
     for family, share, other in (("gb", gb, big5), ("big5", big5, gb)):
-        if share >= 0.85 and share - other >= 0.2 and _ideographs(decoded[family]) >= 4:
+        if share >= 0.85 and share - other >= 0.2 - 1e-9 and _ideographs(decoded[family]) >= 10:
             return decoded[family]
     raise WorkplanRejected(_undecided())
 
@@ -129,9 +132,22 @@ def _utf16_order(data: bytes) -> str:
     return best
 
 
+CONTROL_OR_PRIVATE = re.compile("[\x00-\x08\x0b\x0e-\x1f\x7f-\x9f\ue000-\uf8ff\U000f0000-\U0010ffff]")
+
+
 def _looks_like_text(text: str) -> bool:
-    bad = sum(1 for ch in text if unicodedata.category(ch) in ("Cc", "Co", "Cn") and ch not in "\n\r\t\f")
+    """No more than one character in a thousand is a control character, private use or unassigned (the last
+    counted in the first SAMPLE characters)."""
+    bad = len(CONTROL_OR_PRIVATE.findall(text))
+    bad += sum(1 for ch in text[:SAMPLE] if not ch.isascii() and unicodedata.category(ch) == "Cn")
     return bad == 0 or bad <= len(text) // 1000
+
+
+# Characters a Chinese document is made of: ASCII, punctuation, symbols, ideographs, full-width forms. GBK or Big5
+# bytes that happen to be valid UTF-8 read as other characters (C7 B0, 前 in GBK, is "ǰ"), except in a few bytes.
+UNUSUAL = re.compile("[^\x00-\x7f\u00b7\u00d7\u2000-\u27bf\u3000-\u303f\u3400-\u9fff\uf900-\ufaff\ufe30-\ufe4f"
+                     "\uff00-\uffef\U00020000-\U0003ffff]")
+SAMPLE = 200_000  # characters: enough to tell encodings apart
 
 
 GB_COMMON = (0xB0A1, 0xD7F9)    # GB2312 level 1: the 3,755 common simplified characters
@@ -160,24 +176,28 @@ def _char_class(ch: str) -> str:
 
 def _common_share(text: str, family: str) -> float:
     """The share of the text's ideographs that are common characters: for Big5, in its block of common
-    characters; for GB18030, in either block (GBK holds traditional characters too)."""
-    ideographs = common = 0
-    accepted = ("big5", "both") if family == "big5" else ("gb", "big5", "both")
-    for ch in text:
+    characters; for GB18030, in either block, whichever holds more (GBK holds traditional characters too)."""
+    counts = {"gb": 0, "big5": 0, "both": 0, "ideograph": 0}
+    for ch in text[:SAMPLE]:
         kind = _char_class(ch)
-        if kind in ("plain", "other"):
-            continue
-        ideographs += 1
-        common += kind in accepted
-    return common / ideographs if ideographs else 0.0
+        if kind in counts:
+            counts[kind] += 1
+    ideographs = sum(counts.values())
+    if not ideographs:
+        return 0.0
+    common = counts["big5"] + counts["both"]
+    if family == "gb":  # simplified, or traditional saved as GBK; a misread mixes the two
+        common = max(common, counts["gb"] + counts["both"])
+    return common / ideographs
 
 
 def _ideographs(text: str) -> int:
-    return sum(1 for ch in text if _char_class(ch) not in ("plain", "other"))
+    return sum(1 for ch in text[:SAMPLE] if _char_class(ch) not in ("plain", "other"))
 
 
 def _plausible(text: str) -> float:
     """The share of characters that are ASCII, Chinese punctuation or common ideographs (of either script)."""
+    text = text[:SAMPLE]
     if not text:
         return 0.0
     return sum(1 for ch in text if _char_class(ch) in ("plain", "gb", "big5", "both")) / len(text)
