@@ -515,3 +515,34 @@ def test_a_large_download_is_built_by_a_real_worker(world, dispatched, settings,
         if worker is not None:
             worker.stop()
         redis.stop()
+
+
+def test_a_large_download_gone_from_the_store_is_built_again_and_older_days_are_dropped(
+        world, dispatched, settings, django_capture_on_commit_callbacks):
+    from processes.deployment.export_files import ExportFile
+    from workflow.storage.files import document_storage
+
+    _large(settings)
+    client = _client(world.inspector)
+    url = reverse("matter:task_table_xlsx", args=[dispatched.pk])
+    with django_capture_on_commit_callbacks(execute=True):
+        client.get(url)
+    export = ExportFile.objects.get()
+    storage = document_storage()
+    storage.delete(export.stored_name)   # a backup restored: the row is there, the file is not
+    with django_capture_on_commit_callbacks() as queued:
+        again = client.get(url)
+    assert again.status_code == 202 and len(queued) == 1
+    export.refresh_from_db()
+    assert export.rendered_at is None and export.stored_name == ""
+    queued[0]()
+    export.refresh_from_db()
+    assert storage.exists(export.stored_name)
+    assert load_workbook(io.BytesIO(b"".join(client.get(url).streaming_content))).active["A1"].value
+    # Yesterday's file of the same download goes once today's is built; other periods stay.
+    ExportFile.objects.filter(pk=export.pk).update(day=timezone.localdate() - timedelta(days=1))
+    with django_capture_on_commit_callbacks(execute=True):
+        client.get(url)
+        client.get(reverse("matter:progress_docx", args=[dispatched.pk]))
+    assert not storage.exists(export.stored_name) and not ExportFile.objects.filter(pk=export.pk).exists()
+    assert sorted(ExportFile.objects.values_list("kind", flat=True)) == ["progress_docx", "task_table_xlsx"]

@@ -5,10 +5,11 @@ asks for it that day.
 A request for a large download writes the row (one per matter, document, period and day: a
 second request finds it) and queues the rendering after commit; while the row waits, the
 request gets a page that refreshes itself. The worker renders the file, stores it in the
-document store under the row's id and marks the row rendered. A rendering that failed, or a
-message the broker lost, is queued again by the next request once the row has waited
-STALE_AFTER; after MAX_ATTEMPTS failures the page says so. The module is imported by the
-app's ready() (the model lives here, beside what uses it).
+document store under the row's id, marks the row rendered and deletes the same download of
+earlier days. A rendering that failed is queued again by the next request, a message the
+broker lost once the row has waited STALE_AFTER; after MAX_ATTEMPTS failures the page says
+so. A file gone from the store (a restored backup does not hold these) is built again. The
+module is imported by the app's ready() (the model lives here, beside what uses it).
 """
 import logging
 import uuid
@@ -114,8 +115,35 @@ def render(pk: str, build) -> bool:
         return False
     marked = ExportFile.objects.filter(pk=pk, rendered_at__isnull=True).update(
         rendered_at=timezone.now(), stored_name=name, size=len(data), last_error="")
+    if marked:
+        _prune(export)
     return bool(marked)
 
 
+def _prune(export):
+    """The same download of earlier days, superseded by this one: their files and rows go, so a
+    matter keeps one file per document and period."""
+    storage = files.document_storage()
+    older = ExportFile.objects.filter(matter_id=export.matter_id, kind=export.kind, period=export.period,
+                                      day__lt=export.day)
+    for old in older:
+        if old.stored_name:
+            files.discard(storage, old.stored_name)
+        old.delete()
+
+
 def open_file(export):
-    return files.document_storage().open(export.stored_name, "rb")
+    """The stored file, open for reading; or None when it is gone (a backup restored without
+    the downloads, which it does not keep): the row is then queued again, as new."""
+    storage = files.document_storage()
+    try:
+        if storage.exists(export.stored_name):
+            return storage.open(export.stored_name, "rb")
+    except FileNotFoundError:
+        pass
+    reset = ExportFile.objects.filter(pk=export.pk, rendered_at=export.rendered_at).update(
+        rendered_at=None, stored_name="", size=0, attempts=0, last_error="", queued_at=timezone.now())
+    if reset:
+        _queue(export)
+    export.rendered_at = None
+    return None

@@ -829,8 +829,9 @@ def _download(request, pk, name: str):
         return as_download(response, *filename)
     export = export_files.ask(matter, name, period, today)
     if export.rendered_at is not None and not form.cleaned_data["ready"]:
-        response = FileResponse(export_files.open_file(export), content_type=kind.content_type)
-        return as_download(response, *filename)
+        stored = export_files.open_file(export)   # None if the file is gone: built again
+        if stored is not None:
+            return as_download(FileResponse(stored, content_type=kind.content_type), *filename)
     query = {"period": period} if kind.report else {}
     download = f"{request.path}?{urlencode(query)}" if query else request.path
     refresh = f"{request.path}?{urlencode({**query, 'ready': '1'})}"
