@@ -198,6 +198,7 @@ def test_deadline_excel_serial_and_year_from_title():
     ("乙县 民政局；丙县民政局", ["乙县民政局", "丙县民政局"]),
     ("甲县民政局/乙县民政局,丙县民政局;丁县民政局", ["甲县民政局", "乙县民政局", "丙县民政局", "丁县民政局"]),
     ("", []), (" 、，; ", []),
+    ("—", []), ("无", []), ("暂无", []), ("——", []), ("无锡市民政局", ["无锡市民政局"]),  # a dash or 无 is no unit
 ])
 def test_split_units(cell, names):
     assert split_units(cell) == names

@@ -775,3 +775,9 @@ def test_responsibility_and_deadline_notes_after_a_heading_stay_out_of_its_title
     assert make_title("深化村（居）务公开") == "深化村（居）务公开"
     item = parse("一、重点任务\n1.加强养老机构安全管理（责任单位：市民政局；完成时限：2025年6月底前）").items[0].children[0]
     assert item.deadline["date"] == "2025-06-30" and "责任单位：市民政局" in item.text
+
+
+def test_a_heading_set_off_from_its_body_by_spaces_is_the_title():
+    assert make_title("总体要求\u3000坚持以人民为中心，推进民政事业高质量发展。") == "总体要求"
+    assert make_title("加强组织领导  各地要成立领导小组。") == "加强组织领导"
+    assert make_title("（一）  加强组织领导") == "（一）  加强组织领导"  # spaces inside the number's brackets

@@ -411,7 +411,12 @@ def _strip_annotations(part: str) -> str:
         previous = name
         name = TRAILING.sub("", name).strip()
     name = name.strip("：:。.·")
+    if PLACEHOLDER.fullmatch(name):
+        return ""  # 无, —, 暂无: no unit
     return name
+
+
+PLACEHOLDER = re.compile(r"[-—－–_~～…]+|无|無|暂无|暫無|待定|空白?|null|none", re.IGNORECASE)
 
 
 # ---- deadlines --------------------------------------------------------------------------

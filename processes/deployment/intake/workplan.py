@@ -186,6 +186,9 @@ RESPONSIBILITY = re.compile(
 def make_title(text: str, limit: int = 40) -> str:
     """The heading part of an item: before the first 。, cleaned, trimmed, at most ~limit characters."""
     text = clean_annotations(text).strip()
+    gap = re.search(r"\u3000|\s{2,}", text)  # 总体要求　坚持…: a heading set off from its body by spaces
+    if gap and gap.start() >= 2 and _depth(text, gap.start()) == 0 and not _numbering(text[:gap.start()] + "x"):
+        text = text[:gap.start()]
     for mark in "。！？!?：:":
         cut = _first_outside(text, mark)
         if cut is not None and (cut >= 4 or mark not in "：:"):
@@ -206,6 +209,16 @@ def make_title(text: str, limit: int = 40) -> str:
     if soon:
         return text[:soon[0]].rstrip(TRAILING)
     return text[:limit].rstrip(TRAILING) + "…"
+
+
+def _depth(text: str, position: int) -> int:
+    depth = 0
+    for ch in text[:position]:
+        if ch in BRACKET_OPEN:
+            depth += 1
+        elif ch in BRACKET_CLOSE:
+            depth = max(0, depth - 1)
+    return depth
 
 
 def _first_outside(text: str, mark: str) -> int | None:
