@@ -781,3 +781,20 @@ def test_a_heading_set_off_from_its_body_by_spaces_is_the_title():
     assert make_title("总体要求\u3000坚持以人民为中心，推进民政事业高质量发展。") == "总体要求"
     assert make_title("加强组织领导  各地要成立领导小组。") == "加强组织领导"
     assert make_title("（一）  加强组织领导") == "（一）  加强组织领导"  # spaces inside the number's brackets
+
+
+def test_a_plan_framed_in_a_one_cell_word_table_keeps_its_paragraphs():
+    import docx
+
+    document = docx.Document()
+    document.add_paragraph("2025年工作要点")
+    cell = document.add_table(rows=1, cols=1).rows[0].cells[0]
+    cell.text = "一、加强党的建设"
+    for text in ("（一）加强政治建设。深入学习。", "（二）加强作风建设。", "二、兜牢民生底线", "（一）提高低保标准。"):
+        cell.add_paragraph(text)
+    buffer = io.BytesIO()
+    document.save(buffer)
+    plan = parse(read_docx(buffer.getvalue()))
+    assert _outline(plan.items) == [
+        ("一、", "加强党的建设", [("（一）", "加强政治建设", []), ("（二）", "加强作风建设", [])]),
+        ("二、", "兜牢民生底线", [("（一）", "提高低保标准", [])])]

@@ -250,7 +250,13 @@ def read_docx(data: bytes) -> str:
                     for row in block.iter(_w("tr"))]
             converted = table_lines(rows)  # a task table: its rows as items
             if converted is None:
-                converted = ["  ".join(c.replace("\n", "") for c in cells if c) for cells in rows]
+                converted = []
+                for cells in rows:
+                    filled = [c for c in cells if c]
+                    if len(filled) == 1:  # a one-cell frame around the text: its paragraphs stay lines
+                        converted.extend(filled[0].split("\n"))
+                    else:
+                        converted.append("  ".join(c.replace("\n", "") for c in filled))
             lines.extend(converted)
     return "\n".join(lines)
 
