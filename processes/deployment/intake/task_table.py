@@ -634,8 +634,8 @@ def read_task_table(data: bytes, *, sheet: str | None = None, mapping: dict | No
             number, text = _section_parts(title)
             section = {"row": index + 1, "number": number, "task": text, "section": True,
                        "lead": {"matched": [], "unmatched": []}, "co_units": {"matched": [], "unmatched": []},
-                       "lead_text": "", "co_units_text": "", "units_cell": "", "deadline": None, "target": "", "note": "",
-                       "truncated": [], "children": []}
+                       "lead_text": "", "co_units_text": "", "units_cell": "", "deadline": None, "target": "",
+                       "note": "", "truncated": [], "children": []}
             rows.append(section)
             by_number, previous = {}, None
             ranks, stack = {}, []
