@@ -12,6 +12,7 @@ class WorkflowConfig(AppConfig):
     def ready(self):
         from django.db.models.signals import post_delete, post_save
 
+        from workflow.cases import photos  # noqa: F401 - registers the check of the hash distance
         from workflow.kernel.calendar import forget_calendar
         from workflow.cases.escalation import forget_policies, recount_on_move
         from workflow.models import CalendarDay, CalendarYear, EscalationPolicy

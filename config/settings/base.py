@@ -165,6 +165,11 @@ EVIDENCE_ROOT = env.path("DUBAN_EVIDENCE_ROOT", default=str(VAR_DIR / "evidence"
 EVIDENCE_MAX_BYTES = env.int("DUBAN_EVIDENCE_MAX_BYTES", default=20 * 1024 * 1024)
 EVIDENCE_MAX_UNZIPPED_BYTES = env.int("DUBAN_EVIDENCE_MAX_UNZIPPED_BYTES", default=100 * 1024 * 1024)
 EVIDENCE_MAX_ZIP_ENTRIES = env.int("DUBAN_EVIDENCE_MAX_ZIP_ENTRIES", default=2000)
+# Photo evidence (workflow.cases.photos): two photos on different cases whose 64-bit perceptual
+# hashes differ in at most this many bits are flagged as the same picture (0-5; the index
+# supports up to 5); a camera time this many minutes outside the case's period is tolerated.
+PHOTO_HASH_DISTANCE = env.int("DUBAN_PHOTO_HASH_DISTANCE", default=4)
+PHOTO_CLOCK_SKEW_MINUTES = env.int("DUBAN_PHOTO_CLOCK_SKEW_MINUTES", default=15)
 # Work plans imported as .txt or .docx (processes/deployment/intake): file size; a .docx's parts, total
 # unzipped size and compression ratio are bounded as for evidence and OOXML_MAX_RATIO.
 WORKPLAN_MAX_BYTES = env.int("DUBAN_WORKPLAN_MAX_BYTES", default=10 * 1024 * 1024)

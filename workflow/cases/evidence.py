@@ -20,7 +20,7 @@ from django.template.defaultfilters import filesizeformat
 from django.utils.translation import gettext as _
 
 from workflow.trail import audit
-from workflow.cases import records
+from workflow.cases import photos, records
 from workflow.cases.engine import Actor, AlreadyHandled, Denied, locked_case
 from workflow.storage.files import describe, discard, evidence_storage
 from workflow.models import Evidence
@@ -163,7 +163,7 @@ def inspect_upload(upload) -> CheckedFile:
     return CheckedFile(display_name, extension, content_type, data)
 
 
-def attach_evidence(model, case_id, *, actor: Actor, upload, note: str = "") -> Evidence:
+def attach_evidence(model, case_id, *, actor: Actor, upload, note: str = "", stage: str = "") -> Evidence:
     """Check, store and record one evidence file on a case.
 
     The file is checked, hashed and stored under its UUID before the case is locked (reading,
@@ -174,7 +174,7 @@ def attach_evidence(model, case_id, *, actor: Actor, upload, note: str = "") -> 
     if not model.objects.visible_to(actor.user).filter(pk=case_id).exists():
         with locked_case(model, case_id, actor=actor, action="upload_evidence"):
             pass  # raises the audited 404 for a case the user may not see
-    with _stored(upload, actor, note) as evidence:
+    with _stored(upload, actor, note, stage) as evidence:
         with locked_case(model, case_id, actor=actor, action="upload_evidence") as case:
             if not case.may_upload(actor.user, any_state=True):
                 raise Denied(actor, action="upload_evidence", case=case)
@@ -212,14 +212,23 @@ def _event_data(evidence: Evidence) -> dict:
 
 
 @contextmanager
-def _stored(upload, actor: Actor, note: str):
+def _stored(upload, actor: Actor, note: str, stage: str = ""):
     """Check the upload and store it under a new row's UUID; yield the unsaved row for the
-    caller to attach and save. A refusal or a rollback in the block deletes the file again."""
+    caller to attach and save. A refusal or a rollback in the block deletes the file again.
+    An image also keeps its stage (before / after / other), the time and place its camera
+    recorded and its perceptual hash (workflow.cases.photos; nothing when unreadable)."""
     checked = inspect_upload(upload)
     evidence = Evidence(uploaded_by=actor.user, display_name=checked.display_name,
                         content_type=checked.content_type, extension=checked.extension,
                         size=len(checked.data), sha256=hashlib.sha256(checked.data).hexdigest(),
                         note=(note or "")[:200])
+    if evidence.is_image:
+        facts = photos.read_photo(checked.data)
+        evidence.stage = stage if stage in Evidence.Stage.values else Evidence.Stage.OTHER
+        evidence.taken_at, evidence.latitude, evidence.longitude = facts.taken_at, facts.latitude, facts.longitude
+        evidence.photo_hash = facts.hash
+        for name, value in photos.band_values(facts.hash).items():
+            setattr(evidence, name, value)
     storage = evidence_storage()
     try:
         stored = storage.save(evidence.storage_name, ContentFile(checked.data))

@@ -148,8 +148,8 @@ def act(model, *, actor, case_id: int, action: str, token: str = "", **params):
     return engine.perform(model, case_id, action, actor=actor, token=token, **params)
 
 
-def add_evidence(model, *, actor, case_id: int, upload, note: str = ""):
-    return attach_evidence(model, case_id, actor=actor, upload=upload, note=note)
+def add_evidence(model, *, actor, case_id: int, upload, note: str = "", stage: str = ""):
+    return attach_evidence(model, case_id, actor=actor, upload=upload, note=note, stage=stage)
 
 
 def comment(model, *, actor, case_id: int, body: str) -> Comment:

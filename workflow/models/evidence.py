@@ -4,6 +4,7 @@ import uuid
 from django.conf import settings
 from django.contrib.contenttypes.fields import GenericForeignKey
 from django.contrib.contenttypes.models import ContentType
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -50,6 +51,11 @@ class OnCaseOrRecord(models.Model):
 class Evidence(OnCaseOrRecord):
     IMAGE_TYPES = ("image/jpeg", "image/png", "image/gif", "image/webp")
 
+    class Stage(models.TextChoices):
+        BEFORE = "before", _("before rectification")
+        AFTER = "after", _("after rectification")
+        OTHER = "other", _("other")
+
     id = models.UUIDField(_("identifier"), primary_key=True, default=uuid.uuid4, editable=False)
     case = models.ForeignKey(Case, null=True, blank=True, on_delete=models.PROTECT, related_name="evidence",
                              verbose_name=_("case"))
@@ -62,14 +68,40 @@ class Evidence(OnCaseOrRecord):
     sha256 = models.CharField(_("SHA-256 digest"), max_length=64)
     note = models.CharField(_("note"), max_length=200, blank=True)
     created_at = models.DateTimeField(_("uploaded"), default=timezone.now)
+    # Photos (workflow.cases.photos): the stage the uploader names, what the camera recorded
+    # (EXIF; none when a messaging app stripped it) and a 64-bit perceptual hash, split into
+    # indexed bands for the near-duplicate lookup.
+    stage = models.CharField(_("photo stage"), max_length=8, choices=Stage.choices, default=Stage.OTHER)
+    taken_at = models.DateTimeField(_("taken (camera)"), null=True, blank=True)
+    latitude = models.DecimalField(_("latitude"), max_digits=9, decimal_places=6, null=True, blank=True,
+                                   validators=[MinValueValidator(-90), MaxValueValidator(90)])
+    longitude = models.DecimalField(_("longitude"), max_digits=9, decimal_places=6, null=True, blank=True,
+                                    validators=[MinValueValidator(-180), MaxValueValidator(180)])
+    photo_hash = models.BigIntegerField(_("perceptual hash"), null=True, blank=True)
+    photo_band_0 = models.IntegerField(null=True, blank=True, editable=False)
+    photo_band_1 = models.IntegerField(null=True, blank=True, editable=False)
+    photo_band_2 = models.IntegerField(null=True, blank=True, editable=False)
+    photo_band_3 = models.IntegerField(null=True, blank=True, editable=False)
+    photo_band_4 = models.IntegerField(null=True, blank=True, editable=False)
+    photo_band_5 = models.IntegerField(null=True, blank=True, editable=False)
 
     class Meta:
         ordering = ["created_at"]
         verbose_name = _("evidence")
         verbose_name_plural = _("evidence")
-        constraints = [on_case_or_record("evidence_on_case_or_record")]
+        constraints = [
+            on_case_or_record("evidence_on_case_or_record"),
+            models.CheckConstraint(condition=models.Q(stage__in=["before", "after", "other"]),
+                                   name="evidence_stage_known"),
+            models.CheckConstraint(condition=models.Q(latitude__isnull=True) | models.Q(latitude__gte=-90, latitude__lte=90),
+                                   name="evidence_latitude_range"),
+            models.CheckConstraint(condition=models.Q(longitude__isnull=True) | models.Q(longitude__gte=-180, longitude__lte=180),
+                                   name="evidence_longitude_range"),
+        ]
         indexes = [models.Index(fields=["record_type", "record_id"], name="evidence_record_idx",
-                                condition=models.Q(record_id__isnull=False))]
+                                condition=models.Q(record_id__isnull=False)),
+                   *(models.Index(fields=[f"photo_band_{i}"], name=f"evidence_photo_band_{i}",
+                                  condition=models.Q(**{f"photo_band_{i}__isnull": False})) for i in range(6))]
 
     def __str__(self):
         return self.display_name

@@ -8,7 +8,7 @@ from workflow.kernel.declaration import Field
 from workflow.kernel.limits import COMMENT_MAX, NOTE_MAX, SEARCH_MAX
 from workflow.web.bounds import KEY_MAX, KeyChoiceField, WindowDateField
 from workflow.web.unit_tree import UnitSelect, UnitTree, UnitTreeChoiceField, UnitTreeMultipleField
-from workflow.models import Case, Unit
+from workflow.models import Case, Evidence, Unit
 
 
 def form_field(field: Field, units=None) -> forms.Field:
@@ -120,6 +120,8 @@ class EvidenceNoteForm(forms.Form):
     """The note that goes with uploaded files (the files themselves are checked by workflow.evidence)."""
 
     note = forms.CharField(label=_("Note"), max_length=NOTE_MAX, required=False)
+    stage = forms.ChoiceField(label=_("Photo stage"), choices=Evidence.Stage.choices, required=False,
+                              initial=Evidence.Stage.OTHER)
 
 
 def choice_filters(spec, model) -> list[tuple[str, models.Field]]:

@@ -9,12 +9,12 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from workflow.kernel import registry, tokens
-from workflow.cases import selectors, services
+from workflow.cases import photos, selectors, services
 from workflow.cases.engine import available_actions
 from workflow.kernel.errors import ActionError, AlreadySubmitted
 from workflow.cases.evidence import EvidenceRejected, check_size
 from workflow.web.http import actor_for, not_found
-from workflow.models import Unit
+from workflow.models import Evidence, Unit
 from workflow.web.paging import CappedPaginator
 from workflow.web.forms import ActionForm, CaseForm, CommentForm, EvidenceNoteForm, FilterForm, needs_units
 
@@ -177,12 +177,14 @@ def case_detail(request, case_type, pk):
         forms.append((name, verb, ActionForm(verb=verb, units=units, initial={"form_token": token})))
     actions, more, requests = _arrange_actions(spec, forms, selectors.pending_requests(case))
     events = selectors.read_events(list(selectors.case_timeline(case)), spec)
+    evidence = list(case.evidence.all())
+    photos.annotate(case, evidence, request.user)
     return render(request, "workflow/case_detail.html", {
         "spec": spec, "case": case, "related": _related(request, case, spec), "action_forms": actions,
         "more_forms": more, "events": events, "facts": spec.facts(case), "texts": spec.texts(case),
         "latest": selectors.latest_reasons(events, spec), "extension": selectors.latest_extension(events),
         "may_act": bool(forms),
-        "evidence": case.evidence.all(),
+        "evidence": evidence, "stages": Evidence.Stage.choices,
         "requests": requests,
         "comments": case.comments.all(),
         "documents": [(d.title, reverse(f"{case_type}:{d.name}", args=[case.pk])) for d in spec.documents
@@ -272,7 +274,7 @@ def case_upload(request, case_type, pk):
     for upload in files:
         try:
             services.add_evidence(model, actor=actor_for(request), case_id=pk, upload=upload,
-                                  note=form.cleaned_data["note"])
+                                  note=form.cleaned_data["note"], stage=form.cleaned_data["stage"])
         except (EvidenceRejected, ActionError) as exc:
             messages.error(request, _("%(name)s: %(error)s") % {"name": upload.name[:80], "error": exc.message})
         else:
