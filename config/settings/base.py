@@ -178,7 +178,7 @@ TASK_TABLE_MAX_BYTES = env.int("DUBAN_TASK_TABLE_MAX_BYTES", default=10 * 1024 *
 TASK_TABLE_MAX_ROWS = env.int("DUBAN_TASK_TABLE_MAX_ROWS", default=20000)
 TASK_TABLE_MAX_COLUMNS = env.int("DUBAN_TASK_TABLE_MAX_COLUMNS", default=60)
 # 督办事项's downloads (task table, progress report) of a matter larger than this (its item cases, plus
-# ten per plan item) are built by the worker and kept for the day, not built in the request.
+# twenty per plan item) are built by the worker and kept for the day, not built in the request.
 DEPLOYMENT_EXPORT_INLINE_MAX = env.int("DUBAN_DEPLOYMENT_EXPORT_INLINE_MAX", default=2000)
 OOXML_MAX_RATIO = env.int("DUBAN_OOXML_MAX_RATIO", default=200)
 # Documents archived by the worker (e.g. a closed case's closing record), also outside the web root.
