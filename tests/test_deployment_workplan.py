@@ -798,3 +798,13 @@ def test_a_plan_framed_in_a_one_cell_word_table_keeps_its_paragraphs():
     assert _outline(plan.items) == [
         ("一、", "加强党的建设", [("（一）", "加强政治建设", []), ("（二）", "加强作风建设", [])]),
         ("二、", "兜牢民生底线", [("（一）", "提高低保标准", [])])]
+
+
+def test_page_numbers_of_a_pasted_pdf_are_dropped():
+    plan = parse("2025年全市民政工作要点\n一、加强党的建设\n（一）强化政治引领。\n— 2 —\n（二）加强作风建设。\n-3-\n"
+                 "二、兜牢民生底线\n第 4 页 共 5 页\n（一）完善社会救助。\n5/6\n（二）加强养老服务。\n7\n三、保障措施")
+    assert _outline(plan.items) == [
+        ("一、", "加强党的建设", [("（一）", "强化政治引领", []), ("（二）", "加强作风建设", [])]),
+        ("二、", "兜牢民生底线", [("（一）", "完善社会救助", []), ("（二）", "加强养老服务", [])]),
+        ("三、", "保障措施", [])]
+    assert "2" not in "".join(item.text for item in plan.walk())
