@@ -144,7 +144,7 @@ def _looks_like_text(text: str) -> bool:
 
 
 # Characters a Chinese document is made of: ASCII, punctuation, symbols, ideographs, full-width forms. GBK or Big5
-# bytes that happen to be valid UTF-8 read as other characters (C7 B0, 前 in GBK, is "ǰ"), except in a few bytes.
+# bytes that happen to be valid UTF-8 read as other characters (C7 B0, 前 in GBK, is "ǰ"), unless the file is tiny.
 UNUSUAL = re.compile("[^\x00-\x7f\u00b7\u00d7\u2000-\u27bf\u3000-\u303f\u3400-\u9fff\uf900-\ufaff\ufe30-\ufe4f"
                      "\uff00-\uffef\U00020000-\U0003ffff]")
 SAMPLE = 200_000  # characters: enough to tell encodings apart
