@@ -638,6 +638,10 @@ def test_deadlines_written_with_chinese_numerals(text, year, expected):
 
 def test_words_with_a_numeral_inside_are_not_dates_and_chinese_numeral_targets():
     assert extract_deadlines("统一月底前上报", 2025) == []  # 统一 is not 一月
+    for text in ("落实2025年中央一号文件精神", "贯彻今年中央经济工作会议精神", "全年中小学"):
+        assert extract_deadlines(text, 2025) == []  # 年中央, 年中小学: not the middle of the year
+    assert [d["date"] for d in extract_deadlines("2025年年中完成，今年年中前评估，2026年下半年验收", 2024)] == [
+        "2025-06-30", "2024-06-30", "2026-12-31"]
     assert extract_deadlines("每季度调度一次", 2025)[0]["kind"] == "cadence"
     targets = extract_targets("建成五个示范点，覆盖率达到百分之百，满意度百分之九十五以上，新增床位一千二百张，投入三百万元。")
     assert [(t["kind"], t["value"], t["text"]) for t in targets] == [

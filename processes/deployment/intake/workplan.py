@@ -288,14 +288,16 @@ DEADLINE_PATTERNS = [
     ("month", re.compile(r"(?:到|至|于|於)?(?P<y>\d{4})\s*年\s*(?P<m>\d{1,2})\s*月(?:份)?(?P<p>底|末|上旬|中旬|下旬)(?:前|之前|以前)?")),
     ("month", re.compile(r"(?P<y>\d{4})\s*年\s*(?P<m>\d{1,2})\s*月(?:份)?(?:前|之前|以前)")),
     ("quarter", re.compile(r"(?:到|至|于|於)?(?P<y>\d{4})\s*年\s*第?\s*(?P<q>[1-4])\s*季度?(?:末|底)?(?:前|之前|以前)?")),
-    ("half", re.compile(r"(?:到|至|于|於)?(?P<y>\d{4})\s*年\s*(?P<h>上|下)半年(?:前|底前|末)?")),
+    ("half", re.compile(r"(?:到|至|于|於)?(?P<y>\d{4})\s*年\s*(?:(?P<h>上|下)半年(?:前|底前|末)?"
+                        r"|年中(?![央国國华華心小层層期旬等共])(?:前|之前|以前)?)")),
     ("year", re.compile(r"(?:到|至|于|於)(?P<y>\d{4})\s*年(?:年?底|年?末)?(?:前|之前|以前)?|(?P<y2>\d{4})\s*年年?(?:底|末)(?:前|之前|以前)?"
                         r"|(?P<y3>\d{4})\s*年(?:前|之前|以前|内|內|度内|度內)")),
     ("this-day", re.compile(r"(?<![\d年])(?P<m>\d{1,2})\s*月\s*(?P<d>\d{1,2})\s*[日号號](?:前|之前|以前)")),
     ("this-month", re.compile(r"(?<![\d年])(?P<m>\d{1,2})\s*月(?:份)?(?P<p>底|末|上旬|中旬|下旬)(?:前|之前|以前)?"
                               r"|(?<![\d年])(?P<m2>\d{1,2})\s*月(?:份)?(?:前|之前|以前)")),
     ("this-quarter", re.compile(r"(?<![\d年每])第?(?P<q>[1-4])\s*季度(?:末|底)?(?:前|之前|以前)?")),
-    ("this-half", re.compile(r"(?<!\d年)(?P<h>上|下)半年(?:前|底前|末)?|年中")),
+    ("this-half", re.compile(r"(?<!\d年)(?P<h>上|下)半年(?:前|底前|末)?"
+                             r"|(?<![\d全每一今本去明])年?年中(?![央国國华華心小层層期旬等共])(?:前|之前|以前)?")),
     ("relative", re.compile(r"(?<!\d)(?P<n>\d{1,3}|半)\s*(?P<u>个月|個月|年|个季度|個季度|季度|周|週|个星期|個星期|星期|个工作日|個工作日"
                             r"|工作日|日|天)(?:内|內|之内|之內)")),
     ("this-year", re.compile(r"年内|年內|年底前|今年底|本年度内|本年度內|年底之前|(?<![\d年])年(?:底|末)")),
@@ -348,7 +350,7 @@ def extract_deadlines(text: str, year: int | None) -> list[dict]:
             elif kind == "quarter":
                 value = {"kind": "date", "date": _quarter_end(int(m["y"]), int(m["q"]))}
             elif kind == "half":
-                value = {"kind": "date", "date": f"{int(m['y']):04d}-{'06-30' if m['h'] == '上' else '12-31'}"}
+                value = {"kind": "date", "date": f"{int(m['y']):04d}-{'12-31' if m['h'] == '下' else '06-30'}"}
             elif kind == "year":
                 y = int(m["y"] or m["y2"] or m["y3"])
                 value = {"kind": "date", "date": f"{y:04d}-12-31"}
