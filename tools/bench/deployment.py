@@ -45,10 +45,44 @@ ITEMS, UNITS = 100, 1000
 SMALLEST_UNITS = 2
 # Values per INSERT statement of the floor on SQLite: below its limit.
 MAX_PARAMS = 30_000
-# The speed ratios have targets from this scale up (PostgreSQL only): below it, fixed costs
-# (seeding statements, the first query plans) outweigh the work timed.
+# The speed ratios have targets from this scale up (the database's on PostgreSQL only): below
+# it, fixed costs (seeding statements, the first query plans) outweigh the work timed, and the
+# test suite's tiny run asserts no timing.
 RATIO_SCALE = 0.1
 CHANNELS = "(SELECT 'in_app' AS channel UNION ALL SELECT 'email' UNION ALL SELECT 'sms')"
+
+
+def long_plan(copies: int) -> str:
+    """A work plan of ten parts, each of ten sections of five tasks, `copies` times over
+    (about 33 pages of 700 characters a copy)."""
+    section = "（{n}）加强第{n}项工作。一是落实责任，到2025年底完成100%；二是建设5个站点。" + "正文内容，" * 40 + "。\n"
+    parts = []
+    for top in "一二三四五六七八九十":
+        parts.append(f"{top}、第{top}部分重点任务\n")
+        parts.extend(section.format(n=n) + "".join(f"{k}.细化任务{k}。每季度报送进展。\n" for k in range(1, 6))
+                     for n in "一二三四五六七八九十")
+    return "".join(parts) * copies
+
+
+def intake_growth(repeats: int = 3) -> dict:
+    """Parsing a plan of about 100 pages against one of about 10 (the same text, a tenth as
+    long): the time should grow with the length, not faster."""
+    from processes.deployment.intake.workplan import parse
+
+    small, large = long_plan(3)[: len(long_plan(3)) // 10], long_plan(3)
+    small = small[: small.rfind("\n") + 1]
+    times = {}
+    for name, text in (("small", small), ("large", large)):
+        runs = []
+        for _ in range(repeats):
+            with stopwatch() as clock:
+                parse(text)
+            runs.append(clock["seconds"])
+        times[name] = {"characters": len(text), "seconds": round(min(runs), 4)}
+    length = times["large"]["characters"] / times["small"]["characters"]
+    ratio = times["large"]["seconds"] / times["small"]["seconds"]
+    return {**times, "length_ratio": round(length, 1), "time_ratio": round(ratio, 1),
+            "growth": round(ratio / length, 2)}
 
 
 def run(scale: float, step) -> dict:
@@ -72,6 +106,8 @@ def run(scale: float, step) -> dict:
     out["rollup"] = rollup_vs_floor(ours, repeats=10 if n_units >= 100 else 3)
     step("lights of every open item")
     out["lights"] = lights_vs_floor()
+    step("parsing a work plan of about 100 pages and one of about 10")
+    out["intake"] = intake_growth()
     out["seconds"] = round(time.monotonic() - started, 1)
     out["targets"] = targets(out)
     return out
@@ -519,6 +555,9 @@ def targets(r) -> list[dict]:
     if "same_result" in lt:
         add("lights equal the floor's", lt["same_result"], "True", lt["same_result"])
         add("lights again equal the floor's", lt["again"]["same_result"], "True", lt["again"]["same_result"])
+    if r["scale"] >= RATIO_SCALE:
+        growth = r["intake"]["growth"]
+        add("work-plan parse time per character, 100 pages / 10 pages", growth, "≤ 1.5", growth <= 1.5)
     if r["vendor"] == "postgresql" and r["scale"] >= RATIO_SCALE:
         add("dispatch speed vs floor", d["ratio_to_floor"], "≥ 0.25", d["ratio_to_floor"] >= 0.25)
         add("roll-up time vs floor", ru["ratio"], "≤ 1.5", ru["ratio"] <= 1.5)
@@ -549,6 +588,10 @@ def print_table(r, write):
              f"{again['same_result']}" if "floor_seconds" in again else again["floor"])
     write(f"  the next sweep of the same day (nothing changed): {again['seconds']} s, {again['items_per_s']:,} "
           f"items/s; {floor}")
+    it = r["intake"]
+    write(f"Work-plan intake: {it['large']['characters']:,} characters in {it['large']['seconds']} s, "
+          f"{it['small']['characters']:,} in {it['small']['seconds']} s; time grows {it['time_ratio']}× for "
+          f"{it['length_ratio']}× the text ({it['growth']} per character)")
     write("\nTargets:")
     for t in r["targets"]:
         write(f"  [{'met ' if t['met'] else 'MISS'}] {t['name']}: {t['value']} (target {t['target']})")
