@@ -4,6 +4,7 @@ the same picture reused on another case flagged through the band index, a photo 
 never flagged. Real JPEGs written by Pillow."""
 import datetime
 import io
+import json
 import random
 from decimal import Decimal
 
@@ -306,3 +307,17 @@ def test_the_upload_form_takes_a_bounded_stage(world):
     assert response.status_code == 400 and Evidence.objects.filter(case=case).count() == 1
     client.post(url, {"file": upload("无.jpg", jpeg(scene(32)), "image/jpeg")})
     assert Evidence.objects.filter(case=case).latest("created_at").stage == "other"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_bench_photos_lookup_finds_what_the_scan_finds(tmp_path):
+    """The benchmark suite (`bench --suite photos`) at a tiny scale, so it never rots: no timing
+    asserted, only that the band lookup agrees with the full scan and the plan uses the bands."""
+    out = tmp_path / "bench.json"
+    call_command("bench", suite="photos", scale=0.001, in_place=True, json=str(out))
+    results = json.loads(out.read_text(encoding="utf-8"))
+    lookup = results["lookup"]
+    assert results["photos"] == 1000 and lookup["same_result"] is True
+    assert lookup["found"] >= lookup["queries"] // 2
+    if connection.vendor == "postgresql":
+        assert results["explain"]["band_indexes_used"] == photos.BANDS and not results["explain"]["seq_scan"]

@@ -27,7 +27,9 @@ from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.core import checks
-from django.db.models import Q
+from django.db import connection
+from django.db.models import BooleanField, Q
+from django.db.models.expressions import RawSQL
 
 BAND_WIDTHS = (11, 11, 11, 11, 10, 10)
 BANDS = len(BAND_WIDTHS)
@@ -202,6 +204,23 @@ def candidates_filter(hashes) -> Q:
     return query
 
 
+def candidates(hashes, other_than=None):
+    """Photos on cases (other than case `other_than`) sharing a band with one of `hashes`,
+    found through the band indexes: a superset of those within the threshold. PostgreSQL also
+    keeps only those within it (bit_count of the XOR) on the rows the indexes found, so only
+    matches come back; elsewhere the caller's check of the distance does it."""
+    from workflow.models import Evidence
+
+    hashes = list(hashes)
+    rows = Evidence.objects.filter(candidates_filter(hashes), case__isnull=False).order_by()
+    if connection.vendor == "postgresql" and hashes:
+        column = f'"{Evidence._meta.db_table}"."photo_hash"'
+        near = " OR ".join([f"bit_count(({column} # %s)::bit(64)) <= %s"] * len(hashes))
+        rows = rows.filter(RawSQL(f"({near})", [x for value in hashes for x in (value, threshold())],
+                                  output_field=BooleanField()))
+    return rows.exclude(case_id=other_than) if other_than is not None else rows
+
+
 @checks.register()
 def check_hash_distance(app_configs=None, **kwargs):
     value = getattr(settings, "PHOTO_HASH_DISTANCE", 4)
@@ -258,8 +277,8 @@ def annotate(case, evidence, user) -> None:
     if not hashed:
         return
     limit = threshold()
-    rows = (Evidence.objects.filter(candidates_filter(ev.photo_hash for ev in hashed), case__isnull=False)
-            .exclude(case_id=case.pk).values_list("case_id", "photo_hash", "case__number", "case__case_type"))
+    rows = candidates([ev.photo_hash for ev in hashed], other_than=case.pk).values_list(
+        "case_id", "photo_hash", "case__number", "case__case_type")
     matches = {ev.pk: {} for ev in hashed}
     for case_id, value, number, case_type in rows:
         for ev in hashed:
