@@ -19,12 +19,12 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 from hypothesis import HealthCheck, given, settings as hsettings, strategies as st
-from openpyxl import Workbook
 
 from processes.deployment import duties
 from processes.deployment.demo import DEMO_DUTIES, load_demo_duties
 from processes.deployment.duties import Folded, keywords, score_duty, shared_words, suggest
 from processes.deployment.models import LightRule, UnitDuty
+from tests.deployment_helpers import xlsx
 from tests.factories import make_unit, make_user
 from workflow.models import Role, UnitKind, User
 
@@ -245,18 +245,6 @@ def test_admin__light_rule_is_added_and_a_version_in_force_is_kept(world, supera
 
 
 # Loading a table ----------------------------------------------------------------------------------
-def xlsx(rows, merge=None) -> bytes:
-    workbook = Workbook()
-    sheet = workbook.active
-    for row in rows:
-        sheet.append(row)
-    if merge:
-        sheet.merge_cells(merge)
-    buffer = io.BytesIO()
-    workbook.save(buffer)
-    return buffer.getvalue()
-
-
 def csv_bytes(rows, encoding="utf-8-sig") -> bytes:
     buffer = io.StringIO()
     csv.writer(buffer).writerows(rows)

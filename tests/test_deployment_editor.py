@@ -8,30 +8,16 @@ from datetime import timedelta
 
 import pytest
 from django.urls import reverse
-from django.utils import timezone, translation
-from openpyxl import Workbook
+from django.utils import timezone
 
 from processes.deployment import services
 from processes.deployment.editor import PENDING
 from processes.deployment.forms import sentences
 from processes.deployment.models import MatterCase, PlanItem, UnitDuty
+from tests.deployment_helpers import register_plan, xlsx, zh
 from tests.factories import make_unit, make_user
 from workflow.kernel import tokens
 from workflow.models import AuditEvent, Role, UnitKind
-
-PLAN = """示范市民政局2026年工作要点
-
-一、兜牢民生底线
-（一）提高低保标准。年底前城乡低保标准提高5%。
-（二）开展困难群众走访。一是建立台账；二是每季度走访一次。
-二、发展养老服务
-（一）建设社区食堂。到2026年底建成20个。
-"""
-
-
-def zh(msgid):
-    with translation.override("zh-hans"):
-        return translation.gettext(msgid)
 
 
 @pytest.fixture(autouse=True)
@@ -42,9 +28,7 @@ def var_dir(settings, tmp_path):
 
 @pytest.fixture
 def plan(world):
-    (matter,) = services.register(actor=world.actor("inspector"), kind="plan", title="2026年工作要点",
-                                  source_date=timezone.localdate(), urgency="normal", description=PLAN)
-    return matter
+    return register_plan(world)
 
 
 def client_for(client, user):
@@ -338,15 +322,6 @@ def test_import_is_for_an_editable_matter_only(client, world, plan):
 
 
 # Importing a task table -----------------------------------------------------------------------------
-def xlsx(rows) -> bytes:
-    workbook = Workbook()
-    for row in rows:
-        workbook.active.append(row)
-    buffer = io.BytesIO()
-    workbook.save(buffer)
-    return buffer.getvalue()
-
-
 TABLE = [["2026年重点工作任务分解表"], [],
          ["序号", "重点任务", "牵头单位", "配合单位", "完成时限"],
          [1, "推进养老服务体系建设", "甲县民政局", "城关镇民政办", "2026年12月底前"],
