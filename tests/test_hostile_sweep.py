@@ -17,7 +17,15 @@ without editing this file:
   would each end the session that the next requests use.
 * Every request runs in a savepoint that is rolled back, so each one meets the same world.
   "Saved" is a change in the row counts of the business tables or in the audit events other
-  than denied-access ones.
+  than denied-access ones (counted around the requests that must save nothing).
+* Where the same code would answer, a value is sent once, not once per copy: a route's URLs
+  that differ only in the row they name (int, uuid and the admin's path keys) take every value
+  at the first URL and a few in turn at the others (URLs that differ in another parameter, an
+  action or a table, are distinct pages and each take every value); a form or an API body is
+  posted once per role, not per person of the role; and a value that a field of the same name,
+  kind and bounds must refuse in the same view code (the generic pages and API serve every case
+  type and action from one view, ActionForm and CaseForm are one class each) is checked once per
+  role, not on every type and action (a value the field takes goes on to each action).
 
 On SQLite a fixed sample of the corpus runs (on PostgreSQL the whole corpus replaces it), and the admin (Django's views, the same for every
 model) gets one hostile value per URL or field, in turn; the whole corpus runs on PostgreSQL
@@ -76,6 +84,11 @@ class Field:
     maxlength: int | None = None
     minimum: float | None = None
     maximum: float | None = None
+    options: tuple = ()  # a select's choices
+
+    def signature(self) -> tuple:
+        """What a field's own checks depend on (not its valid value)."""
+        return self.name, self.kind, self.maxlength, self.minimum, self.maximum, self.options
 
 
 @dataclasses.dataclass(frozen=True)
@@ -151,12 +164,15 @@ BODIES = [
 # The world -----------------------------------------------------------------------------------
 @pytest.fixture(autouse=True)
 def quiet_refusals():
-    """Thousands of refusals are expected: log only server errors."""
-    logger = logging.getLogger("django.request")
-    level = logger.level
-    logger.setLevel(logging.ERROR)
+    """Thousands of refusals are expected: log only server errors (not the refusals of requests
+    Django finds suspicious, such as a redirect too long to follow, which answer 400)."""
+    loggers = {name: logging.getLogger(name) for name in ("django.request", "django.security")}
+    levels = {name: logger.level for name, logger in loggers.items()}
+    loggers["django.request"].setLevel(logging.ERROR)
+    loggers["django.security"].setLevel(logging.CRITICAL)
     yield
-    logger.setLevel(level)
+    for name, logger in loggers.items():
+        logger.setLevel(levels[name])
 
 
 @pytest.fixture
@@ -283,6 +299,7 @@ def all_routes(full: bool = False) -> list[Route]:
     return found
 
 
+KEY_KINDS = ("int", "uuid", "path")  # converters of parameters that name a row
 HOSTILE_PATH = {"int": ["0", "99999999999999999999"], "uuid": [str(uuid.UUID(int=7))],
                 "string": ["%00", "%C2%B2", "x" * 300], "slug": ["x" * 300, "no-such-action"], "path": ["%00"]}
 
@@ -351,7 +368,7 @@ def _field_of(f) -> Field:
     elif kind == "text":
         value = value or "整改说明"
     return Field(f["name"], kind, value, int(f["maxlength"]) if f["maxlength"] else None,
-                 number(f["min"]), number(f["max"]))
+                 number(f["min"]), number(f["max"]), tuple(sorted(f["options"])))
 
 
 def _resolved(schema, node) -> dict:
@@ -375,7 +392,8 @@ def schema_fields(schema, ref) -> list[Field]:
         kind = "choice" if "enum" in prop else kind
         value = {"number": prop.get("minimum", 1), "bool": True, "date": (TODAY + timedelta(days=30)).isoformat(),
                  "choice": (prop.get("enum") or [""])[0], "array": [], "text": "整改说明"}.get(kind)
-        fields.append(Field(name, kind, value, prop.get("maxLength"), prop.get("minimum"), prop.get("maximum")))
+        fields.append(Field(name, kind, value, prop.get("maxLength"), prop.get("minimum"), prop.get("maximum"),
+                            tuple(sorted(map(str, prop.get("enum") or ())))))
     return fields
 
 
@@ -392,6 +410,11 @@ class Sweep:
         self.linked = defaultdict(dict)  # route template -> {(path, query pairs): roles whose pages showed them}
         self.turn = 0  # the sample's hostile value, in turn
         self.own = {role: c.session.get("_auth_user_id") for role, c in clients.items()}  # acting account
+        # Whom each client is as far as the pages go: its role (a superuser apart); two people of one
+        # role in two units see different rows, so both harvest, but a form is posted once per role.
+        users = {str(u.pk): (u.role, u.is_superuser) for u in User.objects.filter(pk__in=filter(None, self.own.values()))}
+        self.kinds = {role: users.get(str(pk), "anonymous") for role, pk in self.own.items()}
+        self.checked = set()  # (role, code, field, encoding, value) refusals already seen, see refused_before
         self.forms = []  # (role, url, multipart, [Field]) of every POST form on a page
         self.documents = set()  # routes answering with a document (PDF, spreadsheet), not a page
         self.index = 0  # whose turn it is to send
@@ -432,12 +455,12 @@ class Sweep:
         self.requests += 1
         started = time.monotonic()
         with transaction.atomic():
-            before = self._counts()
+            before = self._counts() if refuse else None  # counted only where a save would be wrong
             if method == "GET":
                 response = self.clients[role].get(url)
             else:
                 response = self.clients[role].generic(method, url, body, content_type=content_type)
-            saved = self._counts() != before
+            saved = refuse and self._counts() != before
             transaction.set_rollback(True)
         try:
             self.seconds[resolve(urlsplit(url).path).route] += time.monotonic() - started
@@ -557,6 +580,60 @@ class Sweep:
                 out.append((route.fill({**dict(seen[0][0]), name: value}), None))
         return out
 
+    def runs(self, route) -> list[tuple[str, set | None, tuple | None, bool]]:
+        """concrete(route) as [(url, roles, page, first)]. A route's real URLs that differ only in
+        keys (a case, an item, a file: int, uuid and the admin's path parameters) are one page:
+        the same code on other rows; those that differ in another parameter (an action, a table)
+        are distinct pages. `first` marks the first URL of each page, which takes every value;
+        the page's other URLs and the hostile paths (page None) take a few, in turn."""
+        out, pages = [], set()
+        for url, roles in self.concrete(route):
+            page = None
+            if roles is not None:  # a real URL
+                kwargs = resolve(urlsplit(url).path).kwargs
+                page = tuple(sorted((k, str(v)) for k, v in kwargs.items()
+                                    if k not in route.params or _kind(route.params[k]) not in KEY_KINDS))
+            out.append((url, roles, page, page is not None and page not in pages))
+            pages.add(page)
+        return out
+
+    def few(self, items, n=2, keep=()):
+        """`n` of `items` in turn, and those of `keep` among them."""
+        if not items:
+            return []
+        self.turn += 1
+        picked = [items[(self.turn + i) % len(items)] for i in range(min(len(items), n))]
+        return picked + [item for item in items if item in keep and item not in picked]
+
+    @staticmethod
+    def code_of(url, method="POST"):
+        """The code that answers `method` on `url`: the view function (one for every case type,
+        which it takes as an argument), or the class that defines the handler (the API's views are
+        made per case type from one class each)."""
+        try:
+            match = resolve(urlsplit(url).path)
+        except Resolver404:
+            return url
+        view = getattr(match.func, "cls", None) or getattr(match.func, "view_class", None)
+        if view is None:
+            return match.func
+        return next((k for k in view.__mro__ if method.lower() in vars(k)), view)
+
+    def refused_before(self, role, url, field, encoding, hostile) -> bool:
+        """Whether the same role already had this value refused by the same field (name, kind,
+        bounds, choices) in the same code: a form's field checks the value before anything that
+        differs between case types or actions runs (ActionForm and CaseForm are one class each, a
+        serializer's field refuses before its validate() and before the view acts), so the check
+        need not be repeated on every type and action. A value a field takes goes on to the action
+        and is sent to each."""
+        if not hostile.refuse(field, encoding):
+            return False
+        check = (self.kinds[role], self.code_of(url), field.signature(), encoding, hostile.label)
+        if check in self.checked:
+            return True
+        self.checked.add(check)
+        return False
+
     # Requests ------------------------------------------------------------------------------
     def corpus(self, raw=None, as_json=None):
         return [h for h in CORPUS if (self.full or h.sample) and (raw is None or (h.raw is not None) == raw)
@@ -591,19 +668,21 @@ class Sweep:
         # the 300-character value tries the bounds of query fields.
         corpus = [h for h in self.corpus(raw=True) if len(h.raw) < 4096]
         queries = {h: "&".join(f"{n}={quote_from_bytes(h.raw)}" for n in sorted(self.query_fields)) for h in corpus}
+        plain = [h for h in corpus if h.raw == b""]
         for route in self.routes.values():
             document = route.template in self.documents
-            for url, roles in self.concrete(route)[:1 if document and not self.full else None]:
-                for hostile in self.some(route, corpus):
+            for url, roles, _page, first in self.runs(route)[:1 if document and not self.full else None]:
+                for hostile in self.some(route, corpus) if first else self.few(corpus, keep=plain):
                     refuse = any(hostile.refuse(f, "query") for f in self.query_fields.values())
                     self.send(self.sender(roles), "GET", f"{url}?{queries[hostile]}", refuse=refuse, what=hostile.label)
 
     def get_with_linked_queries(self):
         """Each query name a page asked a route with, made hostile one at a time in a query the
         page asked (the admin refuses names a list does not filter on before it reads any value),
-        and a hostile name. In the sample, one hostile value each, in turn."""
+        and a hostile name. In the sample, one hostile value each, in turn; in the whole corpus
+        every value, but three in turn on the admin's routes (Django's lists, the same for every model)."""
         corpus = [h for h in self.corpus(raw=True) if len(h.raw) < 4096]
-        for links in self.linked.values():
+        for template, links in self.linked.items():
             first = {}  # name -> the first query that has it
             for (path, pairs), roles in sorted(links.items()):
                 for name, _value in pairs:
@@ -612,7 +691,7 @@ class Sweep:
             if targets:
                 targets.append((None, targets[0][1]))  # the hostile value as a name, in the first query
             for name, (path, pairs, roles) in targets:
-                for hostile in corpus if self.full else [corpus[self.turn % len(corpus)]]:
+                for hostile in self.some(self.routes[template], corpus) if self.full else [corpus[self.turn % len(corpus)]]:
                     self.turn += 1
                     query = [(n, quote_from_bytes(hostile.raw) if n == name else quote(v, safe="")) for n, v in pairs]
                     if name is None:  # the hostile value as a name
@@ -629,9 +708,11 @@ class Sweep:
         corpus = [h for h in self.corpus() if len(h.raw or b"") < 100_000 and len(str(h.json)) < 100_000]
         forms = {h: "&".join(f"{n}={quote_from_bytes(h.raw)}" for n in names).encode()
                  for h in corpus if h.raw is not None}
+        plain = [h for h in corpus if h.raw == b""]
         for route in self.routes.values():
-            for url, roles in self.concrete(route):
-                for hostile in self.some(route, corpus):
+            runs = self.runs(route)
+            for url, roles, _page, first in runs:
+                for hostile in self.some(route, corpus) if first else self.few(corpus, keep=plain):
                     if hostile.raw is not None:
                         self.send(self.sender(roles), "POST", url, body=forms[hostile],
                                   content_type="application/x-www-form-urlencoded", what=hostile.label)
@@ -639,8 +720,8 @@ class Sweep:
                         body = json.dumps({n: hostile.json for n in names}).encode()
                         self.send(self.sender(roles), "POST", url, body=body, content_type="application/json",
                                   what=hostile.label)
-            for url, roles in self.concrete(route)[:None if self.full else 1]:
-                for label, content_type, body, refused_on in self.some(route, BODIES):
+            for url, roles, _page, first in runs[:None if self.full else 1]:
+                for label, content_type, body, refused_on in self.some(route, BODIES) if first else self.few(BODIES, 1):
                     refuse = refused_on == "all" or (refused_on == "api" and route.api)
                     self.send(self.sender(roles), "POST", url, body=body, content_type=content_type, refuse=refuse,
                               what=label)
@@ -654,19 +735,22 @@ class Sweep:
         """Each form a role was shown, filled validly, with one field made hostile at a time."""
         done = set()
         for role, url, multipart, fields in self.forms:
-            # A form's shape once per role that was shown it (in the sample, once), not once per case.
+            # A form's shape once per role that was shown it (in the sample, once), not once per case
+            # nor per person of the role.
             shape = (resolve(urlsplit(url).path).route, frozenset(f.name for f in fields))
-            if (role if self.full else None, shape) in done:
+            if (self.kinds[role] if self.full else None, shape) in done:
                 continue
-            done.add((role if self.full else None, shape))
+            done.add((self.kinds[role] if self.full else None, shape))
+            encoding = "multipart" if multipart else "form"
             # A name once (a list's row boxes share one): encode() gives each of its inputs the value
             named = {f.name: f for f in fields if f.kind != "file" and f.name != CSRF_FIELD}
             for field in named.values():
                 for hostile in self.some(self.route_of(url), self.corpus(raw=True)):
+                    if self.refused_before(role, url, field, encoding, hostile):
+                        continue
                     body, content_type = encode(fields, field.name, hostile.raw, multipart)
-                    refuse = hostile.refuse(field, "multipart" if multipart else "form")
-                    self.send(role, "POST", url, body=body, content_type=content_type, refuse=refuse,
-                              what=f"{field.name}={hostile.label}")
+                    self.send(role, "POST", url, body=body, content_type=content_type,
+                              refuse=hostile.refuse(field, encoding), what=f"{field.name}={hostile.label}")
 
     def post_api_one_field_at_a_time(self):
         """Each JSON body of the schema, filled validly, with one property made hostile at a time,
@@ -686,15 +770,29 @@ class Sweep:
             fields = [dataclasses.replace(f, value=shown.get(f.name, f.value)) for f in fields]
             names = {f.name for f in fields}
             offered = {role for role, _u, _m, form in self.forms if names & {f.name for f in form} - {"form_token"}}
-            for url, roles in self.concrete(route):
-                for role in sorted(roles or offered) if self.full else [self.sender(roles or offered)]:
-                    for field in (f for f in fields if f.kind != "file"):
-                        for hostile in self.corpus(as_json=True):
-                            body = {f.name: f.value for f in fields if f.value is not None}
-                            body[field.name] = hostile.json
-                            self.send(role, "POST", url, body=json.dumps(body).encode(),
-                                      content_type="application/json", refuse=hostile.refuse(field, "json"),
-                                      what=f"{field.name}={hostile.label}")
+            pairs = [(field, hostile) for field in fields if field.kind != "file" for hostile in self.corpus(as_json=True)]
+            covered = set()  # (page, role) that sent every field and value
+            for url, roles, page, first in self.runs(route):
+                # Each role whose pages showed the page (or offered the same fields), one person of
+                # it, sends every field and value once, at the first of its URLs that role saw; in
+                # the sample, one role in turn. Other URLs (other rows, hostile paths) take a few.
+                people = {}
+                for role in sorted(roles or offered):
+                    people.setdefault(self.kinds[role], role)
+                if self.full:
+                    senders = [role for kind, role in people.items() if page is not None and (page, kind) not in covered]
+                    covered.update((page, kind) for kind, role in people.items() if role in senders)
+                else:
+                    senders = [self.sender(roles or offered)] if first else []
+                for role, (field, hostile) in ([(role, pair) for role in senders for pair in pairs] or
+                                               [(self.sender(roles or offered), pair) for pair in self.few(pairs)]):
+                    if senders and self.refused_before(role, url, field, "json", hostile):
+                        continue
+                    body = {f.name: f.value for f in fields if f.value is not None}
+                    body[field.name] = hostile.json
+                    self.send(role, "POST", url, body=json.dumps(body).encode(),
+                              content_type="application/json", refuse=hostile.refuse(field, "json"),
+                              what=f"{field.name}={hostile.label}")
 
 
 def encode(fields, hostile_name, hostile_raw, multipart):
