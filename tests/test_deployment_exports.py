@@ -20,19 +20,11 @@ from openpyxl import load_workbook
 from processes.deployment import exports, services
 from processes.deployment.models import ItemCase, MatterCase, PlanItem
 from processes.deployment.intake.readers import int_to_cn
-from workflow.cases import services as platform
+from tests.deployment_helpers import act, deadline, register_plan
 from workflow.documents import archive
 from workflow.kernel import unit_settings
 from workflow.models import ArchivedDocument, AuditEvent
 
-PLAN = """示范市民政局2026年工作要点
-
-一、兜牢民生底线
-（一）提高低保标准。年底前城乡低保标准提高5%。
-（二）开展困难群众走访。一是建立台账；二是每季度走访一次。
-二、发展养老服务
-（一）建设社区食堂。到2026年底建成20个。
-"""
 DOCS = ("task_table_xlsx", "task_table_pdf", "progress_docx", "progress_pdf")
 
 
@@ -55,19 +47,9 @@ def _pdftotext(pdf_bytes, tmp_path):
     return "".join(out.split())  # CJK lines wrap anywhere
 
 
-def act(world, who, case, action, model=ItemCase, **params):
-    return platform.act(model, actor=world.actor(who), case_id=case.pk, action=action, **params)
-
-
-def _deadline(days=60):
-    return timezone.localdate() + timedelta(days=days)
-
-
 @pytest.fixture
 def plan(world):
-    (matter,) = services.register(actor=world.actor("inspector"), kind="plan", title="2026年工作要点",
-                                  source_date=timezone.localdate(), urgency="normal", description=PLAN)
-    return matter
+    return register_plan(world)
 
 
 def _item(plan, title):
@@ -79,10 +61,10 @@ def dispatched(world, plan):
     """低保 to both counties; 社区食堂 to 甲县 with 乙县 as co-unit; 甲县 has reported progress."""
     inspector = world.actor("inspector")
     low, canteen = _item(plan, "提高低保标准"), _item(plan, "建设社区食堂")
-    services.update_item(plan.pk, low.pk, actor=inspector, title=low.title, text=low.text, deadline=_deadline(60),
+    services.update_item(plan.pk, low.pk, actor=inspector, title=low.title, text=low.text, deadline=deadline(60),
                          target="5%", cadence="monthly", units=[world.county_a, world.county_b], co_units=[])
     services.update_item(plan.pk, canteen.pk, actor=inspector, title=canteen.title, text=canteen.text,
-                         deadline=_deadline(90), target="20个", cadence="quarterly", units=[world.county_a],
+                         deadline=deadline(90), target="20个", cadence="quarterly", units=[world.county_a],
                          co_units=[world.county_b])
     act(world, "inspector", plan, "dispatch", model=MatterCase)
     cases = ItemCase.objects.filter(parent=plan)
@@ -134,7 +116,7 @@ def test_task_table_xlsx_lays_out_the_tree_with_units_and_progress(world, dispat
 def test_task_table_before_dispatch_shows_the_planned_units(world, plan):
     low = _item(plan, "提高低保标准")
     services.update_item(plan.pk, low.pk, actor=world.actor("inspector"), title=low.title, text=low.text,
-                         deadline=_deadline(30), target="", cadence="monthly", units=[world.county_b],
+                         deadline=deadline(30), target="", cadence="monthly", units=[world.county_b],
                          co_units=[world.county_a])
     context = exports.table_context(plan)
     row = next(row for row in context["rows"] if row.title == "提高低保标准")
@@ -253,7 +235,7 @@ def _matter_with(world, n: int) -> MatterCase:
     inspector = world.actor("inspector")
     (matter,) = services.register(actor=inspector, kind="plan", title=f"{n}项任务", description="")
     PlanItem.objects.bulk_create([PlanItem(matter=matter, position=i, level=1, number="", title=f"任务{i}",
-                                           text=f"任务{i}。具体要求{i}。", deadline=_deadline(30 + i))
+                                           text=f"任务{i}。具体要求{i}。", deadline=deadline(30 + i))
                                   for i in range(1, n + 1)])
     for i, item in enumerate(matter.plan_items.all()):
         item.units.set([world.county_a] if i % 2 else [world.county_a, world.county_b])
@@ -288,7 +270,7 @@ def test_completion_report_is_archived_when_the_matter_closes(world, plan, tmp_p
 
     low = _item(plan, "提高低保标准")
     services.update_item(plan.pk, low.pk, actor=world.actor("inspector"), title=low.title, text=low.text,
-                         deadline=_deadline(20), target="5%", cadence="monthly", units=[world.county_a], co_units=[])
+                         deadline=deadline(20), target="5%", cadence="monthly", units=[world.county_a], co_units=[])
     act(world, "inspector", plan, "dispatch", model=MatterCase)
     case = ItemCase.objects.get(parent=plan)
     act(world, "handler_a", case, "sign")
@@ -335,7 +317,7 @@ def test_a_row_names_its_first_units_and_counts_the_rest(world, plan, tmp_path):
     many = [make_unit(f"第{i:02d}街道办事处", parent=world.county_a) for i in range(exports.UNITS_LISTED + 5)]
     low = _item(plan, "提高低保标准")
     services.update_item(plan.pk, low.pk, actor=world.actor("inspector"), title=low.title, text=low.text,
-                         deadline=_deadline(60), target="5%", cadence="monthly", units=many, co_units=[world.county_b])
+                         deadline=deadline(60), target="5%", cadence="monthly", units=many, co_units=[world.county_b])
     (row,) = [row for row in exports.build_table(plan).rows if row.title == "提高低保标准"]
     assert len(row.leads) == exports.UNITS_LISTED and row.lead_count == len(many)
     assert row.lead.endswith(f"第{exports.UNITS_LISTED - 1:02d}街道办事处等{len(many)}个单位")

@@ -8,36 +8,15 @@ from django.utils import timezone
 
 from processes.deployment import services
 from processes.deployment.models import ItemCase, ItemPeriod, MatterCase, PlanItem
+from tests.deployment_helpers import act, deadline, register_plan
 from tests.factories import make_unit, make_user
-from workflow.cases import services as platform
 from workflow.kernel.errors import ActionError
 from workflow.cases.engine import Actor
 from workflow.models import AuditEvent, Case, Role
 
-PLAN = """示范市民政局2026年工作要点
-
-一、兜牢民生底线
-（一）提高低保标准。年底前城乡低保标准提高5%。
-（二）开展困难群众走访。一是建立台账；二是每季度走访一次。
-二、发展养老服务
-（一）建设社区食堂。到2026年底建成20个。
-"""
-
-
-def act(world, who, case, action, model=ItemCase, **params):
-    actor = world.actor(who) if isinstance(who, str) else who
-    return platform.act(model, actor=actor, case_id=case.pk, action=action, **params)
-
-
 @pytest.fixture
 def plan(world):
-    (matter,) = services.register(actor=world.actor("inspector"), kind="plan", title="2026年工作要点",
-                                  source_date=timezone.localdate(), urgency="normal", description=PLAN)
-    return matter
-
-
-def _deadline(days=60):
-    return timezone.localdate() + timedelta(days=days)
+    return register_plan(world)
 
 
 def test_register_numbers_per_kind_and_parses_the_tree(world, plan):
@@ -64,11 +43,11 @@ def test_edit_dispatch_redispatch_report_verify_close(world, plan):
     items = list(plan.plan_items.order_by("position"))
     low = items[1]
     services.update_item(plan.pk, low.pk, actor=inspector, title="提高低保标准", text=low.text,
-                         deadline=_deadline(60), target="5%", cadence="monthly",
+                         deadline=deadline(60), target="5%", cadence="monthly",
                          units=[world.county_a, world.county_b], co_units=[])
     canteen = items[-1]
     services.update_item(plan.pk, canteen.pk, actor=inspector, title="建设社区食堂", text=canteen.text,
-                         deadline=_deadline(90), target="20个", cadence="quarterly",
+                         deadline=deadline(90), target="20个", cadence="quarterly",
                          units=[world.county_a], co_units=[world.county_b])
     act(world, "inspector", plan, "dispatch", model=MatterCase)
     plan.refresh_from_db()
@@ -151,7 +130,7 @@ def _dispatched(world, plan, units, days=60):
     inspector = world.actor("inspector")
     first = plan.plan_items.order_by("position")[1]
     services.update_item(plan.pk, first.pk, actor=inspector, title=first.title, text=first.text,
-                         deadline=_deadline(days), target="", cadence="monthly", units=units, co_units=[])
+                         deadline=deadline(days), target="", cadence="monthly", units=units, co_units=[])
     act(world, "inspector", plan, "dispatch", model=MatterCase)
     cases = ItemCase.objects.filter(parent=plan)
     return first, [cases.get(unit=unit) for unit in units]
@@ -311,7 +290,7 @@ def test_several_lead_units_with_co_units_each_get_their_own_case_with_the_co_un
     county_c = make_unit("丙县民政局", parent=world.city)
     first = plan.plan_items.order_by("position")[1]
     services.update_item(plan.pk, first.pk, actor=inspector, title=first.title, text=first.text,
-                         deadline=_deadline(30), target="", cadence="monthly",
+                         deadline=deadline(30), target="", cadence="monthly",
                          units=[world.county_a, world.county_b], co_units=[county_c])
     act(world, "inspector", plan, "dispatch", model=MatterCase)
     cases = ItemCase.objects.filter(parent=plan)
@@ -353,7 +332,7 @@ def test_moving_an_item_out_leaves_its_siblings_with_their_parent(world):
 def test_an_item_due_in_the_past_is_not_dispatched(world, plan):
     item = plan.plan_items.order_by("position")[1]
     services.update_item(plan.pk, item.pk, actor=world.actor("inspector"), title=item.title, text=item.text,
-                         deadline=_deadline(5), target="", cadence="monthly", units=[world.county_a], co_units=[])
+                         deadline=deadline(5), target="", cadence="monthly", units=[world.county_a], co_units=[])
     PlanItem.objects.filter(pk=item.pk).update(deadline=timezone.localdate() - timedelta(days=1))
     with pytest.raises(ActionError):
         act(world, "inspector", plan, "dispatch", model=MatterCase)

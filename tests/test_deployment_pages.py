@@ -13,8 +13,8 @@ from django.utils import timezone
 
 from processes.deployment import services
 from processes.deployment.models import ItemCase, ItemPeriod, LightRule, MatterCase
+from tests.deployment_helpers import act, register_plan
 from tests.factories import make_unit, make_user
-from workflow.cases import services as platform
 from workflow.cases.engine import Actor
 from workflow.models import Case, Role
 
@@ -29,23 +29,18 @@ PLAN = """示范市民政局2026年工作要点
 """
 
 
-def act(actor, case, action, model=ItemCase, **params):
-    return platform.act(model, actor=actor, case_id=case.pk, action=action, **params)
-
-
 def dispatched(world, units_per_item, title="2026年工作要点", co_units=(), text=PLAN):
     """A plan registered and dispatched: its second-level items, each to the units of
     `units_per_item` (a list per item, in order; items beyond the list stay undispatched), with
     the co-units of `co_units` (likewise)."""
     inspector = world.actor("inspector")
-    (matter,) = services.register(actor=inspector, kind="plan", title=title, source_date=timezone.localdate(),
-                                  urgency="normal", description=text)
+    matter = register_plan(world, title=title, text=text)
     leaves = [item for item in matter.plan_items.order_by("position") if item.level == 2]
     for n, (item, units) in enumerate(zip(leaves, units_per_item)):
         services.update_item(matter.pk, item.pk, actor=inspector, title=item.title, text=item.text,
                              deadline=timezone.localdate() + timedelta(days=60), target="按期完成",
                              cadence="monthly", units=units, co_units=co_units[n] if n < len(co_units) else [])
-    act(inspector, matter, "dispatch", model=MatterCase)
+    act(world, inspector, matter, "dispatch", model=MatterCase)
     return MatterCase.objects.get(pk=matter.pk)
 
 
@@ -210,16 +205,16 @@ def test_the_matter_is_known_by_its_supervision_number_at_the_top_of_its_page(cl
 def passed_down(world, matter):
     """County A's item, with county B as co-unit, passed down to two townships."""
     item = ItemCase.objects.get(parent=matter, unit=world.county_a, parties__unit=world.county_b)
-    act(world.actor("handler_a"), item, "sign")
-    act(world.actor("handler_a"), item, "report_progress", reason="已完成摸底", percent=40)
+    act(world, "handler_a", item, "sign")
+    act(world, "handler_a", item, "report_progress", reason="已完成摸底", percent=40)
     town1, town2 = make_unit("一镇民政办", parent=world.county_a), make_unit("二镇民政办", parent=world.county_a)
     county_inspector = make_user(Role.INSPECTOR, world.county_a)
     children = services.open_items(actor=Actor(county_inspector), units=[town1, town2], parent=item,
                                    title=item.title, description="镇级落实", cadence="monthly",
                                    deadline=item.deadline - timedelta(days=10))
     clerk = Actor(make_user(Role.HANDLER, town1))
-    act(clerk, children[0], "sign")
-    act(clerk, children[0], "report_progress", reason="过半", percent=60)
+    act(world, clerk, children[0], "sign")
+    act(world, clerk, children[0], "report_progress", reason="过半", percent=60)
     return ItemCase.objects.get(pk=item.pk), county_inspector, children
 
 
@@ -239,7 +234,7 @@ def test_item_panel_shows_light_trend_reports_co_units_and_children(client, worl
     assert "Passed down to units below" in html and "一镇民政办" in html and "二镇民政办" in html
     assert "Pass down to units below" not in html      # the city's inspector does not pass the county's item down
     # The co-unit reports its part: no longer late.
-    act(world.actor("handler_b"), item, "contribute", reason="配合核对", percent=30)
+    act(world, "handler_b", item, "contribute", reason="配合核对", percent=30)
     html = page(client, world.handler_b, url)
     assert "Reported this period" in html and "配合核对" in html
     # The county's own inspector may pass it down; its handler sees the children's figures only.

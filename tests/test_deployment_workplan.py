@@ -15,14 +15,10 @@ from hypothesis import given, settings as hsettings, strategies as st
 
 from processes.deployment.intake.readers import WorkplanRejected, decode_text, read_docx, read_file
 from processes.deployment.intake.workplan import extract_deadlines, extract_targets, make_title, parse
+from tests.deployment_helpers import zh
 
 SAMPLES = Path("/work/shared/samples")
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def zh(msgid):
-    with translation.override("zh-hans"):
-        return translation.gettext(msgid)
 
 
 def titles(items):
