@@ -14,6 +14,7 @@ from django.core.management.base import SystemCheckError
 from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 from PIL import Image, ImageDraw
 
 from tests.factories import drive, make_case, make_world, upload
@@ -321,3 +322,25 @@ def test_bench_photos_lookup_finds_what_the_scan_finds(tmp_path):
     assert lookup["found"] >= lookup["queries"] // 2
     if connection.vendor == "postgresql":
         assert results["explain"]["band_indexes_used"] == photos.BANDS and not results["explain"]["seq_scan"]
+
+
+def test_the_api_takes_a_photo_stage_and_answers_with_the_camera_facts(world):
+    from tests.test_api import CASES, client_for
+
+    case = signed_case(world)
+    open_since(case, 48)
+    shot = timezone.localtime() - datetime.timedelta(hours=2)
+    data = jpeg(scene(7), exif_of(taken=camera_time(shot), gps=gps_tags(31.2304, 121.4737)))
+    handler = client_for(world.handler_a)
+    # when
+    answer = handler.post(f"{CASES}{case.pk}/evidence/", {"file": upload("现场.jpg", data, "image/jpeg"),
+                                                          "stage": "after"}, format="multipart")
+    refused = handler.post(f"{CASES}{case.pk}/evidence/", {"file": upload("现场.jpg", data, "image/jpeg"),
+                                                           "stage": "later"}, format="multipart")
+    # then
+    assert answer.status_code == 201, answer.content
+    body = answer.json()
+    assert body["stage"] == "after" and body["taken_at"] is not None
+    assert body["latitude"].startswith("31.2304") and body["longitude"].startswith("121.4737")
+    assert refused.status_code == 400 and "stage" in refused.json()
+    assert Evidence.objects.filter(case_id=case.pk).count() == 1

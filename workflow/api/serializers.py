@@ -48,7 +48,8 @@ class EvidenceSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Evidence
-        fields = ["id", "name", "content_type", "size", "sha256", "note", "uploaded_by", "created_at", "download_url"]
+        fields = ["id", "name", "content_type", "size", "sha256", "note", "stage", "taken_at", "latitude", "longitude",
+                  "uploaded_by", "created_at", "download_url"]
 
     @extend_schema_field(OpenApiTypes.URI)
     def get_download_url(self, evidence) -> str:
@@ -80,10 +81,12 @@ class CaseRequestSerializer(serializers.ModelSerializer):
 
 
 class EvidenceUploadSerializer(OnlyDeclared, serializers.Serializer):
-    """One evidence file (multipart field ``file``) with an optional note."""
+    """One evidence file (multipart field ``file``) with an optional note and, for a photo, its
+    stage (before / after the rectification, or other)."""
 
     file = UploadField()
     note = text(max_length=NOTE_MAX, allow_blank=True, default="")
+    stage = serializers.ChoiceField(choices=Evidence.Stage.choices, default=Evidence.Stage.OTHER)
 
 
 class AvailableActionsField(serializers.ListField):

@@ -223,7 +223,7 @@ class EvidenceView(CaseTypeMixin, APIView):
     def post(self, request, pk):
         data = self.valid(EvidenceUploadSerializer)
         evidence = services.add_evidence(self.model, actor=actor_for(request), case_id=pk, upload=data["file"],
-                                         note=data["note"])
+                                         note=data["note"], stage=data["stage"])
         return Response(EvidenceSerializer(evidence, context=self.get_serializer_context()).data,
                         status=status.HTTP_201_CREATED)
 
