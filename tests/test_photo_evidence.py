@@ -210,7 +210,7 @@ def test_upload_keeps_the_facts_and_the_page_shows_them(world):
     html = page_of(world.inspector, case)
     local = taken.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M")
     assert f"Taken {local}" in html and "Place 31.23041, 121.47375" in html
-    assert "before rectification" in html and 'class="photo-flags"' not in html
+    assert "before the fix" in html and 'class="photo-flags"' not in html
 
 
 def test_a_photo_without_exif_is_shown_as_such_and_never_flagged(world):

@@ -60,7 +60,7 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='evidence',
             name='stage',
-            field=models.CharField(choices=[('before', 'before rectification'), ('after', 'after rectification'), ('other', 'other')], default='other', max_length=8, verbose_name='photo stage'),
+            field=models.CharField(choices=[('before', 'before the fix'), ('after', 'after the fix'), ('other', 'other')], default='other', max_length=8, verbose_name='photo stage'),
         ),
         migrations.AddField(
             model_name='evidence',

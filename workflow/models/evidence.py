@@ -52,8 +52,8 @@ class Evidence(OnCaseOrRecord):
     IMAGE_TYPES = ("image/jpeg", "image/png", "image/gif", "image/webp")
 
     class Stage(models.TextChoices):
-        BEFORE = "before", _("before rectification")
-        AFTER = "after", _("after rectification")
+        BEFORE = "before", _("before the fix")
+        AFTER = "after", _("after the fix")
         OTHER = "other", _("other")
 
     id = models.UUIDField(_("identifier"), primary_key=True, default=uuid.uuid4, editable=False)
