@@ -18,7 +18,6 @@ class DeploymentConfig(AppConfig):
         from .services import document_kind
 
         declare(Matter.key)  # the completion report, archived when a matter is closed
-        from . import export_files  # noqa: F401 - its model: a large matter's downloads
 
         # Each kind of source is numbered per office and year under its own 机关代字
         # (unit setting doc_code.matter_<kind>); the defaults follow the office's name.

@@ -8,55 +8,23 @@ request gets a page that refreshes itself. The worker renders the file, stores i
 document store under the row's id, marks the row rendered and deletes the same download of
 earlier days. A rendering that failed is queued again by the next request, a message the
 broker lost once the row has waited STALE_AFTER; after MAX_ATTEMPTS failures the page says
-so. A file gone from the store (a restored backup does not hold these) is built again. The
-module is imported by the app's ready() (the model lives here, beside what uses it).
+so. A file gone from the store (a restored backup does not hold these) is built again.
 """
 import logging
-import uuid
 from datetime import timedelta
 
 from django.db import models, transaction
 from django.db.models import Q
 from django.utils import timezone
-from django.utils.translation import gettext_lazy as _
 
 from workflow.storage import files
 
-from .models import MatterCase
+from .models import MAX_ATTEMPTS, ExportFile  # noqa: F401 - both named here for the callers
 
 logger = logging.getLogger(__name__)
 STALE_AFTER = timedelta(minutes=15)   # queued that long ago and not rendered: queued again
-MAX_ATTEMPTS = 3
 
 
-class ExportFile(models.Model):
-    """A download of a matter (task table or progress report) rendered by the worker."""
-
-    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    matter = models.ForeignKey(MatterCase, on_delete=models.PROTECT, related_name="+", verbose_name=_("matter"))
-    kind = models.CharField(_("document"), max_length=20)
-    period = models.CharField(_("period"), max_length=10, blank=True)
-    day = models.DateField(_("as of"))
-    created_at = models.DateTimeField(_("created"), default=timezone.now)
-    queued_at = models.DateTimeField(_("queued"), null=True, blank=True)
-    attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)
-    last_error = models.TextField(_("last error"), blank=True)
-    rendered_at = models.DateTimeField(_("rendered"), null=True, blank=True)
-    stored_name = models.CharField(max_length=200, blank=True)
-    size = models.PositiveBigIntegerField(default=0)
-
-    class Meta:
-        app_label = "deployment"
-        verbose_name = _("matter download")
-        verbose_name_plural = _("matter downloads")
-        constraints = [models.UniqueConstraint(fields=["matter", "kind", "period", "day"], name="export_file_unique")]
-
-    def __str__(self):
-        return f"{self.matter_id} {self.kind} {self.period} {self.day}"
-
-    @property
-    def failed(self) -> bool:
-        return self.rendered_at is None and self.attempts >= MAX_ATTEMPTS
 
 
 def ask(matter, kind: str, period: str, day) -> ExportFile:

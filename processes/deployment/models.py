@@ -1,5 +1,7 @@
 """督办事项: matters (the sources), their plan items as the office edits them, the item cases
 dispatched from them, the reports units write and the light of each item for each period."""
+import uuid
+
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
@@ -277,3 +279,36 @@ class UnitDuty(models.Model):
 
     def __str__(self):
         return f"{self.unit} · {self.duty}"
+
+
+# A large matter's downloads (export_files.py): failures before the page says so.
+MAX_ATTEMPTS = 3
+
+
+class ExportFile(models.Model):
+    """A download of a matter (task table or progress report) rendered by the worker."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    matter = models.ForeignKey(MatterCase, on_delete=models.PROTECT, related_name="+", verbose_name=_("matter"))
+    kind = models.CharField(_("document"), max_length=20)
+    period = models.CharField(_("period"), max_length=10, blank=True)
+    day = models.DateField(_("as of"))
+    created_at = models.DateTimeField(_("created"), default=timezone.now)
+    queued_at = models.DateTimeField(_("queued"), null=True, blank=True)
+    attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)
+    last_error = models.TextField(_("last error"), blank=True)
+    rendered_at = models.DateTimeField(_("rendered"), null=True, blank=True)
+    stored_name = models.CharField(max_length=200, blank=True)
+    size = models.PositiveBigIntegerField(default=0)
+
+    class Meta:
+        verbose_name = _("matter download")
+        verbose_name_plural = _("matter downloads")
+        constraints = [models.UniqueConstraint(fields=["matter", "kind", "period", "day"], name="export_file_unique")]
+
+    def __str__(self):
+        return f"{self.matter_id} {self.kind} {self.period} {self.day}"
+
+    @property
+    def failed(self) -> bool:
+        return self.rendered_at is None and self.attempts >= MAX_ATTEMPTS
