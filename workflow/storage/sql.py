@@ -15,10 +15,11 @@ and a write whose row count Django checks (``save()``) waits for its own (see
 prepared on the server; values go through each field's own conversion, so the rows are
 what ``Model.save`` would write.
 """
+import datetime
 from contextlib import contextmanager
 from functools import lru_cache
 
-from django.db import DEFAULT_DB_ALIAS, connections, transaction
+from django.db import DEFAULT_DB_ALIAS, connections, models, transaction
 from django.db.models import Model
 from django.db.models.sql import InsertQuery
 
@@ -198,8 +199,6 @@ def _on_conflict(model, conflict: tuple, update_fields: tuple) -> str:
 def _ready_types(field) -> tuple:
     """The Python types whose values `field` would send unchanged (its conversion is the
     identity for them), so a column of them needs no per-value call."""
-    from django.db import models
-
     if getattr(field, "auto_now", False) or getattr(field, "auto_now_add", False):
         return ()
     target = field.target_field if field.is_relation else field
@@ -214,10 +213,6 @@ def _ready_types(field) -> tuple:
 
 def _column(field, objs, conn) -> list:
     """One column's values for `objs`, as the field's own conversion would give them."""
-    import datetime
-
-    from django.db import models
-
     attname = field.attname
     values = [getattr(obj, attname) for obj in objs]
     ready = _ready_types(field)
