@@ -1,6 +1,7 @@
 """Load demo data: a city bureau, three counties, townships and institutions, one user per
-role, and rectification cases in every state, issued over the past weeks. Safe to run again:
-nothing is duplicated."""
+role, and rectification cases in every state, issued over the past weeks; on two cases of one
+problem, photos with the camera's time and place, one without, and one reused on both (以拍代改).
+Safe to run again: nothing is duplicated."""
 import random
 from datetime import date, datetime, time, timedelta
 
@@ -14,9 +15,10 @@ from processes.deployment import demo_seed as deployment_demo
 from processes.rectification import services
 from processes.rectification.models import RectificationCase
 from workflow.cases import escalation
+from workflow.cases import services as case_services
 from workflow.cases.engine import Actor
 from workflow.kernel.calendar import WorkCalendar, add_working_days, shift_working_days
-from workflow.models import Role, Unit, UnitKind, User
+from workflow.models import Evidence, Role, Unit, UnitKind, User
 
 PASSWORD = "Duban2026"
 COUNTIES = [("DC", "东城区民政局"), ("XS", "西山县民政局"), ("NH", "南湖县民政局")]
@@ -111,10 +113,12 @@ class Command(BaseCommand):
             _records(units)
             users = self._users(units)
         created = self._cases(units, users)
+        photos = _camera_photos(units, users)
         matters = deployment_demo.seed(units, users)
         self.stdout.write(self.style.SUCCESS(
             f"Demo data ready: {Unit.objects.filter(code__startswith='DEMO-').count()} units, "
-            f"{len(users)} users, {created} new cases, {matters} new supervised matters (password for every demo login: {PASSWORD})."
+            f"{len(users)} users, {created} new cases, {photos} new camera photos, "
+            f"{matters} new supervised matters (password for every demo login: {PASSWORD})."
         ))
 
     def _units(self):
@@ -199,7 +203,7 @@ class Command(BaseCommand):
             return
         if goal == "rectifying":
             return
-        services.case_add_evidence(actor=handler, case_id=case.pk, upload=_demo_photo(case.title))
+        services.case_add_evidence(actor=handler, case_id=case.pk, upload=_demo_photo(f"report-{case.pk}"))
         act(handler, "submit", reason="已按要求完成整改，附现场照片。")
         if goal == "pending_head":
             return
@@ -274,17 +278,116 @@ def _backdate(pk, goal, i, rng):
     RectificationCase.objects.filter(pk=pk).update(**fields)
 
 
-def _demo_photo(title):
+# Photo evidence (workflow.cases.photos): the 东城区 cases of one problem get photos with the time
+# and place their camera recorded, before and after the fix and in that order; a photo sent
+# through a messaging app, which keeps neither; and on the second case the first case's
+# after-photo again, resized and re-encoded (以拍代改), which the case pages flag on both.
+PHOTO_PROBLEM = "消防通道堆放杂物"
+PLACES = [(31.230416, 121.473701), (31.227302, 121.468855)]  # two sites in the demo city
+FONT = "/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc"
+
+
+def _picture(seed: str, caption: str = ""):
+    """A deterministic picture: broad shapes and some grain, different for each seed, with a
+    caption along the bottom (the Noto CJK font when installed)."""
+    from PIL import Image, ImageDraw, ImageFont
+
+    rng = random.Random(seed)
+    image = Image.new("RGB", (640, 480), tuple(rng.randrange(90, 230) for _ in range(3)))
+    draw = ImageDraw.Draw(image)
+    for _ in range(10):
+        x, y = rng.randrange(600), rng.randrange(400)
+        box = (x, y, x + rng.randrange(80, 320), y + rng.randrange(60, 240))
+        (draw.ellipse if rng.random() < 0.4 else draw.rectangle)(box, fill=tuple(rng.randrange(256) for _ in range(3)))
+    for _ in range(1500):
+        draw.point((rng.randrange(640), rng.randrange(480)), fill=(rng.randrange(256),) * 3)
+    if caption:
+        try:
+            font = ImageFont.truetype(FONT, 22)
+        except OSError:
+            font = ImageFont.load_default()
+        draw.rectangle((0, 440, 640, 480), fill=(30, 30, 30))
+        draw.text((14, 446), caption, font=font, fill=(255, 255, 255))
+    return image
+
+
+def _jpeg(image, name: str, taken=None, place=None, quality=88):
+    """The picture as an uploaded JPEG; with `taken` (an aware datetime) and `place` (latitude,
+    longitude) written into its EXIF as a phone's camera writes them."""
     import io
 
     from django.core.files.uploadedfile import SimpleUploadedFile
-    from PIL import Image, ImageDraw
+    from PIL import Image
 
-    image = Image.new("RGB", (640, 480), (236, 240, 243))
-    draw = ImageDraw.Draw(image)
-    draw.rectangle((40, 300, 600, 440), fill=(120, 144, 156))
-    draw.rectangle((80, 120, 260, 300), fill=(198, 40, 40))
-    draw.text((300, 150), "rectified", fill=(33, 33, 33))
+    options = {}
+    if taken is not None:
+        exif = Image.Exif()
+        exif[0x010F], exif[0x0110] = "Demo", "Phone camera"
+        local = taken.astimezone(timezone.get_default_timezone())
+        offset = local.strftime("%z")  # +0800
+        exif.get_ifd(0x8769).update({0x9003: local.strftime("%Y:%m:%d %H:%M:%S"), 0x9011: f"{offset[:3]}:{offset[3:]}"})
+        if place is not None:
+            def dms(value):
+                minutes, seconds = divmod(round(abs(value) * 3600, 2), 60)
+                return (float(int(minutes // 60)), float(int(minutes % 60)), seconds)
+            exif.get_ifd(0x8825).update({1: "N", 2: dms(place[0]), 3: "E", 4: dms(place[1])})
+        options["exif"] = exif.tobytes()
     buffer = io.BytesIO()
-    image.save(buffer, format="JPEG", quality=80)
-    return SimpleUploadedFile("现场照片.jpg", buffer.getvalue(), content_type="image/jpeg")
+    image.save(buffer, format="JPEG", quality=quality, **options)
+    return SimpleUploadedFile(name, buffer.getvalue(), content_type="image/jpeg")
+
+
+def _camera_photos(units, users) -> int:
+    """Upload the photo story onto the first two 东城区 cases of PHOTO_PROBLEM the handler may
+    still add evidence to, through the real upload path. Once: skipped when those cases
+    already hold a before- or after-photo."""
+    from PIL import Image
+
+    mine = RectificationCase.objects.filter(unit=units["DC"], supervisor_unit=units["CITY"], title=PHOTO_PROBLEM)
+    if Evidence.objects.filter(case__in=mine, stage__in=[Evidence.Stage.BEFORE, Evidence.Stage.AFTER]).exists():
+        return 0
+    handler = users["handler"]
+    cases = [case for case in mine.order_by("pk") if case.may_upload(handler)][:2]
+    if len(cases) < 2:
+        return 0
+    actor, now, calendar = Actor(handler, "127.0.0.1"), timezone.now(), WorkCalendar()
+
+    def moments(case):
+        """Before and after: in working hours a quarter and two thirds of the days from signing
+        to today, kept between signing and now and in that order."""
+        start = case.signed_at or case.issued_at or case.created_at
+        first_day = timezone.localdate(start)
+        days = [first_day + timedelta(days=n) for n in range((timezone.localdate(now) - first_day).days + 1)]
+        days = [day for day in days if calendar.is_workday(day)] or [first_day]
+        out = []
+        for part, at in ((0.25, time(10, 20, 14)), (0.67, time(15, 42, 37))):
+            moment = timezone.make_aware(datetime.combine(days[round((len(days) - 1) * part)], at))
+            out.append(min(max(moment, start + timedelta(minutes=20)), now - timedelta(minutes=5)))
+        if out[1] <= out[0]:
+            out[1] = out[0] + (now - out[0]) / 2
+        return [moment.replace(microsecond=0) for moment in out]
+
+    def add(case, upload, stage, note):
+        case_services.add_evidence(RectificationCase, actor=actor, case_id=case.pk, upload=upload,
+                                   stage=stage, note=note)
+
+    first, second = cases
+    before, after = moments(first)
+    add(first, _jpeg(_picture("story-1", "二楼东侧消防通道：床垫、纸箱堆放"), "整改前现场.jpg", before, PLACES[0]),
+        Evidence.Stage.BEFORE, "整改前：通道内堆放床垫、纸箱")
+    fixed = _picture("story-2", "二楼东侧消防通道：已清理")
+    add(first, _jpeg(fixed, "整改后现场.jpg", after, PLACES[0]), Evidence.Stage.AFTER, "整改后：杂物已清理，通道畅通")
+    add(first, _jpeg(_picture("story-3", "每日巡查台账（第一页）"), "巡查台账.jpg", quality=75), Evidence.Stage.OTHER,
+        "巡查台账，经政务钉钉转发")
+    before, _ = moments(second)
+    add(second, _jpeg(_picture("story-4", "二楼东侧消防通道：纸箱、杂物堆放"), "整改前现场.jpg", before, PLACES[1]),
+        Evidence.Stage.BEFORE, "整改前：通道内堆放纸箱")
+    copy = fixed.resize((480, 360), Image.Resampling.LANCZOS)  # saved from a chat: smaller, re-encoded, no EXIF
+    add(second, _jpeg(copy, "整改后现场.jpg", quality=70), Evidence.Stage.AFTER, "整改后：杂物已清理")
+    return 5
+
+
+def _demo_photo(seed):
+    """The site photo of a case's report: a picture of its own (the same picture on two cases
+    would be flagged as reused), without camera facts."""
+    return _jpeg(_picture(seed), "现场照片.jpg", quality=80)
