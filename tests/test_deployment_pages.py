@@ -13,20 +13,13 @@ from django.utils import timezone
 
 from processes.deployment import services
 from processes.deployment.models import ItemCase, ItemPeriod, LightRule, MatterCase
+from tests import deployment_helpers as shared
 from tests.deployment_helpers import act, register_plan
 from tests.factories import make_unit, make_user
 from workflow.cases.engine import Actor
 from workflow.models import Case, Role
 
-PLAN = """示范市民政局2026年工作要点
-
-一、兜牢民生底线
-（一）提高低保标准。年底前城乡低保标准提高5%。
-（二）开展困难群众走访。一是建立台账；二是每季度走访一次。
-二、发展养老服务
-（一）建设社区食堂。到2026年底建成20个。
-（二）推进居家养老。完成适老化改造300户。
-"""
+PLAN = shared.PLAN + "（二）推进居家养老。完成适老化改造300户。\n"  # the shared plan and one more item
 
 
 def dispatched(world, units_per_item, title="2026年工作要点", co_units=(), text=PLAN):

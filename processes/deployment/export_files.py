@@ -25,8 +25,6 @@ logger = logging.getLogger(__name__)
 STALE_AFTER = timedelta(minutes=15)   # queued that long ago and not rendered: queued again
 
 
-
-
 def ask(matter, kind: str, period: str, day) -> ExportFile:
     """The row of this download, written if new; queued for the worker (after commit) when new,
     or when it has waited too long unrendered. Two requests at once write one row and queue it
