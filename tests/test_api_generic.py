@@ -50,7 +50,7 @@ def sample(field, unit=None):
     if field.default is not None:
         return field.default
     return {"int": lambda: field.min_value, "choice": lambda: field.choices[0][0], "unit": lambda: unit.pk,
-            "date": lambda: timezone.localdate().isoformat(),
+            "date": lambda: timezone.localdate().isoformat(), "money": lambda: "1234.50",
             }.get(field.kind, lambda: "检查发现的问题")()
 
 
@@ -64,6 +64,8 @@ def hostile(field) -> list:
         return ["下个月", (timezone.localdate() + datetime.timedelta(days=3650)).isoformat()]
     if field.kind == "unit":
         return [2 ** 70, "甲"]
+    if field.kind == "money":
+        return ["-1", "1.234", "一千元", "1" * 20]
     return ["x" * (field.max_length + 1)]
 
 

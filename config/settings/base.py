@@ -31,6 +31,7 @@ INSTALLED_APPS = [
     "workflow",
     "processes.rectification",
     "processes.deployment",
+    "processes.hazard",
 ]
 
 MIDDLEWARE = [

@@ -18,6 +18,7 @@ from rest_framework.exceptions import NotFound
 
 from workflow.cases.selectors import target_units
 from workflow.kernel.declaration import Field
+from workflow.kernel.limits import MONEY_DIGITS, MONEY_PLACES
 from workflow.web.bounds import KEY_MAX, date_window, validate_date_window
 
 # What the schema says of texts: none holds a NUL (PostgreSQL cannot store one), and one that
@@ -202,4 +203,6 @@ def input_field(field: Field, *, optional: bool = False, strict: bool = False) -
         return TargetUnitField(**common)
     if field.kind == "choice":
         return serializers.ChoiceField(choices=field.choices, **common)
+    if field.kind == "money":
+        return serializers.DecimalField(max_digits=MONEY_DIGITS, decimal_places=MONEY_PLACES, min_value=0, **common)
     return text(max_length=field.max_length, allow_blank=common.get("required") is False, **common)

@@ -13,6 +13,13 @@ def all_of(*checks):
     return check
 
 
+def any_of(*checks):
+    def check(case, user) -> bool:
+        return any(c(case, user) for c in checks)
+
+    return check
+
+
 def not_opener(case, user) -> bool:
     """Separation of duties: whoever opened the case does not sign it off."""
     return case.created_by_id != user.pk

@@ -5,6 +5,8 @@ Django's ``class_prepared``: each declared action becomes a django-fsm-2 transit
 model method of its name, and each side request gets its three methods. django-fsm-2 then
 collects them as if they had been decorated by hand.
 """
+from decimal import Decimal, InvalidOperation
+
 from django.core.exceptions import ImproperlyConfigured
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -13,6 +15,7 @@ from django_fsm import transition
 from workflow.kernel.calendar import WorkCalendar
 from workflow.kernel.declaration import CaseType, GoTo, NewDeadline, SideRequest
 from workflow.kernel.errors import ActionError, AlreadyHandled, Change
+from workflow.kernel.limits import MONEY_DIGITS, MONEY_PLACES
 
 
 # Names a case type may not take: the platform's own URL prefixes and its flows' own nodes.
@@ -192,8 +195,23 @@ def clean_params(verb, params: dict) -> dict:
             if not field.min_value <= value <= field.max_value:
                 raise ActionError(_("%(field)s must be between %(min)d and %(max)d.")
                                   % {"field": field.label, "min": field.min_value, "max": field.max_value})
+        if field.kind == "money":
+            value = _money(field, value)
         cleaned[name] = value
     return cleaned
+
+
+def _money(field, value) -> Decimal:
+    """An amount in yuan: a Decimal (or its text) with at most two places, not negative."""
+    try:
+        amount = value if isinstance(value, Decimal) else Decimal(str(value)) if not isinstance(value, (bool, float)) else None
+    except InvalidOperation:
+        amount = None
+    if amount is None or not amount.is_finite() or amount < 0 or amount.as_tuple().exponent < -MONEY_PLACES \
+            or amount >= Decimal(10) ** (MONEY_DIGITS - MONEY_PLACES):
+        raise ActionError(_("“%(field)s” must be an amount in yuan, with at most two decimal places.")
+                          % {"field": field.label})
+    return amount.quantize(Decimal("0.01"))
 
 
 def _named(func, name):

@@ -141,7 +141,7 @@ class Field:
     name: str
     label: str
     required: bool = True
-    kind: str = "text"            # text | long | int | date | choice | unit
+    kind: str = "text"            # text | long | int | date | choice | unit | money
     max_length: int = REASON_MAX
     min_value: int | None = None
     max_value: int | None = None
@@ -175,6 +175,11 @@ def Int(name: str, label, min_value: int, max_value: int, default: int | None = 
 
 def Date(name: str, label, required: bool = True) -> Field:  # noqa: N802
     return Field(name, label, required=required, kind="date")
+
+
+def Money(name: str, label, required: bool = True, help: str = "") -> Field:  # noqa: N802
+    """An amount of money in yuan: a Decimal with two places, not negative, under MONEY_MAX."""
+    return Field(name, label, required=required, kind="money", help=help)
 
 
 def UnitPick(name: str, label) -> Field:  # noqa: N802

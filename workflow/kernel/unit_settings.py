@@ -48,6 +48,7 @@ TOO_LONG = _("Enter at most %(limit)d characters.")
 CONTROL_CHARACTERS = _("Control characters and line breaks are not allowed here.")
 NEEDS_LADDER = _('Enter the working days as {"remind_before": 2, "red_after": 3, "interview_after": 5, '
                  '"accountability_after": 5}: each a whole number from 0 to %(limit)d.')
+NEEDS_NUMBER = _("Enter a whole number from %(min)d to %(max)d.")
 NEEDS_TEMPLATE = _("Enter the name of a PDF template under pdf/, ending in .html.")
 NO_TEMPLATE = _("No such template is installed, or it cannot be read.")
 CODE_TAKEN = _("%(unit)s already uses this document code. Units that share a code must inherit it from "
@@ -111,6 +112,32 @@ class Ladder:
         return json.dumps(value, ensure_ascii=False)
 
 
+@dataclass(frozen=True)
+class Number:
+    """A whole number within bounds, such as a count of working days."""
+
+    minimum: int
+    maximum: int
+
+    def parse(self, raw: str) -> int:
+        try:
+            value = int(raw.strip())
+        except ValueError:
+            raise self.error() from None
+        return self.check(value)
+
+    def check(self, value) -> int:
+        if type(value) is not int or not self.minimum <= value <= self.maximum:
+            raise self.error()
+        return value
+
+    def error(self) -> ValidationError:
+        return ValidationError(NEEDS_NUMBER, code="number", params={"min": self.minimum, "max": self.maximum})
+
+    def show(self, value) -> str:
+        return str(value)
+
+
 class TemplateName(Text):
     """The name of an installed PDF template."""
 
@@ -152,6 +179,7 @@ class Key:
     name: str
     label: Any
     kind: Any
+    fallback: Any = None          # the default of a process's own key (declare_setting)
 
     def members(self) -> list[tuple[str, Any]]:
         """(suffix, label) of each member of a family; [("", label)] for a single key."""
@@ -168,6 +196,8 @@ class Key:
             return (unit.name[:2] if unit is not None else "") + DOCUMENTS[suffix].code_suffix
         if self.name == "template.":
             return DOCUMENTS[suffix].template
+        if self.name != "ladder.":
+            return self.fallback
         policy = policy_row(suffix)  # the case type's policy row, or its defaults
         return {name: getattr(policy, name) for name in LADDER_FIELDS}
 
@@ -180,8 +210,19 @@ KEYS = {key.name: key for key in (
 )}
 
 
+def declare_setting(name: str, label, kind, default):
+    """A process's own policy setting (a notice's working days, say): one key with its check and
+    default, versioned per unit and inherited down the tree like the platform's."""
+    if "." not in name or name.endswith("."):
+        raise ValueError(f"a process's setting is named <process>.<name>, not {name!r}")
+    KEYS[name] = Key(name, label, kind, kind.check(default))
+
+
 def declared(key: str) -> tuple[Key, str] | None:
     """The declaration of `key` and its member suffix, or None for a key nobody declared."""
+    own = KEYS.get(key)
+    if own is not None and not key.endswith("."):
+        return own, ""
     name, dot, suffix = key.partition(".")
     found = KEYS.get(name + dot)
     if found is None or (dot and not suffix):

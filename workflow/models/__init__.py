@@ -7,11 +7,12 @@ from workflow.models.evidence import Evidence
 from workflow.models.outbox import Notification, OutboxMessage
 from workflow.models.settings import UnitSetting
 from workflow.models.records import Record, RecordQuerySet
+from workflow.models.rules import RuleSet
 from workflow.models.tokens import FormToken
 from workflow.models.units import Role, Unit, UnitKind, User
 
 __all__ = [
     "ArchivedDocument", "AuditChain", "AuditEvent", "CalendarDay", "CalendarYear", "Case", "CaseQuerySet",
     "CaseParty", "CaseRequest", "Comment", "DocumentCounter", "Escalation", "EscalationPolicy", "Evidence", "FormToken",
-    "Proposal", "Record", "RecordQuerySet", "Rung", "RungCount", "Notification", "OutboxMessage", "Role", "Unit", "UnitKind", "UnitSetting", "User",
+    "Proposal", "Record", "RecordQuerySet", "RuleSet", "Rung", "RungCount", "Notification", "OutboxMessage", "Role", "Unit", "UnitKind", "UnitSetting", "User",
 ]

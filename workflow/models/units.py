@@ -32,6 +32,7 @@ class Role(models.TextChoices):
     LEADER = "leader", _("Leader")
     LEGAL = "legal", _("Legal reviewer")
     ADMIN = "admin", _("Administrator")
+    GRID = "grid", _("Grid member")
 
 
 # Roles that look down the unit tree; the others see their own unit only.

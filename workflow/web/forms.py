@@ -5,7 +5,7 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from workflow.kernel.declaration import Field
-from workflow.kernel.limits import COMMENT_MAX, NOTE_MAX, SEARCH_MAX
+from workflow.kernel.limits import COMMENT_MAX, MONEY_DIGITS, MONEY_PLACES, NOTE_MAX, SEARCH_MAX
 from workflow.web.bounds import KEY_MAX, KeyChoiceField, WindowDateField
 from workflow.web.unit_tree import UnitSelect, UnitTree, UnitTreeChoiceField, UnitTreeMultipleField
 from workflow.models import Case, Evidence, Unit
@@ -24,6 +24,8 @@ def form_field(field: Field, units=None) -> forms.Field:
         choice = KeyChoiceField(queryset=queryset, widget=UnitSelect(blank="---------"), **common)
         choice.widget.tree = UnitTree(queryset)
         return choice
+    if field.kind == "money":
+        return forms.DecimalField(max_digits=MONEY_DIGITS, decimal_places=MONEY_PLACES, min_value=0, **common)
     if field.kind == "choice":
         return forms.ChoiceField(choices=field.choices, initial=field.default, **common)
     if field.kind == "long":

@@ -1,0 +1,3 @@
+"""Filled in below."""
+urls: dict = {}
+public_urls: list = []
