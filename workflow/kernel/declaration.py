@@ -377,14 +377,28 @@ class Create:
 
 
 @dataclass(frozen=True)
+class MenuLink:
+    """A page of the process's own in the type's menu entry: its URL name in the type's
+    namespace, its label, and the roles it is offered to (everyone's if empty)."""
+
+    name: str
+    label: str
+    roles: tuple[str, ...] = ()
+
+    def allows(self, user) -> bool:
+        return not self.roles or getattr(user, "role", None) in self.roles
+
+
+@dataclass(frozen=True)
 class Menu:
-    """The type's entry in the top bar, its new-case link, and the titles of its list and
-    new-case pages (the type's label by default)."""
+    """The type's entry in the top bar, its new-case link, the titles of its list and
+    new-case pages (the type's label by default), and the process's own pages beside them."""
 
     label: str
     new: str = ""
     list_title: str = ""
     new_title: str = ""
+    pages: tuple[MenuLink, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -35,5 +35,7 @@ def case_menu(user) -> list[dict]:
         opens = spec.opened_by(user) and not (spec.parent and spec.parent.required)
         entries.append({"key": spec.key, "label": spec.menu.label, "url": reverse(f"{spec.key}:list"),
                         "new": spec.menu.new if opens and spec.menu.new else "",
-                        "new_url": reverse(f"{spec.key}:new") if opens else ""})
+                        "new_url": reverse(f"{spec.key}:new") if opens else "",
+                        "pages": [{"label": link.label, "url": reverse(f"{spec.key}:{link.name}")}
+                                  for link in spec.menu.pages if link.allows(user)]})
     return entries
