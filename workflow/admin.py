@@ -37,7 +37,8 @@ from workflow.trail import notify
 from workflow.kernel import unit_settings
 from workflow.web.bounds import AdminLoginForm, KeyMultipleChoiceField, WindowDateField, within_key_range
 from workflow.web.http import client_ip
-from workflow.models import (CalendarDay, CalendarYear, EscalationPolicy, OutboxMessage, Proposal, Unit, UnitSetting, User)
+from workflow.kernel import rules as rule_kinds
+from workflow.models import (CalendarDay, CalendarYear, EscalationPolicy, OutboxMessage, Proposal, RuleSet, Unit, UnitSetting, User)
 from workflow.models.units import OWN_LOCKED, SELF_GRANT, SUPERUSER_ONLY, acting_as
 
 admin.site.site_header = admin.site.site_title = _("Duban administration")
@@ -507,6 +508,49 @@ class UnitSettingAdmin(QuietDeleteMixin, admin.ModelAdmin):
     @admin.display(description=_("value"))
     def shown_value(self, obj):
         return unit_settings.show(obj.key, obj.value)
+
+
+class RuleSetForm(forms.ModelForm):
+    kind = forms.ChoiceField(label=_("kind of rules"), choices=())
+
+    class Meta:
+        model = RuleSet
+        fields = ["kind", "name", "title", "version", "effective_from", "body", "note"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["kind"].choices = [(k.key, k.label) for k in rule_kinds.kinds()]
+
+
+@admin.register(RuleSet)
+class RuleSetAdmin(QuietDeleteMixin, admin.ModelAdmin):
+    """Rule sets in versions (checklists, grading criteria): a version a decision has used is
+    kept as it is, so the cases judged under it keep it; a change is a newer version."""
+
+    form = RuleSetForm
+    list_display = ("title", "kind_label", "version", "effective_from", "used", "created_by")
+    list_filter = ("kind", "used")
+    search_fields = ("title", "name", "version")
+    readonly_fields = ("used", "created_by", "created_at")
+
+    @admin.display(description=_("kind of rules"), ordering="kind")
+    def kind_label(self, obj):
+        return rule_kinds.kind_label(obj.kind)
+
+    def get_readonly_fields(self, request, obj=None):
+        if obj is not None and obj.used:
+            return ("kind", "name", "title", "version", "effective_from", "body", "used", "created_by", "created_at")
+        return self.readonly_fields
+
+    def has_delete_permission(self, request, obj=None):
+        if obj is not None and obj.used:
+            return False
+        return super().has_delete_permission(request, obj)
+
+    def save_model(self, request, obj, form, change):
+        if not change:
+            obj.created_by = request.user
+        super().save_model(request, obj, form, change)
 
 
 @admin.register(Proposal)

@@ -145,7 +145,7 @@ class Command(BaseCommand):
                     user.user_permissions.set(Permission.objects.filter(
                         Q(content_type__app_label="workflow",
                           content_type__model__in=["unit", "user", "calendaryear", "calendarday", "outboxmessage",
-                                                   "escalationpolicy", "unitsetting", "proposal"])
+                                                   "escalationpolicy", "unitsetting", "proposal", "ruleset"])
                         | Q(content_type__app_label="deployment", content_type__model__in=["unitduty", "lightrule"])))
                 user.save()
             users[login] = user
