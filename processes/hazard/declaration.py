@@ -204,6 +204,10 @@ class Hazard(CaseType):
         PageDocument("notice", _("Hazard rectification notice (PDF)"),
                      ready=lambda case: case.grade == Grade.GENERAL and case.issued_at is not None),
         PageDocument("listing_notice", _("Listing notice (PDF)"), ready=lambda case: case.listed_at is not None),
+        PageDocument("listing_public_notice", _("Listing public notice (PDF)"),
+                     ready=lambda case: case.listed_at is not None),
+        PageDocument("delisting_public_notice", _("De-listing public notice (PDF)"),
+                     ready=lambda case: case.delisted_at is not None),
     )
     panels = ("hazard/_hazard.html",)
     prefetch = ("criteria_version", "checklist_version")

@@ -12,6 +12,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from processes.deployment import demo_seed as deployment_demo
+from processes.hazard import demo_seed as hazard_demo
 from processes.rectification import services
 from processes.rectification.models import RectificationCase
 from workflow.cases import escalation
@@ -37,6 +38,8 @@ USERS = [
     ("handler3", "郑承办", Role.HANDLER, "NH"), ("unithead3", "孙负责人", Role.UNIT_HEAD, "NH"),
     ("yanglao", "钱院长助理", Role.HANDLER, "DC-ELDERLY_CARE"), ("yanglaohead", "冯院长", Role.UNIT_HEAD, "DC-ELDERLY_CARE"),
     ("inspector_dc", "马督查", Role.INSPECTOR, "DC"), ("town_dc", "胡专干", Role.HANDLER, "DC-T0"),
+    ("grid", "邵网格员", Role.GRID, "DC-T0"),
+    ("fuli", "韩主任", Role.HANDLER, "DC-CHILD_WELFARE"), ("jiuzhu", "董站长助理", Role.HANDLER, "DC-RELIEF_STATION"),
 ]
 PROBLEMS = [
     ("消防通道堆放杂物", "二楼东侧消防通道堆放床垫、纸箱，影响疏散。", "立即清理，建立每日巡查台账。"),
@@ -105,7 +108,7 @@ def _records(units):
 
 
 class Command(BaseCommand):
-    help = "Load demo units, users, rectification cases and supervised matters (idempotent)."
+    help = "Load demo units, users, rectification cases, supervised matters and hazards (idempotent)."
 
     def handle(self, *args, **options):
         with transaction.atomic():
@@ -115,10 +118,11 @@ class Command(BaseCommand):
         created = self._cases(units, users)
         photos = _camera_photos(units, users)
         matters = deployment_demo.seed(units, users)
+        hazards = hazard_demo.seed(units, users)
         self.stdout.write(self.style.SUCCESS(
             f"Demo data ready: {Unit.objects.filter(code__startswith='DEMO-').count()} units, "
             f"{len(users)} users, {created} new cases, {photos} new camera photos, "
-            f"{matters} new supervised matters (password for every demo login: {PASSWORD})."
+            f"{matters} new supervised matters, {hazards} new hazards (password for every demo login: {PASSWORD})."
         ))
 
     def _units(self):
