@@ -14,7 +14,7 @@ from processes.hazard import services
 from processes.hazard.models import HazardCase
 from tests.factories import make_unit, make_user
 from tests.hazard_helpers import act, add_photo
-from workflow.models import Role, UnitKind
+from workflow.models import AuditEvent, Role, UnitKind
 
 pytestmark = pytest.mark.django_db
 
@@ -243,6 +243,7 @@ def test_a_county_leader_sees_only_the_county(client, data):
     assert client.get(reverse(INDICATORS), {"unit": d.county_a.pk}).status_code == 404
     assert client.get(reverse(INDICATORS), {"unit": d.city.pk}).status_code == 404
     assert client.get(reverse(CASES), period(d, unit=d.home1.pk, metric="found")).status_code == 404
+    assert AuditEvent.objects.filter(action="access_denied", actor_id=d.leader_b.pk).count() == 3
 
 
 def test_default_is_the_users_unit_this_year(client, data):
