@@ -14,10 +14,11 @@ from django.utils import timezone
 
 from workflow.cases import services as platform
 from workflow.cases.engine import Actor
+from workflow.cases.evidence import attach_record_evidence
 from workflow.models import Case
 
 from . import services
-from .models import HazardCase, Inspection
+from .models import Answer, HazardCase, Inspection
 
 
 def picture(seed: int) -> bytes:
@@ -65,6 +66,10 @@ class Demo:
         if not done:  # left half-filled for the inspector to finish
             answers = dict(list(answers.items())[: len(answers) // 2])
         services.answer(actor=self.a[who], inspection_id=inspection.pk, answers=answers)
+        for answer in inspection.answers.filter(code__in=list(fails)):  # the photo taken of each failed item
+            self.seed += 1
+            upload = SimpleUploadedFile(f"检查照片{self.seed}.jpg", picture(self.seed), content_type="image/jpeg")
+            attach_record_evidence(Answer, answer.pk, actor=self.a[who], upload=upload, note=answer.title)
         hazards = []
         if done:
             hazards = services.submit_inspection(actor=self.a[who], inspection_id=inspection.pk,
@@ -94,8 +99,7 @@ def _seed(units: dict, users: dict) -> int:
         "C1": "二楼东侧疏散通道堆放床垫、纸箱",
         "D1": "一楼走廊2具灭火器压力不足",
         "E2": "护理楼走廊电动自行车充电"})
-    demo.photo(found["D1"], "inspector", "before")
-    demo.photo(found["D1"], "inspector", "after")
+    demo.photo(found["D1"], "inspector", "after")  # the before photo is the checklist item's
     demo.act(found["D1"], "inspector", "fix_on_spot", reason="当场更换2具灭火器，并登记检验日期")
     demo.act(found["C1"], "inspector", "set_deadline", deadline_days=5, requirement="清理疏散通道，建立每日巡查记录")
     demo.photo(found["C1"], "yanglao", "after")
