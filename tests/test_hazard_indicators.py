@@ -206,6 +206,8 @@ def test_a_unit_row_names_the_inspection_its_figure_read(client, data):
     assert latest("not_inspected")[d.station.pk] == (None, None)  # inspected only before the period
     page = client.get(reverse(CASES), period(d, metric="inspected")).content.decode()
     assert d.today.isoformat() in page and d.home1.name in page and d.home2.name not in page
+    assert reverse("hazard:inspection", args=[d.power_home1.pk]) in page
+    assert client.get(reverse("hazard:inspection", args=[d.power_home1.pk])).status_code == 200
 
 
 def test_a_subtree_and_a_longer_period(client, data):

@@ -10,7 +10,7 @@ from django import forms
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.shortcuts import render
-from django.urls import NoReverseMatch, path, reverse
+from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -154,15 +154,6 @@ def indicators(request):
     return render(request, "hazard/indicators.html", context)
 
 
-def _inspection_link():
-    """The inspection page's address for a pk, while that page may not be installed yet."""
-    try:
-        reverse("hazard:inspection", args=[1])
-    except NoReverseMatch:
-        return lambda pk: ""
-    return lambda pk: reverse("hazard:inspection", args=[pk]) if pk else ""
-
-
 @login_required
 def indicator_cases(request):
     form, scope, message = _read(request, CasesForm)
@@ -171,10 +162,6 @@ def indicator_cases(request):
         return render(request, "hazard/indicator_cases.html", context, status=400)
     metric = METRICS[form.cleaned_data["metric"]]
     page = CappedPaginator(selectors.metric_rows(scope, metric), PER_PAGE).get_page(form.cleaned_data.get("page"))
-    if metric.rows == "units":
-        link = _inspection_link()
-        for unit in page.object_list:
-            unit.inspection_url = link(unit.latest_inspection)
     context.update(metric=metric, page=page, query=_query(scope, metric=metric.name),
                    back=f"{reverse('hazard:indicators')}?{_query(scope)}")
     return render(request, "hazard/indicator_cases.html", context)
