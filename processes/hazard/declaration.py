@@ -13,7 +13,7 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from workflow.cases.permissions import any_of, not_opener, all_of
-from workflow.kernel.declaration import (SUPERVISOR, UNIT, Action, CaseType, Choice, Column, Condition, Create, Int, Ladder, Ledger, Long, Menu, Money, PageDocument, Reason, SideRequest, State, Task, Text, Verb, GoTo, at, closed_on, not_in, overdue)
+from workflow.kernel.declaration import (SUPERVISOR, UNIT, Action, CaseType, Choice, Column, Condition, Create, Int, Ladder, Ledger, Long, Menu, MenuLink, Money, PageDocument, Reason, SideRequest, State, Task, Text, Verb, GoTo, at, closed_on, not_in, overdue)
 from workflow.kernel.declaration import Date as DateField
 from workflow.models import Role, Rung
 
@@ -212,5 +212,9 @@ class Hazard(CaseType):
     panels = ("hazard/_hazard.html",)
     prefetch = ("criteria_version", "checklist_version")
     menu = Menu(_("Safety hazards"), new=_("Record a hazard"), list_title=_("Safety hazards"),
-                new_title=_("Record a hazard"))
+                new_title=_("Record a hazard"), pages=(
+                    MenuLink("inspections", _("Checklist inspections"),
+                             (Role.INSPECTOR, Role.LEADER, Role.HANDLER, Role.UNIT_HEAD)),
+                    MenuLink("indicators", _("Hazard indicators"), (Role.LEADER, Role.INSPECTOR)),
+                ))
     event_labels = {"inspection": _("Found in an inspection")}
