@@ -25,7 +25,7 @@ FULL = {"units": 5000, "users": 20000, "cases": 200_000, "small_cases": 2000, "d
 
 # Suites run on their own instead of the scenarios (`--suite NAME`): a module with
 # run(scale, step) → results (with "targets") and print_table(results, write).
-SUITES = {"deployment": "tools.bench.deployment", "photos": "tools.bench.photos"}
+SUITES = {"deployment": "tools.bench.deployment", "hazard": "tools.bench.hazard", "photos": "tools.bench.photos"}
 
 # Below these a scenario would measure nothing.
 SMALLEST = {"units": 10, "users": 40, "write_cases": 6, "baseline": 5, "dispatch_units": 5, "bulletin_rows": 5,
@@ -45,7 +45,9 @@ class Command(BaseCommand):
         parser.add_argument("--no-load", action="store_true", help="skip the gunicorn scenario")
         parser.add_argument("--suite", choices=sorted(SUITES),
                             help="run this suite instead of the scenarios (deployment: a 100-item plan dispatched "
-                                 "to 1,000 units × scale, and its roll-up; photos: the near-duplicate "
+                                 "to 1,000 units × scale, and its roll-up; hazard: 20,000 hazards × scale, "
+                                 "statements per transition of both paths and their rate against plain SQL; "
+                                 "photos: the near-duplicate "
                                  "lookup over 1,000,000 photos × scale against a full scan)")
 
     def handle(self, *args, **opts):
