@@ -32,6 +32,7 @@ INSTALLED_APPS = [
     "processes.rectification",
     "processes.deployment",
     "processes.hazard",
+    "captcha",  # django-simple-captcha: the public forms' picture captcha, drawn here with Pillow
 ]
 
 MIDDLEWARE = [
@@ -223,6 +224,39 @@ FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 
 CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://duban")}
+
+# Pages served without a login (workflow/web/public.py: each app's public_patterns under /public/).
+# DUBAN_PUBLIC_ONLY=1 makes this server one for the internet that serves only them (with their
+# captcha pictures, static files and the language switch): no login, admin, API or case page.
+DUBAN_PUBLIC_ONLY = env.bool("DUBAN_PUBLIC_ONLY", default=False)
+if DUBAN_PUBLIC_ONLY:
+    ROOT_URLCONF = "config.urls_public"
+    # A staff session from the main site is never read here, and a failed CSRF check is
+    # answered with a page that needs none of the main site's addresses.
+    SESSION_COOKIE_NAME = "duban_public_session"
+    CSRF_FAILURE_VIEW = "config.urls_public.csrf_failure"
+# Requests per client address in a fixed window (requests, seconds), by bucket: the public form's
+# page views (each draws a captcha), its posts (wrong captchas included), the reports it files,
+# and the lookups of a query code. A refused request is answered 429. Count in a cache all the
+# server's processes share (CACHE_URL) for the limit to hold across them.
+PUBLIC_RATE_LIMITS = {
+    "page": (env.int("DUBAN_PUBLIC_PAGES_PER_HOUR", default=120), 3600),
+    "post": (env.int("DUBAN_PUBLIC_POSTS_PER_HOUR", default=20), 3600),
+    "report": (env.int("DUBAN_PUBLIC_REPORTS_PER_HOUR", default=5), 3600),
+    "query": (env.int("DUBAN_PUBLIC_QUERIES_PER_HOUR", default=20), 3600),
+}
+# Behind a reverse proxy: the request header that carries the client's address (e.g.
+# HTTP_X_REAL_IP, set by the proxy itself); empty reads the connection's address.
+PUBLIC_CLIENT_IP_HEADER = env("DUBAN_PUBLIC_CLIENT_IP_HEADER", default="")
+# Photos sent with a public report: at most this many, each at most this size (and never more
+# than EVIDENCE_MAX_BYTES).
+PUBLIC_PHOTOS_MAX = env.int("DUBAN_PUBLIC_PHOTOS_MAX", default=3)
+PUBLIC_PHOTO_MAX_BYTES = min(env.int("DUBAN_PUBLIC_PHOTO_MAX_BYTES", default=5 * 1024 * 1024), EVIDENCE_MAX_BYTES)
+# The captcha: five letters, good for ten minutes; no audio (it would need a speech program).
+CAPTCHA_LENGTH = 5
+CAPTCHA_TIMEOUT = 10
+CAPTCHA_FONT_SIZE = 30
+CAPTCHA_IMAGE_SIZE = (150, 50)
 
 # Celery: a broker that needs no server unless CELERY_BROKER_URL says otherwise (Redis or
 # RabbitMQ in production). The embedded default keeps messages in an SQLite file through kombu's

@@ -214,11 +214,86 @@ def _event_data(evidence: Evidence) -> dict:
 @contextmanager
 def _stored(upload, actor: Actor, note: str, stage: str = ""):
     """Check the upload and store it under a new row's UUID; yield the unsaved row for the
-    caller to attach and save. A refusal or a rollback in the block deletes the file again.
-    An image also keeps its stage (before / after / other), the time and place its camera
-    recorded and its perceptual hash (workflow.cases.photos; nothing when unreadable)."""
-    checked = inspect_upload(upload)
-    evidence = Evidence(uploaded_by=actor.user, display_name=checked.display_name,
+    caller to attach and save. A refusal or a rollback in the block deletes the file again."""
+    with stored_files([inspect_upload(upload)], uploaded_by=actor.user, note=note, stage=stage) as (evidence,):
+        yield evidence
+
+
+def check_files(uploads, *, max_bytes: int | None = None, images_only: bool = False) -> list[CheckedFile]:
+    """Check several uploads before anything is stored: each as inspect_upload does, and, when
+    asked, each at most `max_bytes` (a form's own, smaller limit) and an image. The first one
+    refused raises EvidenceRejected naming its file."""
+    checked = []
+    for upload in uploads:
+        try:
+            if max_bytes is not None and upload.size > max_bytes:
+                raise EvidenceRejected(_("The file is larger than %(limit)s; please compress it.")
+                                       % {"limit": filesizeformat(max_bytes)}, status=413)
+            one = inspect_upload(upload)
+            if images_only and not one.content_type.startswith("image/"):
+                raise EvidenceRejected(_("Only images (JPG, PNG, GIF, WebP) are accepted."))
+        except EvidenceRejected as exc:
+            exc.message = _("%(name)s: %(problem)s") % {"name": clean_display_name(upload.name), "problem": exc.message}
+            raise
+        checked.append(one)
+    return checked
+
+
+@contextmanager
+def stored_files(checked: list[CheckedFile], *, uploaded_by, note: str = "", stage: str = ""):
+    """Store files already checked, each under a new row's UUID; yield the unsaved rows for
+    the caller to attach and save (add_record_files). A refusal or a rollback in the block, or
+    a store that fails half way, deletes every file stored. An image also keeps its stage
+    (before / after / other), the time and place its camera recorded and its perceptual hash
+    (workflow.cases.photos; nothing when unreadable)."""
+    storage = evidence_storage()
+    rows, stored = [], []
+    try:
+        for one in checked:
+            evidence = _row(one, uploaded_by, note, stage)
+            stored.append(_store(storage, evidence, one.data))
+            rows.append(evidence)
+        yield rows
+    except BaseException:
+        # Refused, or rolled back (on_commit never hears of a rollback): no row names the files.
+        for name in stored:
+            discard(storage, name)
+        raise
+
+
+def add_record_files(record, rows, *, actor: Actor):
+    """Save stored rows (stored_files) on a record, each with its upload event on the record's
+    chain, in the caller's transaction: for a record its creator writes with its files at once
+    (who may add them is the caller's check). ``actor.user`` may be None (nobody signed in)."""
+    for evidence in rows:
+        evidence.record = record
+        evidence.save(force_insert=True)
+        audit.record(action="upload_evidence", user=actor.user, on=record, ip=actor.ip, data=_event_data(evidence))
+
+
+OUTSIDE_ACCOUNT = "_outside"
+
+
+def outside_account():
+    """The account named as the uploader of files sent by people who have none (a form served
+    without a login): inactive, with no unit, role or usable password, so it can neither sign
+    in nor see anything. Their audit events name no user; this only fills the file's column."""
+    from django.core.exceptions import ImproperlyConfigured
+
+    from workflow.models import User
+
+    account = User.objects.filter(username=OUTSIDE_ACCOUNT).first()
+    if account is None:
+        account = User(username=OUTSIDE_ACCOUNT, full_name="社会公众", is_active=False)
+        account.set_unusable_password()
+        account.save()
+    if account.is_active or account.unit_id is not None or account.role or account.has_usable_password():
+        raise ImproperlyConfigured(f"the account {OUTSIDE_ACCOUNT} must stay inactive, with no unit, role or password")
+    return account
+
+
+def _row(checked: CheckedFile, uploaded_by, note: str, stage: str) -> Evidence:
+    evidence = Evidence(uploaded_by=uploaded_by, display_name=checked.display_name,
                         content_type=checked.content_type, extension=checked.extension,
                         size=len(checked.data), sha256=hashlib.sha256(checked.data).hexdigest(),
                         note=(note or "")[:200])
@@ -229,9 +304,12 @@ def _stored(upload, actor: Actor, note: str, stage: str = ""):
         evidence.photo_hash = facts.hash
         for name, value in photos.band_values(facts.hash).items():
             setattr(evidence, name, value)
-    storage = evidence_storage()
+    return evidence
+
+
+def _store(storage, evidence: Evidence, data: bytes) -> str:
     try:
-        stored = storage.save(evidence.storage_name, ContentFile(checked.data))
+        stored = storage.save(evidence.storage_name, ContentFile(data))
     except Exception:  # noqa: BLE001 - the store is down or full: the user may try again
         logger.exception("storing evidence %s in %s failed", evidence.storage_name, describe(storage))
         discard(storage, evidence.storage_name)  # an upload whose answer was lost may have arrived
@@ -239,9 +317,4 @@ def _stored(upload, actor: Actor, note: str, stage: str = ""):
     if stored != evidence.storage_name:  # a UUID already taken: never reuse another row's file
         discard(storage, stored)
         raise RuntimeError(f"evidence name {evidence.storage_name} is taken in the store")
-    try:
-        yield evidence
-    except BaseException:
-        # Refused, or rolled back (on_commit never hears of a rollback): no row names the file.
-        discard(storage, stored)
-        raise
+    return stored

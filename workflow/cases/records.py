@@ -13,13 +13,17 @@ from workflow.kernel.errors import ActionError
 
 
 def create_record(model, *, actor: Actor, unit, action: str = "create", data=None, tell=(), subject=None,
-                  archive=(), **fields):
+                  archive=(), addressed: bool = False, **fields):
     """Create a record of `model` for `unit` (which the actor must see), audited on its chain.
     `tell` are (role, unit id) pairs told about it through the outbox, with `subject`;
-    `archive` names the record's documents (archive_for_records) to archive."""
+    `archive` names the record's documents (archive_for_records) to archive.
+
+    An `addressed` record is sent to `unit` from outside it: by someone who does not see that
+    unit (a report to the unit above), or by nobody signed in (``actor.user`` None; its event
+    then names no user). The caller has checked that it may be sent there."""
     from workflow.models.units import can_see_unit
 
-    if not can_see_unit(actor.user, unit):
+    if not addressed and (actor.user is None or not can_see_unit(actor.user, unit)):
         raise ActionError(_("No such unit, or you may not see it."))
     with transaction.atomic():
         record = model.objects.create(unit=unit, created_by=actor.user, **fields)
