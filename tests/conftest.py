@@ -36,3 +36,12 @@ def flush_past_audit_guard():
 @pytest.fixture
 def world(db):
     return make_world()
+
+
+@pytest.fixture
+def hazard_rules(db):
+    """The shipped checklists and criteria, which the data migration loads and a transactional
+    test's flush empties."""
+    from processes.hazard.rule_data import install
+
+    install()

@@ -47,6 +47,7 @@ def _count_path(org, case_id, path) -> list[tuple[str, int]]:
 
 
 @pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("hazard_rules")
 def test_bench_hazard__both_paths_close_with_the_floors_rows_and_the_counts_hold(tmp_path):
     # when
     out = tmp_path / "bench.json"

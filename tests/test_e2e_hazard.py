@@ -20,7 +20,7 @@ from tests.factories import make_unit, make_user, make_world  # noqa: E402
 from tests.hazard_helpers import photo  # noqa: E402
 from workflow.models import Role, UnitKind  # noqa: E402
 
-pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
+pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("hazard_rules")]
 
 
 def expect_status(page, name):

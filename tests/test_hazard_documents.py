@@ -16,7 +16,7 @@ from processes.hazard.models import HazardCase
 from tests.hazard_helpers import act, add_photo, inspect
 from workflow.models import AuditEvent, UnitSetting
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("hazard_rules")]
 
 PLAN = dict(plan_measures="拆除二层彩钢板房\n改建为砖混结构", plan_responsible="院长 李某", plan_funds="120000.50",
             plan_emergency="拆除期间老人临时转至一层东侧房间")

@@ -15,7 +15,7 @@ from workflow.kernel import rules
 from workflow.kernel.errors import ActionError, AlreadyHandled
 from workflow.models import AuditEvent, RuleSet
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("hazard_rules")]
 
 
 def test_each_failed_item_becomes_a_hazard_linked_back(world):

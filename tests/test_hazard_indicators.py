@@ -16,7 +16,7 @@ from tests.factories import make_unit, make_user
 from tests.hazard_helpers import act, add_photo
 from workflow.models import AuditEvent, Role, UnitKind
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("hazard_rules")]
 
 INDICATORS = "hazard:indicators"
 CASES = "hazard:indicator_cases"

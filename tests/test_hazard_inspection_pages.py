@@ -16,7 +16,7 @@ from tests.hazard_helpers import inspect, photo
 from workflow.kernel import tokens
 from workflow.models import AuditEvent, Evidence
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("hazard_rules")]
 
 
 def client_for(client, user):

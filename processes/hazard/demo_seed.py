@@ -19,6 +19,7 @@ from workflow.models import Case
 
 from . import services
 from .models import Answer, HazardCase, Inspection
+from .rule_data import install
 
 
 def picture(seed: int) -> bytes:
@@ -90,6 +91,7 @@ def seed(units: dict, users: dict) -> int:
 def _seed(units: dict, users: dict) -> int:
     if not {"grid", "fuli", "jiuzhu"} <= set(users) or HazardCase.objects.filter(supervisor_unit=units["CITY"]).exists():
         return 0
+    install()  # the shipped checklists and criteria, should an administrator have removed them
     demo, today = Demo(units, users), timezone.localdate()
     home, welfare, relief = units["DC-ELDERLY_CARE"], units["DC-CHILD_WELFARE"], units["DC-RELIEF_STATION"]
 

@@ -145,3 +145,20 @@ BUILDING = {
 }
 
 SHIPPED = (CRITERIA, FIRE, POWER_GAS, FOOD, BUILDING)
+
+
+def install(rule_set_model=None) -> int:
+    """Add each shipped version that is missing (by kind, name and version); one an
+    administrator changed or replaced is left as it is. Returns how many were added."""
+    from datetime import date
+
+    if rule_set_model is None:
+        from workflow.models import RuleSet as rule_set_model
+    added = 0
+    for entry in SHIPPED:
+        _row, created = rule_set_model.objects.get_or_create(
+            kind=entry["kind"], name=entry["name"], version=entry["version"],
+            defaults={"title": entry["title"], "effective_from": date.fromisoformat(entry["effective_from"]),
+                      "body": entry["body"], "note": entry["note"]})
+        added += created
+    return added

@@ -72,7 +72,7 @@ def start_case(model, *, actor: Actor, number_factory, then: str | None = None, 
         claim_token(actor, token)
         process = Process.objects.create(flow_class=flow_class, status=PROCESS.NEW)
         case = model(process=process, created_by=actor.user, number=number_factory(process.pk), **fields)
-        case.save(force_insert=True)
+        case.save(force_insert=tuple(model._meta.parents) or True)  # the base row too: no UPDATE tried first
         data = {"unit": case.unit_id}
         if co_units:
             CaseParty.objects.bulk_create([CaseParty(case=case, unit=unit) for unit in co_units])

@@ -1,19 +1,12 @@
 """The rule sets hazards ship with (rule_data.py): the confirmed articles of the major-hazard
 criteria and four checklists. An administrator edits them as newer versions."""
-from datetime import date
-
 from django.db import migrations
 
 
 def load(apps, schema_editor):
-    from processes.hazard.rule_data import SHIPPED
+    from processes.hazard.rule_data import install
 
-    RuleSet = apps.get_model("workflow", "RuleSet")
-    for entry in SHIPPED:
-        RuleSet.objects.get_or_create(
-            kind=entry["kind"], name=entry["name"], version=entry["version"],
-            defaults={"title": entry["title"], "effective_from": date.fromisoformat(entry["effective_from"]),
-                      "body": entry["body"], "note": entry["note"]})
+    install(apps.get_model("workflow", "RuleSet"))
 
 
 class Migration(migrations.Migration):
