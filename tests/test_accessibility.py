@@ -44,6 +44,11 @@ PAGE_TYPES = {
     "matter:item-delete": "removing an item (confirmation)",
     "matter:import": "importing a work plan or a task table",
     "matter:import-table": "a task table's preview, with its unmatched units",
+    "hazard:inspections": "checklist inspections, supervisory and self-inspections apart",
+    "hazard:inspection_new": "starting an inspection, and a unit's self-inspection",
+    "hazard:inspection": "an inspection being filled in on a phone, and one submitted",
+    "hazard:indicators": "the hazard indicators",
+    "hazard:indicator_cases": "the cases or units behind one indicator",
 }
 # URL names that are not pages: POST-only actions, file downloads.
 NOT_PAGES = {
@@ -68,6 +73,11 @@ NOT_PAGES = {
     "matter:task_table_pdf": "a PDF download",
     "matter:progress_docx": "a Word download",
     "matter:progress_pdf": "a PDF download",
+    "hazard:notice": "a PDF download",
+    "hazard:listing_notice": "a PDF download",
+    "hazard:listing_public_notice": "a PDF download",
+    "hazard:delisting_public_notice": "a PDF download",
+    "hazard:inspection_report": "a PDF download",
 }
 OUT_OF_SCOPE_PREFIXES = ("admin/", "api/")
 
@@ -226,8 +236,27 @@ def seed():
         cases.setdefault("red", case)
     escalation.sweep(today=today)
     cases.update(deployment(world))
+    cases.update(hazards(world))
     notify.relay()
     return world, cases
+
+
+def hazards(world) -> dict:
+    """A submitted inspection of county A with a general and a major hazard, the major one
+    listed and waiting for its five-point plan, and an inspection half filled in."""
+    from processes.hazard import services as hazard_services
+    from processes.hazard.rule_data import install
+    from tests.hazard_helpers import act, inspect
+
+    install()
+    done, found = inspect(world, fail=("B3", "C1"))
+    by_code = {h.answers[0].code: h for h in found}
+    major = act(world, by_code["B3"], "inspector", "propose_major", reason="符合判定标准第四条（三）")
+    major = act(world, major, "leader", "list_hazard", deadline_days=30, requirement="拆除彩钢板活动室")
+    open_one = hazard_services.start_inspection(actor=world.actor("inspector"), unit=world.county_a,
+                                                checklist="food", kind="scheduled")
+    return {"hazard_found": by_code["C1"], "hazard_listed": major, "inspection_done": done,
+            "inspection_open": open_one}
 
 
 def deployment(world) -> dict:
@@ -313,6 +342,16 @@ def pages_by_role(world, cases):
         ("handler_a", "error 404: another unit's case", detail("county_b")),
         ("head_a", "case: pending the unit head", detail("pending_head")),
         ("head_a", "inbox (unit head)", "/inbox/"),
+        ("inspector", "hazard: found, to grade", f"/hazard/{cases['hazard_found'].pk}/"),
+        ("handler_a", "hazard: listed, the five-point plan to file", f"/hazard/{cases['hazard_listed'].pk}/"),
+        ("inspector", "checklist inspections", "/hazard/inspections/"),
+        ("handler_a", "self-inspections", "/hazard/inspections/?tab=self"),
+        ("inspector", "start an inspection", "/hazard/inspections/new/"),
+        ("handler_a", "start a self-inspection", "/hazard/inspections/new/"),
+        ("inspector", "inspection being filled in", f"/hazard/inspections/{cases['inspection_open'].pk}/"),
+        ("handler_a", "inspection submitted (read-only)", f"/hazard/inspections/{cases['inspection_done'].pk}/"),
+        ("leader", "hazard indicators", "/hazard/indicators/"),
+        ("leader", "hazard indicator: hazards found", "/hazard/indicators/cases/?metric=found"),
     ]
 
 
