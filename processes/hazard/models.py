@@ -294,7 +294,7 @@ class HazardCase(Case, case_type=Hazard):
         self.listing_number = f"{code}〔{today.year}〕{number}号"
         clock = setting(self.supervisor_unit, LISTING_DAYS, on=today)
         self.listing_notice_due = add_working_days(today, clock.value).date
-        rules.use(self.criteria_version)
+        rules.use(self.criteria_version_id)  # by id: the row's body is not read
         return Change(reason=reason, data={
             "grade": self.grade, "deadline": self.deadline.isoformat(), "listing_number": self.listing_number,
             "notice_due": self.listing_notice_due.isoformat(), "notice_days": clock.value,

@@ -67,13 +67,15 @@ def all_in_force(kind: str, on: date | None = None) -> list:
 
 
 def use(*rule_sets) -> None:
-    """Record that a decision rests on these versions: they are frozen from now on. Runs in
-    the decision's transaction, so a decision rolled back leaves them as they were."""
+    """Record that a decision rests on these versions (instances or ids; None is skipped): they
+    are frozen from now on. Runs in the decision's transaction, so a decision rolled back
+    leaves them as they were; a version already used costs no write."""
     from workflow.models.rules import RuleSet
 
-    ids = [r.pk for r in rule_sets if r is not None and not r.used]
+    ids = [r if isinstance(r, int) else r.pk for r in rule_sets
+           if r is not None and (isinstance(r, int) or not r.used)]
     if ids:
         RuleSet.objects.filter(pk__in=ids, used=False).update(used=True)
         for r in rule_sets:
-            if r is not None:
+            if r is not None and not isinstance(r, int):
                 r.used = True
