@@ -18,7 +18,7 @@ from tests.hazard_helpers import photo
 from workflow.cases.evidence import EvidenceRejected
 from workflow.cases.engine import Actor
 from workflow.kernel.errors import ActionError
-from workflow.models import AuditEvent, Evidence, Role, UnitKind
+from workflow.models import AuditEvent, Evidence, OutboxMessage, Role, UnitKind
 from workflow.trail import audit
 
 pytestmark = pytest.mark.django_db
@@ -114,6 +114,14 @@ def test_a_forged_or_unknown_code_says_no_such_report(world, code):
     assert "城东路".encode() not in response.content
 
 
+def test_the_bureaus_inspectors_are_told_of_a_new_report(world):
+    county_inspector = make_user(Role.INSPECTOR, world.county_a)
+    reports.file_report(actor=Actor(user=None), unit=world.county_a, place="城东路", description="杂物")
+    told = OutboxMessage.objects.filter(case=None, recipient=county_inspector)
+    assert told.exists() and "城东路" in told.first().subject
+    assert not OutboxMessage.objects.filter(recipient=world.handler_a).exists()
+
+
 def test_the_same_answer_for_a_malformed_and_an_unknown_code():
     assert reports.lookup("not a code") is None and reports.lookup("2345-6789-ABCD") is None
 
@@ -165,8 +173,8 @@ def test_an_oversized_photo_is_refused_and_nothing_is_kept(world):
     big = photo(2)
     assert len(big) > 1000
     response = file_by_form(Client(), world, photos=[upload("big.jpg", big, "image/jpeg")])
-    assert response.status_code in (400, 413)
-    assert "photos" in response.context["form"].errors
+    assert response.status_code == 413
+    assert "big.jpg" in response.context["form"].errors["photos"][0]
     assert Report.objects.count() == 0 and Evidence.objects.count() == 0 and stored_files() == before
     # The service refuses it too, whoever calls it.
     with pytest.raises(EvidenceRejected) as refused:
@@ -265,7 +273,9 @@ def test_public_only_serves_the_form_and_404s_everything_else(world):
         for who in (client, staff):
             response = who.get(url)
             assert response.status_code == 404, url
-    assert "公众".encode() in client.get("/nowhere/").content or b"Report a hazard" in client.get("/nowhere/").content
+    # Its 404 page links to the form, and nowhere on the main site.
+    missing = client.get("/nowhere/").content.decode()
+    assert f'href="{REPORT_URL}"' in missing and 'href="/"' not in missing and "/accounts/" not in missing
 
 
 def test_the_setting_picks_the_public_urlconf():

@@ -21,7 +21,7 @@ class MultiplePhotoInput(forms.ClearableFileInput):
 
 
 class PhotosField(forms.FileField):
-    """Up to PUBLIC_PHOTOS_MAX files; each is checked by the service (type, content, size)."""
+    """Up to PUBLIC_PHOTOS_MAX files; each is checked by the service (size, type, content)."""
 
     widget = MultiplePhotoInput
 
@@ -34,12 +34,7 @@ class PhotosField(forms.FileField):
         uploads = [f for f in (data if isinstance(data, (list, tuple)) else [data]) if f]
         if len(uploads) > settings.PUBLIC_PHOTOS_MAX:
             raise forms.ValidationError(_("At most %(n)d photos.") % {"n": settings.PUBLIC_PHOTOS_MAX})
-        for upload in uploads:
-            if upload.size > settings.PUBLIC_PHOTO_MAX_BYTES:
-                raise forms.ValidationError(
-                    _("%(name)s is larger than %(limit)s; please send a smaller photo.")
-                    % {"name": upload.name[:60], "limit": filesizeformat(settings.PUBLIC_PHOTO_MAX_BYTES)})
-        return uploads
+        return uploads  # each is checked by the service before anything is stored (413 when too large)
 
 
 def _photos_help():
