@@ -1,7 +1,8 @@
 """Pages served without a login, and what guards them.
 
-Each installed app's ``urls`` module may define ``public_patterns()``: its pages for people who
-have no account (a form the public fills in, its follow-up page). They are mounted under
+Each app declaring case types may define ``public_patterns()`` in its ``urls`` module: its
+pages for people who have no account (a form the public fills in, its follow-up page). They
+are mounted under
 ``public/<app label>/`` in the namespace ``public:<app label>``, on the main site and, alone,
 on a host that serves only them (config/urls_public.py, ``DUBAN_PUBLIC_ONLY``).
 
@@ -17,25 +18,27 @@ import time
 from importlib import import_module
 from importlib.util import find_spec
 
-from django.apps import apps
 from django.conf import settings
 from django.core.cache import cache
 from django.urls import include, path
+
+from workflow.kernel import registry
 
 PREFIX = "public/"
 NAMESPACE = "public"
 
 
 def app_public_patterns() -> list:
-    """Every installed app's public pages, each under ``<label>/`` in its own namespace."""
-    found = []
-    for config in apps.get_app_configs():
+    """The public pages of every app that declares case types, each under ``<label>/`` in its
+    own namespace (the apps' other URL modules are never imported here)."""
+    found, seen = [], set()
+    for spec in registry.case_types():
+        config = registry.model_for(spec.key)._meta.app_config
+        if config.label in seen:
+            continue
+        seen.add(config.label)
         module = f"{config.name}.urls"
-        try:
-            present = find_spec(module) is not None
-        except ModuleNotFoundError:
-            present = False
-        if not present:
+        if not find_spec(module):
             continue
         urls = import_module(module)
         if hasattr(urls, "public_patterns"):
