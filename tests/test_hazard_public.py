@@ -278,12 +278,19 @@ def test_public_only_serves_the_form_and_404s_everything_else(world):
     assert f'href="{REPORT_URL}"' in missing and 'href="/"' not in missing and "/accounts/" not in missing
 
 
+@override_settings(ROOT_URLCONF="config.urls_public", CSRF_FAILURE_VIEW="config.urls_public.csrf_failure")
+def test_public_only_refuses_a_form_without_its_csrf_token_with_its_own_page(world):
+    response = Client(enforce_csrf_checks=True).post(REPORT_URL, form_data(world))
+    assert response.status_code == 403 and Report.objects.count() == 0
+    assert f'href="{REPORT_URL}"'.encode() in response.content and b'href="/inbox/"' not in response.content
+
+
 def test_the_setting_picks_the_public_urlconf():
     env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings.test", "DUBAN_PUBLIC_ONLY": "1"}
     out = subprocess.run([sys.executable, "-c", "import django; django.setup(); from django.conf import settings; "
-                          "print(settings.ROOT_URLCONF, settings.SESSION_COOKIE_NAME)"],
+                          "print(settings.ROOT_URLCONF, settings.SESSION_COOKIE_NAME, settings.CSRF_FAILURE_VIEW)"],
                          cwd=ROOT, env=env, capture_output=True, text=True, check=True)
-    assert out.stdout.split() == ["config.urls_public", "duban_public_session"]
+    assert out.stdout.split() == ["config.urls_public", "duban_public_session", "config.urls_public.csrf_failure"]
 
 
 # Grid members ---------------------------------------------------------------------------------------------
