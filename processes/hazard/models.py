@@ -386,7 +386,15 @@ class HazardCase(Case, case_type=Hazard):
     def answers(self) -> list:
         """The checklist items this hazard was found as (one, for a hazard from an inspection)."""
         if "_answers" not in self.__dict__:
-            self.__dict__["_answers"] = list(Answer.objects.filter(case_id=self.pk).order_by("pk")) if self.pk else []
+            answers = list(Answer.objects.filter(case_id=self.pk).order_by("pk")) if self.pk else []
+            from django.contrib.contenttypes.models import ContentType
+
+            photos = (Evidence.objects.filter(record_type=ContentType.objects.get_for_model(Answer),
+                                              record_id__in=[a.pk for a in answers]).order_by("created_at")
+                      if answers else ())
+            for answer in answers:  # the photos taken of the item: the hazard's first sight
+                answer.photos = [ev for ev in photos if ev.record_id == answer.pk]
+            self.__dict__["_answers"] = answers
         return self.__dict__["_answers"]
 
     @property
