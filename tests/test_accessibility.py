@@ -17,7 +17,7 @@ import pytest
 from django.urls import URLPattern, URLResolver, get_resolver
 
 from tests.browser import DESKTOP, PHONE, TIMEOUT_MS, browser, login  # noqa: F401
-from tests.factories import PASSWORD, drive, make_case, make_unit, make_world, to_submitted, upload  # noqa: F401
+from tests.factories import PASSWORD, drive, make_case, make_unit, make_user, make_world, to_submitted, upload  # noqa: F401
 
 AXE = Path(__file__).resolve().parent / "vendor" / "axe-core" / "axe.min.js"
 WCAG_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
@@ -49,6 +49,12 @@ PAGE_TYPES = {
     "hazard:inspection": "an inspection being filled in on a phone, and one submitted",
     "hazard:indicators": "the hazard indicators",
     "hazard:indicator_cases": "the cases or units behind one indicator",
+    "hazard:reports": "reports from outside, for the bureau's inspectors",
+    "hazard:report": "one report from outside, to take up or decline",
+    "hazard:grid-report": "a grid member's report form",
+    "hazard:grid-reports": "a grid member's own reports",
+    "public:hazard:report": "the public report form (anonymous, with its captcha)",
+    "public:hazard:query": "the public query page (anonymous), before and after a code",
 }
 # URL names that are not pages: POST-only actions, file downloads.
 NOT_PAGES = {
@@ -78,6 +84,10 @@ NOT_PAGES = {
     "hazard:listing_public_notice": "a PDF download",
     "hazard:delisting_public_notice": "a PDF download",
     "hazard:inspection_report": "a PDF download",
+    "hazard:report-take-up": "POST: takes a report up, opening a hazard case",
+    "hazard:report-decline": "POST: declines a report with a reply",
+    "captcha-image": "the captcha's picture",
+    "captcha-image-2x": "the captcha's picture, twice the size",
 }
 OUT_OF_SCOPE_PREFIXES = ("admin/", "api/")
 
@@ -255,8 +265,20 @@ def hazards(world) -> dict:
     major = act(world, major, "leader", "list_hazard", deadline_days=30, requirement="拆除彩钢板活动室")
     open_one = hazard_services.start_inspection(actor=world.actor("inspector"), unit=world.county_a,
                                                 checklist="food", kind="scheduled")
+    from processes.hazard import services_reports
+    from workflow.cases.engine import Actor
+
+    from workflow.models import Role, UnitKind
+
+    town = make_unit("甲县城关镇民政办", UnitKind.TOWNSHIP_OFFICE, parent=world.county_a)
+    world.grid = make_user(Role.GRID, town)
+    report, _code = services_reports.file_report(
+        actor=Actor(None, "127.0.0.1"), unit=world.city, place="甲县福寿园养老院二楼",
+        description="走廊里有电动车在充电", category="electrical")
+    services_reports.file_report(actor=world.actor("grid"), place="城关镇敬老院厨房",
+                                 description="燃气软管老化开裂", category="gas")
     return {"hazard_found": by_code["C1"], "hazard_listed": major, "inspection_done": done,
-            "inspection_open": open_one}
+            "inspection_open": open_one, "report": report}
 
 
 def deployment(world) -> dict:
@@ -352,6 +374,10 @@ def pages_by_role(world, cases):
         ("handler_a", "inspection submitted (read-only)", f"/hazard/inspections/{cases['inspection_done'].pk}/"),
         ("leader", "hazard indicators", "/hazard/indicators/"),
         ("leader", "hazard indicator: hazards found", "/hazard/indicators/cases/?metric=found"),
+        ("inspector", "reports from outside", "/hazard/reports/"),
+        ("inspector", "a public report, to take up", f"/hazard/reports/{cases['report'].pk}/"),
+        ("grid", "grid member: report a hazard", "/hazard/grid/report/"),
+        ("grid", "grid member: my reports", "/hazard/grid/reports/"),
     ]
 
 
@@ -392,6 +418,14 @@ def test_every_page_type_passes_axe_and_is_readable(browser, login, live_server,
         page.wait_for_load_state()
     assert page.locator("a[href='/accounts/login/']").count() == 1, "the lockout page was not reached"
     check(page, "login locked", results)
+    page.goto("/public/hazard/report/")
+    check(page, "public report form (anonymous)", results)
+    page.goto("/public/hazard/query/")
+    check(page, "public query page (anonymous)", results)
+    page.fill("input[name=code]", "ABCD-EFGH-JKMN")
+    page.locator("main form button[type=submit]").click()
+    page.wait_for_load_state()
+    check(page, "public query page, no such report (anonymous)", results)
     context.close()
 
     pages = {}

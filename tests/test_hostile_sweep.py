@@ -388,7 +388,7 @@ def schema_fields(schema, ref) -> list[Field]:
         if prop.get("readOnly"):
             continue
         kind = {"integer": "number", "boolean": "bool", "array": "array"}.get(prop.get("type"), "text")
-        kind = {"date": "date", "binary": "file"}.get(prop.get("format"), kind)
+        kind = {"date": "date", "binary": "file", "decimal": "number"}.get(prop.get("format"), kind)  # money: digits bounded by its pattern
         kind = "choice" if "enum" in prop else kind
         value = {"number": prop.get("minimum", 1), "bool": True, "date": (TODAY + timedelta(days=30)).isoformat(),
                  "choice": (prop.get("enum") or [""])[0], "array": [], "text": "整改说明"}.get(kind)

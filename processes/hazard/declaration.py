@@ -216,5 +216,7 @@ class Hazard(CaseType):
                     MenuLink("inspections", _("Checklist inspections"),
                              (Role.INSPECTOR, Role.LEADER, Role.HANDLER, Role.UNIT_HEAD)),
                     MenuLink("indicators", _("Hazard indicators"), (Role.LEADER, Role.INSPECTOR)),
+                    MenuLink("reports", _("Reports from outside"), (Role.INSPECTOR, Role.LEADER)),
+                    MenuLink("grid-reports", _("My hazard reports"), (Role.GRID,)),
                 ))
     event_labels = {"inspection": _("Found in an inspection")}

@@ -46,7 +46,7 @@ class Inspection(Record):
     failed answer."""
 
     class Status(models.TextChoices):
-        OPEN = "open", _("In progress")
+        OPEN = "open", _("Being filled in")
         SUBMITTED = "submitted", _("Submitted")
 
     kind = models.CharField(_("kind of inspection"), max_length=12, choices=InspectionKind.choices,
@@ -143,7 +143,7 @@ class Report(Record):
         GRID = "grid", _("Grid member's report")
 
     class Status(models.TextChoices):
-        RECEIVED = "received", _("Received")
+        RECEIVED = "received", _("Received, not yet handled")
         ACCEPTED = "accepted", _("Accepted: a hazard case is open")
         DECLINED = "declined", _("Not taken up")
 
@@ -396,6 +396,11 @@ class HazardCase(Case, case_type=Hazard):
                 answer.photos = [ev for ev in photos if ev.record_id == answer.pk]
             self.__dict__["_answers"] = answers
         return self.__dict__["_answers"]
+
+    @property
+    def reports(self) -> list:
+        """The reports from outside this hazard was opened from."""
+        return list(Report.objects.filter(case_id=self.pk).order_by("created_at")) if self.pk else []
 
     @property
     def listing_late(self) -> bool:

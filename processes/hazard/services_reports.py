@@ -114,8 +114,7 @@ def file_report(*, actor: Actor, unit: Unit | None = None, place: str, descripti
         raise ActionError(_("At most %(n)d photos.") % {"n": settings.PUBLIC_PHOTOS_MAX})
     checked = files.check_files(photos, max_bytes=settings.PUBLIC_PHOTO_MAX_BYTES, images_only=True)
     code = new_code() if channel == Report.Channel.PUBLIC else ""
-    uploader = user if user is not None else (files.outside_account() if checked else None)
-    with files.stored_files(checked, uploaded_by=uploader) as rows:
+    with files.stored_files(checked, uploaded_by=user) as rows:  # no uploader: someone without an account
         with transaction.atomic():
             named = fields.pop("subject")  # create_record's own `subject` is the notification's
             report = create_record(

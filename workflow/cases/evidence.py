@@ -271,27 +271,6 @@ def add_record_files(record, rows, *, actor: Actor):
         audit.record(action="upload_evidence", user=actor.user, on=record, ip=actor.ip, data=_event_data(evidence))
 
 
-OUTSIDE_ACCOUNT = "_outside"
-
-
-def outside_account():
-    """The account named as the uploader of files sent by people who have none (a form served
-    without a login): inactive, with no unit, role or usable password, so it can neither sign
-    in nor see anything. Their audit events name no user; this only fills the file's column."""
-    from django.core.exceptions import ImproperlyConfigured
-
-    from workflow.models import User
-
-    account = User.objects.filter(username=OUTSIDE_ACCOUNT).first()
-    if account is None:
-        account = User(username=OUTSIDE_ACCOUNT, full_name="社会公众", is_active=False)
-        account.set_unusable_password()
-        account.save()
-    if account.is_active or account.unit_id is not None or account.role or account.has_usable_password():
-        raise ImproperlyConfigured(f"the account {OUTSIDE_ACCOUNT} must stay inactive, with no unit, role or password")
-    return account
-
-
 def _row(checked: CheckedFile, uploaded_by, note: str, stage: str) -> Evidence:
     evidence = Evidence(uploaded_by=uploaded_by, display_name=checked.display_name,
                         content_type=checked.content_type, extension=checked.extension,

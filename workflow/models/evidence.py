@@ -59,8 +59,9 @@ class Evidence(OnCaseOrRecord):
     id = models.UUIDField(_("identifier"), primary_key=True, default=uuid.uuid4, editable=False)
     case = models.ForeignKey(Case, null=True, blank=True, on_delete=models.PROTECT, related_name="evidence",
                              verbose_name=_("case"))
-    uploaded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+",
-                                    verbose_name=_("uploaded by"))
+    # Empty for a file sent by someone with no account (a form served without a login).
+    uploaded_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
+                                    related_name="+", verbose_name=_("uploaded by"))
     display_name = models.CharField(_("file name"), max_length=160)
     content_type = models.CharField(_("file type"), max_length=100)
     extension = models.CharField(_("file extension"), max_length=10)
