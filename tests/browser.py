@@ -88,6 +88,20 @@ def act(page, action, reason=None):
     assert_no_error(page)
 
 
+def fill_action(page, action, **fields):
+    """Fill an action's own fields (beyond the reason) before pressing it with ``act``."""
+    form = page.locator(f"form.action:has(button[name=go][value={action}])")
+    fold = page.locator(f"details:not([open]):has(button[name=go][value={action}])")
+    if fold.count():
+        fold.locator("> summary").click()
+    for name, value in fields.items():
+        field = form.locator(f"[name={name}]")
+        if field.evaluate("el => el.tagName") == "SELECT":
+            field.select_option(value)
+        else:
+            field.fill(str(value))
+
+
 def assert_no_error(page):
     errors = page.locator(".messages .msg-error")
     assert errors.count() == 0, errors.all_inner_texts()

@@ -9,7 +9,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from tests.browser import PHONE, act, assert_no_error, browser, login, zh  # noqa: F401
+from tests.browser import PHONE, act, assert_no_error, browser, fill_action, login, zh  # noqa: F401
 from playwright.sync_api import expect  # noqa: E402
 
 from processes.deployment.models import ItemCase, MatterCase  # noqa: E402
@@ -31,20 +31,6 @@ SCREENSHOT = "/tmp/e2e-deployment-rollup.png"
 
 def expect_status(page, name):
     expect(page.locator(".status-box .state")).to_have_class(re.compile(rf"\bstate-{name}\b"))
-
-
-def fill_action(page, action, **fields):
-    """Fill an action's own fields (beyond the reason) before pressing it with ``act``."""
-    form = page.locator(f"form.action:has(button[name=go][value={action}])")
-    fold = page.locator(f"details:not([open]):has(button[name=go][value={action}])")
-    if fold.count():
-        fold.locator("> summary").click()
-    for name, value in fields.items():
-        field = form.locator(f"[name={name}]")
-        if field.evaluate("el => el.tagName") == "SELECT":
-            field.select_option(value)
-        else:
-            field.fill(str(value))
 
 
 def register(page, kind, title, text, **extra):

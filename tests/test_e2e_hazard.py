@@ -11,7 +11,7 @@ import re
 import pytest
 from django.utils import timezone
 
-from tests.browser import PHONE, act, assert_no_error, browser, login, zh  # noqa: F401
+from tests.browser import PHONE, act, assert_no_error, browser, fill_action, login, zh  # noqa: F401
 from playwright.sync_api import expect  # noqa: E402
 
 from processes.hazard.declaration import Hazard  # noqa: E402
@@ -27,20 +27,6 @@ def expect_status(page, name):
     badge = page.locator(".status-box .state")
     expect(badge).to_have_class(re.compile(rf"\bstate-{name}\b"))
     expect(badge).to_have_text(zh(Hazard.state(name).label))
-
-
-def fill_action(page, action, **fields):
-    """Fill an action's own fields (beyond the reason) before pressing it with ``act``."""
-    form = page.locator(f"form.action:has(button[name=go][value={action}])")
-    fold = page.locator(f"details:not([open]):has(button[name=go][value={action}])")
-    if fold.count():
-        fold.locator("> summary").click()
-    for name, value in fields.items():
-        field = form.locator(f"[name={name}]")
-        if field.evaluate("el => el.tagName") == "SELECT":
-            field.select_option(value)
-        else:
-            field.fill(str(value))
 
 
 def upload_photo(page, stage, seed):
@@ -70,7 +56,7 @@ def answer_item(page, position, result, note="", photo_seed=None):
 def test_a_phone_inspection_to_both_grades_closed_and_the_major_one_de_listed(live_server, login):
     world = make_world()
     home = make_unit("甲县福寿园养老院", UnitKind.ELDERLY_CARE, parent=world.county_a)
-    keeper, keeper_head = make_user(Role.HANDLER, home), make_user(Role.UNIT_HEAD, home)
+    keeper = make_user(Role.HANDLER, home)
     inspector = login(world.inspector, PHONE)
 
     # An unannounced fire-safety inspection, filled in on the phone: three items fail, with photos.
