@@ -13,7 +13,7 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from workflow.cases.permissions import any_of, not_opener, all_of
-from workflow.kernel.declaration import (SUPERVISOR, UNIT, Action, CaseType, Choice, Column, Condition, Create, Int, Ladder, Ledger, Long, Menu, MenuLink, Money, PageDocument, Reason, SideRequest, State, Task, Text, Verb, GoTo, at, closed_on, not_in, overdue)
+from workflow.kernel.declaration import (SUPERVISOR, UNIT, Action, Cancellation, CaseType, Choice, Column, Condition, Create, Int, Ladder, Ledger, Long, Menu, MenuLink, Money, PageDocument, Reason, State, Task, Text, at, closed_on, not_in, overdue)
 from workflow.kernel.declaration import Date as DateField
 from workflow.models import Role, Rung
 
@@ -167,17 +167,8 @@ class Hazard(CaseType):
         Action("publish_delisting", "delisted", "closed", INSPECTOR, _("Record the de-listing notice published: close"),
                (DateField("published_on", _("Published on")), Text("published_where", _("Published in"), 200))),
     )
-    requests = (
-        SideRequest(
-            "cancel", _("Cancellation"), asked_by=INSPECTOR, chain=(LEADER,),
-            ask=Verb(_("Propose cancelling the case"),
-                     (Reason(_("Reason for cancelling"), True, _("Please give the reason for cancelling.")),), "danger"),
-            approve=Verb(_("Approve the cancellation"), (Reason(_("Opinion")),), "danger"),
-            reject=Verb(_("Reject the cancellation"), (NO,)),
-            when=(not_in("closed", "cancelled"),), grant=GoTo("cancelled"),
-            unavailable=_("Only one cancellation can be pending."),
-        ),
-    )
+    requests = (Cancellation(INSPECTOR, (LEADER,), "cancelled", when=(not_in("closed", "cancelled"),),
+                             unavailable=_("Only one cancellation can be pending.")),)
     ladder = Ladder(told={Rung.REMINDER: (HANDLER,), Rung.YELLOW: (UNIT_HEAD, HANDLER), Rung.RED: (LEADER, UNIT_HEAD),
                           Rung.INTERVIEW: (LEADER, INSPECTOR, UNIT_HEAD), Rung.ACCOUNTABILITY: (LEADER,)})
     uploader = any_of(HANDLER, INSPECTOR)

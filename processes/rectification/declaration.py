@@ -4,7 +4,7 @@ from django.utils.translation import gettext_lazy as _
 
 from django.db import models
 
-from workflow.kernel.declaration import (SUPERVISOR, UNIT, Action, CaseType, Choice, Column, Create, GoTo, Int, Ladder, Ledger, Long, Menu, NewDeadline, PageDocument, Reason, SideRequest, State, Task, Text, UnitPick, Verb, at, before_deadline, closed_on, not_in, overdue)
+from workflow.kernel.declaration import (SUPERVISOR, UNIT, Action, Cancellation, CaseType, Choice, Column, Create, Int, Ladder, Ledger, Long, Menu, NewDeadline, PageDocument, Reason, SideRequest, State, Task, Text, UnitPick, Verb, at, before_deadline, closed_on, not_in, overdue)
 from workflow.kernel.declaration import Date as DateField
 from workflow.models import Role, Rung
 from workflow.cases.permissions import all_of, did_not, not_opener
@@ -111,15 +111,8 @@ class Rectification(CaseType):
             unavailable=_("An extension can be asked for only while rectifying, before the deadline, and when none "
                           "is pending."),
         ),
-        SideRequest(
-            "cancel", _("Cancellation"), asked_by=INSPECTOR, chain=(LEADER,),
-            ask=Verb(_("Propose cancelling the case"),
-                     (Reason(_("Reason for cancelling"), True, _("Please give the reason for cancelling.")),), "danger"),
-            approve=Verb(_("Approve the cancellation"), (Reason(_("Opinion")),), "danger"),
-            reject=Verb(_("Reject the cancellation"), (NO,)),
-            when=(not_in("draft"),), grant=GoTo("cancelled"),
-            unavailable=_("A draft is discarded directly, and only one cancellation can be pending."),
-        ),
+        Cancellation(INSPECTOR, (LEADER,), "cancelled", when=(not_in("draft"),),
+                     unavailable=_("A draft is discarded directly, and only one cancellation can be pending.")),
     )
     ladder = Ladder(
         told={Rung.REMINDER: (HANDLER,), Rung.YELLOW: (UNIT_HEAD, HANDLER), Rung.RED: (LEADER, UNIT_HEAD),

@@ -295,6 +295,18 @@ class SideRequest:
         return f"reject_{self.kind}"
 
 
+def Cancellation(asked_by, chain, to: str, *, when=(), unavailable="") -> SideRequest:  # noqa: N802
+    """The request to cancel a case most types share: proposed with a reason by `asked_by`,
+    approved along `chain`, granted by moving to the state `to`."""
+    return SideRequest(
+        "cancel", _("Cancellation"), asked_by=asked_by, chain=tuple(chain),
+        ask=Verb(_("Propose cancelling the case"),
+                 (Reason(_("Reason for cancelling"), True, _("Please give the reason for cancelling.")),), "danger"),
+        approve=Verb(_("Approve the cancellation"), (Reason(_("Opinion")),), "danger"),
+        reject=Verb(_("Reject the cancellation"), (Reason(_("Reason"), True, _("Please give the reason for rejecting.")),)),
+        when=tuple(when), grant=GoTo(to), unavailable=unavailable)
+
+
 @dataclass(frozen=True)
 class Ladder:
     """Who is told at each rung (Rung → (At, ...)) and which rungs leave a proposal (Rung → kind)."""
