@@ -17,6 +17,7 @@ from django.utils.translation import gettext_lazy
 
 from workflow.models import Role, Unit
 from workflow.web.bounds import KEY_MAX, WindowDateField
+from workflow.web.forms import SeenUnitMixin
 from workflow.web.http import not_found
 from workflow.web.paging import CappedPaginator
 from workflow.web.unit_tree import UnitSelect, UnitTree
@@ -30,7 +31,7 @@ PER_PAGE = 50
 PAGE_MAX = 10_000
 
 
-class IndicatorForm(forms.Form):
+class IndicatorForm(SeenUnitMixin, forms.Form):
     """The units (one the user sees, with those below it) and the period, every value bounded."""
 
     always_bound = False
@@ -51,16 +52,6 @@ class IndicatorForm(forms.Form):
         if not self.is_bound:
             today = timezone.localdate()
             self.initial = {"unit": user.unit_id, "date_from": date(today.year, 1, 1), "date_to": today}
-
-    def clean_unit(self):
-        pk = self.cleaned_data.get("unit")
-        if pk is None:
-            return None
-        unit = self.units.filter(pk=pk).first()
-        if unit is None:
-            self.unseen_unit = pk
-            raise forms.ValidationError(_("No such unit, or you may not see it."))
-        return unit
 
     def clean(self):
         data = super().clean()

@@ -131,7 +131,25 @@ def choice_filters(spec, model) -> list[tuple[str, models.Field]]:
     return [(name, model._meta.get_field(name)) for name in spec.list_filters]
 
 
-class FilterForm(forms.Form):
+class SeenUnitMixin:
+    """A form whose ``unit`` is the id of one of ``self.units`` (those the user may see): the unit
+    itself once cleaned; an unseen one is refused and kept in ``unseen_unit``, for the caller's
+    audited 404."""
+
+    unseen_unit = None
+
+    def clean_unit(self):
+        pk = self.cleaned_data.get("unit")
+        if pk is None:
+            return None
+        unit = self.units.filter(pk=pk).first()
+        if unit is None:
+            self.unseen_unit = pk
+            raise forms.ValidationError(_("No such unit, or you may not see it."))
+        return unit
+
+
+class FilterForm(SeenUnitMixin, forms.Form):
     """The case list's filters (also those of the ledger and the list's documents).
 
     ``unit`` is read as a number first, then looked up among the units the user may see: a
@@ -175,16 +193,6 @@ class FilterForm(forms.Form):
         if spec.parent is not None:
             self.fields["under"] = forms.IntegerField(label=_("Under the case"), required=False, min_value=1,
                                                       max_value=KEY_MAX, widget=forms.HiddenInput)
-
-    def clean_unit(self):
-        pk = self.cleaned_data.get("unit")
-        if pk is None:
-            return None
-        unit = self.units.filter(pk=pk).first()
-        if unit is None:
-            self.unseen_unit = pk
-            raise forms.ValidationError(_("No such unit, or you may not see it."))
-        return unit
 
     def clean_under(self):
         pk = self.cleaned_data.get("under")
