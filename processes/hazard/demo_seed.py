@@ -155,6 +155,6 @@ def _seed(units: dict, users: dict) -> int:
     # Last week: the home's own self-inspection of electricity and gas, one failure.
     demo.inspect(home, "power_gas", "self", who="yanglao", days_ago=6, fails={"EL6": "部分老人房间使用电热毯，未登记"},
                  notes={"SE1": "na", "SE2": "na"})
-    # Today: a building-safety check the inspector has begun and not finished.
-    demo.inspect(units["DC-SOCIAL_WORK"], "building", "scheduled", done=False)
+    # Today: a building-safety check of the home the inspector has begun and not finished.
+    demo.inspect(home, "building", "scheduled", done=False)
     return HazardCase.objects.filter(supervisor_unit__in=[units["CITY"], units["DC"]]).count()
