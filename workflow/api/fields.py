@@ -175,6 +175,16 @@ class TargetUnitFieldSchema(OpenApiSerializerFieldExtension):
         return {"type": "integer", "format": "int64", "minimum": 1, "maximum": KEY_MAX}
 
 
+@extend_schema_field({"type": "string", "format": "decimal",
+                      "pattern": rf"^[0-9]{{1,{MONEY_DIGITS - MONEY_PLACES}}}(\.[0-9]{{1,{MONEY_PLACES}}})?$"})
+class MoneyField(serializers.DecimalField):
+    """An amount in yuan, written as digits with at most two decimals ("1234.50"); a JSON number
+    is read too. The schema's pattern needs a digit, where DRF's own would admit ""."""
+
+    def __init__(self, **kwargs):
+        super().__init__(max_digits=MONEY_DIGITS, decimal_places=MONEY_PLACES, min_value=0, **kwargs)
+
+
 @extend_schema_field(OpenApiTypes.BINARY)
 class UploadField(serializers.FileField):
     """A file sent in the request: binary in the schema, not the URL a FileField shows on output."""
@@ -204,5 +214,5 @@ def input_field(field: Field, *, optional: bool = False, strict: bool = False) -
     if field.kind == "choice":
         return serializers.ChoiceField(choices=field.choices, **common)
     if field.kind == "money":
-        return serializers.DecimalField(max_digits=MONEY_DIGITS, decimal_places=MONEY_PLACES, min_value=0, **common)
+        return MoneyField(**common)
     return text(max_length=field.max_length, allow_blank=common.get("required") is False, **common)
