@@ -29,7 +29,7 @@ def test_records__created_and_changed__on_their_own_chain_with_outbox_rows(world
     # given a checklist for county A, told to its handler
     checklist = records.create_record(Checklist, actor=world.actor("inspector"), unit=world.county_a,
                                       title="养老机构消防检查表", items=["灭火器", "疏散通道"],
-                                      tell=[(Role.HANDLER, world.county_a.pk)], subject="新的检查表")
+                                      tell=[(Role.HANDLER, world.county_a.pk)], message="新的检查表")
     # when an item is marked passed
     with records.changing(Checklist, checklist.pk, actor=world.actor("inspector"), action="pass_item") as change:
         change.record.passed += 1

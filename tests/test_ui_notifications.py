@@ -110,7 +110,7 @@ def test_nobody_is_told_of_their_own_act__a_colleague_is(world):
 def test_a_record_written_by_someone_it_tells__they_are_not_told__their_colleague_is(world):
     colleague = make_user(Role.HANDLER, world.county_a)
     records.create_record(Checklist, actor=world.actor("handler_a"), unit=world.county_a, title="自查表",
-                          tell=[(Role.HANDLER, world.county_a.pk)], subject="新的自查表")
+                          tell=[(Role.HANDLER, world.county_a.pk)], message="新的自查表")
     told_ = set(OutboxMessage.objects.filter(key__startswith="ev:r:").values_list("recipient_id", flat=True))
     assert told_ == {colleague.pk}
 

@@ -116,16 +116,12 @@ def file_report(*, actor: Actor, unit: Unit | None = None, place: str, descripti
     code = new_code() if channel == Report.Channel.PUBLIC else ""
     with files.stored_files(checked, uploaded_by=user) as rows:  # no uploader: someone without an account
         with transaction.atomic():
-            named = fields.pop("subject")  # create_record's own `subject` is the notification's
             report = create_record(
                 Report, actor=actor, unit=unit, action="file_report", addressed=True, channel=channel,
                 query_hash=code_hash(code) if code else "", **fields,
                 data={"channel": channel, "category": category, "photos": len(rows)},
                 tell=[(Role.INSPECTOR, unit.pk)],
-                subject=notify.message(gettext_noop("New hazard report: %(place)s"), place=fields["place"][:60]))
-            if named:
-                Report.objects.filter(pk=report.pk).update(subject=named)
-                report.subject = named
+                message=notify.message(gettext_noop("New hazard report: %(place)s"), place=fields["place"][:60]))
             files.add_record_files(report, rows, actor=actor)
     return report, code
 

@@ -12,10 +12,11 @@ from workflow.cases.engine import Actor, NotVisible
 from workflow.kernel.errors import ActionError
 
 
-def create_record(model, *, actor: Actor, unit, action: str = "create", data=None, tell=(), subject=None,
+def create_record(model, *, actor: Actor, unit, action: str = "create", data=None, tell=(), message=None,
                   archive=(), addressed: bool = False, **fields):
     """Create a record of `model` for `unit` (which the actor must see), audited on its chain.
-    `tell` are (role, unit id) pairs told about it through the outbox, with `subject`;
+    `tell` are (role, unit id) pairs told about it through the outbox, with `message` (the
+    notification's subject; named apart from the record's own fields, which may have a `subject`);
     `archive` names the record's documents (archive_for_records) to archive.
 
     An `addressed` record is sent to `unit` from outside it: by someone who does not see that
@@ -29,7 +30,7 @@ def create_record(model, *, actor: Actor, unit, action: str = "create", data=Non
         record = model.objects.create(unit=unit, created_by=actor.user, **fields)
         event = audit.record(action=action, user=actor.user, on=record, ip=actor.ip, data=data or {})
         if tell:
-            notify.queue(case=record.case, who=list(tell), key=audit.event_key(event), subject=subject,
+            notify.queue(case=record.case, who=list(tell), key=audit.event_key(event), subject=message,
                          actor=actor.user)
         if archive:
             queue_record_archives(record, archive)
